@@ -1,0 +1,44 @@
+import { exports } from "cloudflare:workers";
+
+export const BROWSER_UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+export const MOBILE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+
+let seq = 0;
+/** A valid page_view unless overridden. */
+export function pageView(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+	seq++;
+	return { id: crypto.randomUUID(), name: "page_view", ts: Date.now() - 1000, url: `https://shop.example/p/${seq}`, referrer: "", props: {}, ...overrides };
+}
+
+export function purchase(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+	return pageView({
+		name: "purchase",
+		props: { order_id: `o-${crypto.randomUUID()}`, value: 59.9, currency: "EUR", items: [{ sku: "WHEY-1KG", qty: 2, price: 29.95 }] },
+		...overrides,
+	});
+}
+
+export async function postEvents(body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+	const text = typeof body === "string" ? body : JSON.stringify(body);
+	return exports.default.fetch("https://b2g.test/e", {
+		method: "POST",
+		headers: { "Content-Type": "application/json", "User-Agent": BROWSER_UA, "CF-Connecting-IP": "203.0.113.7", ...headers },
+		body: text,
+	});
+}
+
+export async function getJson<T = Record<string, unknown>>(path: string): Promise<{ status: number; body: T }> {
+	const res = await exports.default.fetch(`https://b2g.test${path}`);
+	return { status: res.status, body: (await res.json()) as T };
+}
+
+/** Polls `check` until it returns a truthy value or the timeout passes. */
+export async function waitFor<T>(check: () => Promise<T | undefined | false>, timeoutMs = 20_000, intervalMs = 50): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const v = await check();
+		if (v) return v;
+		if (Date.now() > deadline) throw new Error(`waitFor timed out after ${timeoutMs} ms`);
+		await new Promise((r) => setTimeout(r, intervalMs));
+	}
+}

@@ -1,0 +1,18 @@
+/** Entry point: wires the fetch, queue and scheduled handlers and exports the Durable Object classes. */
+import { app } from "./app";
+import { runMaintenance } from "./jobs/scheduled";
+import { consumeDeadLetters, consumeEvents, DEAD_LETTER_QUEUE } from "./pipeline/consumer";
+
+export { LiveSite } from "./realtime/live-site";
+
+export default {
+	fetch: app.fetch,
+	async queue(batch, env) {
+		if (batch.queue === DEAD_LETTER_QUEUE) await consumeDeadLetters(batch, env);
+		else await consumeEvents(batch, env);
+	},
+	async scheduled(controller, env) {
+		const report = await runMaintenance(env, controller.scheduledTime);
+		console.log("maintenance", JSON.stringify(report));
+	},
+} satisfies ExportedHandler<Env, unknown>;

@@ -1,0 +1,159 @@
+/**
+ * POST /e — the tracker's endpoint and the public server-side event API.
+ * Hot path: read ≤ 1 MB, validate everything, enrich, enqueue (the durability point), record in the
+ * site's LiveSite ledger, answer 202. D1 and R2 writes happen in the queue consumer.
+ */
+import { Hono } from "hono";
+import { ApiError, fieldPath, utcDay, type FieldIssue } from "../lib/http";
+import { findSite, type Site } from "../lib/sites";
+import { chunkForSend, type EventMessage, type StoredEvent } from "../pipeline/message";
+import { classifySource, isBotUserAgent, parseUserAgent, toMinorUnits } from "./classify";
+import { batchSchema, MAX_BODY_BYTES, MAX_EVENTS, parseEvent, type WireEvent } from "./schema";
+import { dailySalt, visitorHash } from "./visitor";
+
+export const ingest = new Hono<{ Bindings: Env }>();
+
+const CORS_BASE = { "Access-Control-Allow-Methods": "POST, OPTIONS", "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "86400", Vary: "Origin" };
+
+// The site is in the body, so a preflight cannot be judged per site; the POST itself enforces origins.
+ingest.options("/e", (c) => {
+	const origin = c.req.header("Origin");
+	return c.body(null, 204, origin ? { ...CORS_BASE, "Access-Control-Allow-Origin": origin } : CORS_BASE);
+});
+
+ingest.post("/e", async (c) => {
+	const now = Date.now();
+	const origin = c.req.header("Origin") ?? null;
+	const cors: Record<string, string> = origin ? { "Access-Control-Allow-Origin": origin, Vary: "Origin" } : {};
+	try {
+		const body = await readBody(c.req.raw);
+		const batch = batchSchema.safeParse(body);
+		if (!batch.success) {
+			const tooMany = batch.error.issues.find((i) => i.path[0] === "events" && i.code === "too_big");
+			if (tooMany) throw new ApiError(413, "too_many_events", `a batch holds at most ${MAX_EVENTS} events`, [{ field: "events", message: tooMany.message }]);
+			throw new ApiError(400, "invalid_batch", "the batch is malformed", batch.error.issues.map((i) => ({ field: fieldPath(i.path), message: i.message })));
+		}
+		const { site: siteId, events: rawEvents, b: webdriver } = batch.data;
+		const site = await findSite(c.env.DB, siteId);
+		if (!site) throw new ApiError(404, "unknown_site", `site '${siteId}' does not exist`, [{ field: "site", message: "unknown site" }]);
+		if (origin && site.origins.length && !site.origins.includes(origin)) {
+			throw new ApiError(403, "origin_not_allowed", `origin ${origin} may not send events for site '${siteId}'`, [{ field: "site", message: "origin not in the site's allowed origins" }]);
+		}
+		const live = c.env.LIVE.get(c.env.LIVE.idFromName(site.id));
+
+		const parsed: WireEvent[] = [];
+		const issues: FieldIssue[] = [];
+		rawEvents.forEach((raw, i) => {
+			const r = parseEvent(raw, now);
+			if (r.ok) parsed.push(r.event);
+			else for (const issue of r.issues) issues.push({ field: fieldPath(["events", i, ...issue.path]), message: issue.message });
+		});
+		if (issues.length) {
+			// All or nothing: a batch with one bad event writes nothing, so a fixed resend cannot duplicate.
+			await live.count("rejected", utcDay(now), rawEvents.length);
+			throw new ApiError(400, "invalid_events", `${issues.length} problem(s) in the batch; nothing was stored`, issues.slice(0, 100));
+		}
+
+		const ua = c.req.header("User-Agent") ?? "";
+		const uaIsBot = webdriver === 1 || isBotUserAgent(ua);
+		// Server-side senders identify visitors themselves; their UA is their backend's, not a browser's.
+		const human = parsed.filter((e) => e.visitor_id !== undefined || !uaIsBot);
+		const bots = parsed.length - human.length;
+		if (bots) await live.count("bot", utcDay(now), bots);
+		if (!human.length) return c.json({ accepted: 0, bots }, 202, cors);
+
+		const stored = await enrich(c.env.DB, site, human, c.req.raw, ua, now);
+		const messages: MessageSendRequest<EventMessage>[] = stored.map((event) => ({ body: { v: 1, event }, contentType: "json" }));
+		for (const chunk of chunkForSend(messages)) await c.env.EVENTS_QUEUE.sendBatch(chunk);
+		const { duplicates } = await live.record(stored.map((e) => ({ id: e.id, visitor: e.visitor, day: utcDay(e.ts) })), now);
+		return c.json({ accepted: stored.length, duplicates, bots }, 202, cors);
+	} catch (err) {
+		if (err instanceof ApiError) return c.json(err.body(), err.status, { ...cors, ...err.headers });
+		throw err;
+	}
+});
+
+/** Reads a JSON (or text/plain, for sendBeacon) body of at most 1 MB as strict UTF-8. */
+async function readBody(req: Request): Promise<unknown> {
+	const declared = Number(req.headers.get("Content-Length") ?? "0");
+	if (declared > MAX_BODY_BYTES) throw tooLarge();
+	const type = (req.headers.get("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+	if (type && type !== "application/json" && type !== "text/plain") {
+		throw new ApiError(415, "unsupported_media_type", "send application/json (or text/plain for sendBeacon)", [{ field: "Content-Type", message: `got ${type}` }]);
+	}
+	if (!req.body) throw new ApiError(400, "invalid_batch", "the body is empty", [{ field: "body", message: "required" }]);
+	const reader = req.body.getReader();
+	const parts: Uint8Array[] = [];
+	let size = 0;
+	for (;;) {
+		const { done, value } = await reader.read();
+		if (done) break;
+		size += value.byteLength;
+		if (size > MAX_BODY_BYTES) {
+			await reader.cancel();
+			throw tooLarge();
+		}
+		parts.push(value);
+	}
+	const bytes = new Uint8Array(size);
+	let offset = 0;
+	for (const p of parts) {
+		bytes.set(p, offset);
+		offset += p.byteLength;
+	}
+	let text: string;
+	try {
+		text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+	} catch {
+		throw new ApiError(400, "invalid_encoding", "the body is not valid UTF-8", [{ field: "body", message: "invalid UTF-8" }]);
+	}
+	try {
+		return JSON.parse(text);
+	} catch (err) {
+		throw new ApiError(400, "invalid_json", "the body is not valid JSON", [{ field: "body", message: err instanceof Error ? err.message : "invalid JSON" }]);
+	}
+}
+
+function tooLarge(): ApiError {
+	return new ApiError(413, "body_too_large", `the body exceeds ${MAX_BODY_BYTES} bytes`, [{ field: "body", message: "too large" }]);
+}
+
+/** Adds server-side facts: receive time, visitor, geo, device, source/UTM, commerce columns. */
+async function enrich(db: D1Database, site: Site, events: WireEvent[], req: Request, ua: string, now: number): Promise<StoredEvent[]> {
+	const cf = req.cf;
+	const geo = {
+		country: typeof cf?.country === "string" ? cf.country : null,
+		region: typeof cf?.region === "string" ? cf.region : null,
+		city: typeof cf?.city === "string" ? cf.city : null,
+	};
+	const client = parseUserAgent(ua);
+	const needsHash = events.some((e) => e.visitor_id === undefined);
+	const hashed = needsHash ? await visitorHash(await dailySalt(db, utcDay(now)), site.id, req.headers.get("CF-Connecting-IP") ?? "", ua) : "";
+	return events.map((e) => {
+		const url = new URL(e.url);
+		const props = e.props ?? {};
+		const currency = typeof props.currency === "string" ? props.currency : null;
+		const value = typeof props.value === "number" ? props.value : typeof props.price === "number" ? props.price : null;
+		return {
+			site: site.id,
+			id: e.id,
+			name: e.name,
+			ts: e.ts,
+			received_at: now,
+			visitor: e.visitor_id ?? hashed,
+			customer_id: e.customer_id ?? null,
+			url: e.url,
+			host: url.hostname,
+			path: url.pathname,
+			referrer: e.referrer || null,
+			...classifySource(url, e.referrer),
+			...geo,
+			...client,
+			order_id: typeof props.order_id === "string" ? props.order_id : null,
+			sku: typeof props.sku === "string" ? props.sku : null,
+			value_minor: value === null ? null : toMinorUnits(value, currency ?? site.currency),
+			currency: value === null ? null : (currency ?? site.currency),
+			props,
+		};
+	});
+}

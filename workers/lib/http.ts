@@ -1,0 +1,56 @@
+/** JSON error contract shared by every route: `{ error, message, fields? }` with an HTTP 4xx/5xx status. */
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+export interface FieldIssue {
+	/** Path of the offending field, e.g. `events[3].props.value`. */
+	field: string;
+	message: string;
+}
+
+export interface ErrorBody {
+	error: string;
+	message: string;
+	fields?: FieldIssue[];
+}
+
+/** A known, client-facing failure; `app.onError` turns it into its JSON body. */
+export class ApiError extends Error {
+	constructor(
+		readonly status: ContentfulStatusCode,
+		readonly code: string,
+		message: string,
+		readonly fields?: FieldIssue[],
+		readonly headers?: Record<string, string>,
+	) {
+		super(message);
+	}
+
+	body(): ErrorBody {
+		return this.fields ? { error: this.code, message: this.message, fields: this.fields } : { error: this.code, message: this.message };
+	}
+}
+
+/** Formats a zod-style path (`["events", 3, "ts"]`) as `events[3].ts`. */
+export function fieldPath(path: readonly PropertyKey[]): string {
+	let out = "";
+	for (const part of path) {
+		if (typeof part === "number") out += `[${part}]`;
+		else out += out ? `.${String(part)}` : String(part);
+	}
+	return out || "body";
+}
+
+/** YYYY-MM-DD of a UTC epoch-ms instant. */
+export function utcDay(ms: number): string {
+	return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** Parses a required `?site=` style query parameter, naming it when missing. */
+export function requireParam(value: string | undefined, name: string, pattern?: RegExp): string {
+	if (!value) throw new ApiError(400, "invalid_request", `query parameter '${name}' is required`, [{ field: name, message: "required" }]);
+	if (pattern && !pattern.test(value)) throw new ApiError(400, "invalid_request", `query parameter '${name}' is malformed`, [{ field: name, message: `must match ${pattern}` }]);
+	return value;
+}
+
+export const SITE_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+export const DAY = /^\d{4}-\d{2}-\d{2}$/;

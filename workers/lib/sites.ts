@@ -1,0 +1,39 @@
+/** Site lookup with a short per-isolate cache: the ingest hot path must not hit D1 on every request. */
+import { eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { z } from "zod";
+import { sites } from "../db/schema";
+import { ApiError } from "./http";
+
+export interface Site {
+	id: string;
+	name: string;
+	/** Allowed browser origins; empty means any origin may send. */
+	origins: string[];
+	timezone: string;
+	currency: string;
+}
+
+const CACHE_MS = 60_000;
+const cache = new Map<string, { site: Site | null; until: number }>();
+const originsSchema = z.array(z.string());
+
+/** Returns the site or null; cached (including misses) for a minute per isolate. */
+export async function findSite(db: D1Database, id: string, now = Date.now()): Promise<Site | null> {
+	const hit = cache.get(id);
+	if (hit && hit.until > now) return hit.site;
+	const row = await drizzle(db).select().from(sites).where(eq(sites.id, id)).get();
+	const site: Site | null = row
+		? { id: row.id, name: row.name, origins: originsSchema.parse(JSON.parse(row.origins)), timezone: row.timezone, currency: row.currency }
+		: null;
+	cache.set(id, { site, until: now + CACHE_MS });
+	return site;
+}
+
+/** Like findSite, but an unknown site is a 404 naming the field. */
+export async function requireSite(db: D1Database, id: string): Promise<Site> {
+	const site = await findSite(db, id);
+	if (!site) throw new ApiError(404, "unknown_site", `site '${id}' does not exist`, [{ field: "site", message: "unknown site" }]);
+	return site;
+}
+
