@@ -12,8 +12,9 @@ export default defineConfig(async () => {
 					bindings: { TEST_MIGRATIONS: migrations, RETRY_BASE_SECONDS: "0" },
 					compatibilityFlags: ["service_binding_extra_handlers"],
 					queueConsumers: {
-						"b2g-events": { maxBatchTimeout: 0.05 },
-						"b2g-events-dlq": { maxBatchTimeout: 0.05 },
+						// These replace (not merge with) wrangler.toml's consumer settings, so repeat them.
+						"b2g-events": { maxBatchSize: 100, maxBatchTimeout: 0.05, maxRetries: 6, deadLetterQueue: "b2g-events-dlq" },
+						"b2g-events-dlq": { maxBatchSize: 100, maxBatchTimeout: 0.05, maxRetries: 10 },
 					},
 				},
 			}),

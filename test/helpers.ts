@@ -42,3 +42,26 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false>, ti
 		await new Promise((r) => setTimeout(r, intervalMs));
 	}
 }
+
+/** Reads and gunzips an R2 archive object into its NDJSON records. */
+export async function readArchive(bucket: R2Bucket, key: string): Promise<Record<string, unknown>[]> {
+	const obj = await bucket.get(key);
+	if (!obj) throw new Error(`no object ${key}`);
+	const text = await new Response(obj.body.pipeThrough(new DecompressionStream("gzip"))).text();
+	return text
+		.split("\n")
+		.filter(Boolean)
+		.map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** Every object key under a prefix. */
+export async function listKeys(bucket: R2Bucket, prefix: string): Promise<string[]> {
+	const keys: string[] = [];
+	let cursor: string | undefined;
+	do {
+		const page = await bucket.list({ prefix, cursor });
+		keys.push(...page.objects.map((o) => o.key));
+		cursor = page.truncated ? page.cursor : undefined;
+	} while (cursor);
+	return keys;
+}

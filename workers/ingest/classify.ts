@@ -66,7 +66,8 @@ export function classifySource(url: URL, referrer: string | null | undefined): S
 		}
 	}
 	const label = refHost ? brandLabel(refHost) : "";
-	const refName = SEARCH[label] ?? SOCIAL[label] ?? refHost;
+	const webmail = refHost !== null && EMAIL_HOSTS.test(refHost);
+	const refName = webmail ? refHost : (SEARCH[label] ?? SOCIAL[label] ?? refHost);
 	const medium = (utmMedium ?? "").toLowerCase();
 	const sourceLabel = (utmSource ?? "").toLowerCase();
 	const socialish = sourceLabel in SOCIAL || label in SOCIAL;
@@ -78,9 +79,9 @@ export function classifySource(url: URL, referrer: string | null | undefined): S
 		if (/^(affiliate|partner)$/.test(medium)) return "affiliate";
 		if (/^(social|social-network|social-media|sm)$/.test(medium)) return "social";
 		if (refHost && refHost === url.hostname.toLowerCase()) return "internal";
+		if (webmail) return "email";
 		if (refHost && label in SEARCH) return "organic_search";
 		if (refHost && label in SOCIAL) return "social";
-		if (refHost && EMAIL_HOSTS.test(refHost)) return "email";
 		if (utmSource && !refHost) return sourceLabel in SEARCH ? "organic_search" : socialish ? "social" : "referral";
 		return refHost ? "referral" : "direct";
 	})();

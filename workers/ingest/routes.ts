@@ -8,7 +8,7 @@ import { ApiError, fieldPath, utcDay, type FieldIssue } from "../lib/http";
 import { findSite, type Site } from "../lib/sites";
 import { chunkForSend, type EventMessage, type StoredEvent } from "../pipeline/message";
 import { classifySource, isBotUserAgent, parseUserAgent, toMinorUnits } from "./classify";
-import { batchSchema, MAX_BODY_BYTES, MAX_EVENTS, parseEvent, type WireEvent } from "./schema";
+import { batchSchema, MAX_BODY_BYTES, MAX_EVENTS, parseEvent, toIssues, type WireEvent } from "./schema";
 import { dailySalt, visitorHash } from "./visitor";
 
 export const ingest = new Hono<{ Bindings: Env }>();
@@ -31,7 +31,7 @@ ingest.post("/e", async (c) => {
 		if (!batch.success) {
 			const tooMany = batch.error.issues.find((i) => i.path[0] === "events" && i.code === "too_big");
 			if (tooMany) throw new ApiError(413, "too_many_events", `a batch holds at most ${MAX_EVENTS} events`, [{ field: "events", message: tooMany.message }]);
-			throw new ApiError(400, "invalid_batch", "the batch is malformed", batch.error.issues.map((i) => ({ field: fieldPath(i.path), message: i.message })));
+			throw new ApiError(400, "invalid_batch", "the batch is malformed", toIssues(batch.error).map((i) => ({ field: fieldPath(i.path), message: i.message })));
 		}
 		const { site: siteId, events: rawEvents, b: webdriver } = batch.data;
 		const site = await findSite(c.env.DB, siteId);

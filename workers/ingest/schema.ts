@@ -75,20 +75,27 @@ export interface Issue {
 	message: string;
 }
 
+/** Flattens zod issues; an unknown key becomes an issue at that key's own path. */
+export function toIssues(error: z.ZodError): Issue[] {
+	return error.issues.flatMap((i) =>
+		i.code === "unrecognized_keys" ? i.keys.map((k) => ({ path: [...i.path, k], message: "unknown field" })) : [{ path: i.path, message: i.message }],
+	);
+}
+
 /**
  * Validates one event: base fields, the time window against `now`, and props by event name.
  * Returns the typed event or the issues, with paths relative to the event.
  */
 export function parseEvent(raw: unknown, now: number): { ok: true; event: WireEvent } | { ok: false; issues: Issue[] } {
 	const base = eventBase.safeParse(raw);
-	if (!base.success) return { ok: false, issues: base.error.issues.map((i) => ({ path: i.path, message: i.message })) };
+	if (!base.success) return { ok: false, issues: toIssues(base.error) };
 	const event = base.data;
 	const issues: Issue[] = [];
 	if (event.ts < now - MAX_AGE_MS) issues.push({ path: ["ts"], message: "older than 7 days; load history through the bulk import" });
 	if (event.ts > now + MAX_SKEW_MS) issues.push({ path: ["ts"], message: "more than 1 day in the future" });
 	const propsSchema = event.name in commerceProps ? commerceProps[event.name as CommerceName] : genericProps;
 	const props = propsSchema.safeParse(event.props ?? {});
-	if (!props.success) for (const i of props.error.issues) issues.push({ path: ["props", ...i.path], message: i.message });
+	if (!props.success) for (const i of toIssues(props.error)) issues.push({ path: ["props", ...i.path], message: i.message });
 	else if (JSON.stringify(props.data).length > MAX_PROPS_BYTES) issues.push({ path: ["props"], message: `larger than ${MAX_PROPS_BYTES} bytes` });
 	return issues.length ? { ok: false, issues } : { ok: true, event: { ...event, props: props.success ? props.data : {} } };
 }
