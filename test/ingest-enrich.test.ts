@@ -77,6 +77,6 @@ describe("bots", () => {
 	it("reports resent events as duplicates", async () => {
 		const events = [pageView(), pageView()];
 		expect(await (await postEvents({ site: "demo", events })).json()).toEqual({ accepted: 2, duplicates: 0, bots: 0 });
-		expect(await (await postEvents({ site: "demo", events })).json()).toEqual({ accepted: 2, duplicates: 2, bots: 0 });
+		expect(await (await postEvents({ site: "demo", events: [...events, pageView()] })).json()).toEqual({ accepted: 1, duplicates: 2, bots: 0 });
 	});
 });

@@ -81,3 +81,22 @@ describe("GET /api/v1/realtime", () => {
 		expect((await getJson("/api/v1/realtime?site=nope")).status).toBe(404);
 	});
 });
+
+describe("GET /api/v1/health/pipeline", () => {
+	it.each([
+		["", "site"],
+		["?site=demo&date=2026-02-30", "date"],
+		["?site=demo&date=26-11-2026", "date"],
+		["?site=Demo!", "site"],
+	])("answers 400 naming the field for %s", async (query, field) => {
+		const res = await getJson<{ fields: { field: string }[] }>(`/api/v1/health/pipeline${query}`);
+		expect(res.status).toBe(400);
+		expect(res.body.fields.map((f) => f.field)).toContain(field);
+	});
+
+	it("answers 404 for an unknown site and zeros for a quiet day", async () => {
+		expect((await getJson("/api/v1/health/pipeline?site=nope")).status).toBe(404);
+		const quiet = await getJson("/api/v1/health/pipeline?site=demo&date=2020-01-01");
+		expect(quiet.body).toMatchObject({ accepted: 0, stored: 0, archived: 0, rejected: 0, bots: 0, reconciled: true });
+	});
+});

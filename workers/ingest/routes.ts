@@ -65,8 +65,9 @@ ingest.post("/e", async (c) => {
 		const stored = await enrich(c.env.DB, site, human, c.req.raw, ua, now);
 		const messages: MessageSendRequest<EventMessage>[] = stored.map((event) => ({ body: { v: 1, event }, contentType: "json" }));
 		for (const chunk of chunkForSend(messages)) await c.env.EVENTS_QUEUE.sendBatch(chunk);
-		const { duplicates } = await live.record(stored.map((e) => ({ id: e.id, visitor: e.visitor, day: utcDay(e.ts) })), now);
-		return c.json({ accepted: stored.length, duplicates, bots }, 202, cors);
+		const { fresh, duplicates } = await live.record(stored.map((e) => ({ id: e.id, visitor: e.visitor, day: utcDay(e.ts) })), now);
+		// `accepted` counts ids new to the site (as the reconciliation ledger does); `duplicates` were already accepted before.
+		return c.json({ accepted: fresh, duplicates, bots }, 202, cors);
 	} catch (err) {
 		if (err instanceof ApiError) return c.json(err.body(), err.status, { ...cors, ...err.headers });
 		throw err;

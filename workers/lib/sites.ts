@@ -15,10 +15,12 @@ export interface Site {
 }
 
 const CACHE_MS = 60_000;
+/** Misses are cached briefly, so a newly created site is usable within seconds. */
+const MISS_CACHE_MS = 5_000;
 const cache = new Map<string, { site: Site | null; until: number }>();
 const originsSchema = z.array(z.string());
 
-/** Returns the site or null; cached (including misses) for a minute per isolate. */
+/** Returns the site or null; cached per isolate for a minute (misses for 5 s). */
 export async function findSite(db: D1Database, id: string, now = Date.now()): Promise<Site | null> {
 	const hit = cache.get(id);
 	if (hit && hit.until > now) return hit.site;
@@ -26,7 +28,7 @@ export async function findSite(db: D1Database, id: string, now = Date.now()): Pr
 	const site: Site | null = row
 		? { id: row.id, name: row.name, origins: originsSchema.parse(JSON.parse(row.origins)), timezone: row.timezone, currency: row.currency }
 		: null;
-	cache.set(id, { site, until: now + CACHE_MS });
+	cache.set(id, { site, until: now + (site ? CACHE_MS : MISS_CACHE_MS) });
 	return site;
 }
 

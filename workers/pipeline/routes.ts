@@ -29,7 +29,7 @@ pipeline.get("/health/pipeline", async (c) => {
 	const siteId = requireParam(c.req.query("site"), "site", SITE_ID);
 	const date = c.req.query("date") ?? new Date().toISOString().slice(0, 10);
 	const start = Date.parse(`${date}T00:00:00Z`);
-	if (!DAY.test(date) || Number.isNaN(start)) throw new ApiError(400, "invalid_request", "date must be YYYY-MM-DD", [{ field: "date", message: "must be YYYY-MM-DD" }]);
+	if (!DAY.test(date) || Number.isNaN(start) || new Date(start).toISOString().slice(0, 10) !== date) throw new ApiError(400, "invalid_request", "date must be a calendar day as YYYY-MM-DD", [{ field: "date", message: "must be a real day as YYYY-MM-DD" }]);
 	const site = await requireSite(c.env.DB, siteId);
 	const live = c.env.LIVE.get(c.env.LIVE.idFromName(site.id));
 	const [ledger, storedRow, archived, deadLetters] = await Promise.all([
