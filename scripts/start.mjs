@@ -1,0 +1,279 @@
+#!/usr/bin/env node
+/**
+ * `npm start`: the whole stack locally, in one command, on a fresh clone after `npm install`.
+ *
+ *   1. builds dist/web (scripts/build-tracker.mjs, or a plain copy of web/public)
+ *   2. applies the D1 migrations to the local database (non-interactively)
+ *   3. makes sure the `demo` site exists
+ *   4. checks whether the local database already holds events
+ *   5. runs `wrangler dev` (Worker + D1 + R2 + Queues + Durable Objects, cron via /__scheduled)
+ *   6. once it answers: seeds demo traffic if the database was empty, and prints where everything is
+ *
+ * Options: --no-seed (never seed), --reseed (seed even if events exist; same ids, so idempotent).
+ * Env: PORT (default 8787).
+ * Ctrl-C (SIGINT) / SIGTERM stop wrangler; this script exits with wrangler's code.
+ * No dependencies beyond the project's own devDependencies (wrangler, the pinned Node).
+ */
+import { spawn } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { constants } from "node:os";
+import { delimiter, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const args = new Set(process.argv.slice(2));
+const PORT = Number(process.env.PORT ?? 8787);
+const SITE = "demo";
+const HOST = "127.0.0.1";
+const ORIGIN = `http://localhost:${PORT}`;
+const READY_TIMEOUT_MS = 180_000;
+
+const tty = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code) => (s) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
+const bold = paint("1");
+const dim = paint("2");
+const green = paint("32");
+const red = paint("31");
+const cyan = paint("36");
+
+class StepError extends Error {
+	constructor(message, detail = "") {
+		super(message);
+		this.detail = detail;
+	}
+}
+
+/** The child currently running (one-shot step or wrangler dev), for signal forwarding. */
+let current = null;
+let stopping = false;
+
+const step = (msg) => console.log(`${cyan("▸")} ${msg}`);
+const ok = (msg) => console.log(`  ${green("✓")} ${msg}`);
+
+let failing = false;
+function fail(err) {
+	failing = true;
+	console.error(`\n${red("✗ npm start failed:")} ${err.message}`);
+	const detail = (err.detail ?? "").replace(/\x1b\[[0-9;]*m/g, "").trim();
+	if (detail) console.error(dim(detail.split("\n").slice(-40).map((l) => `  │ ${l}`).join("\n")));
+	if (err.hint) console.error(`  ${err.hint}`);
+	if (current && current.exitCode === null && current.signalCode === null) {
+		// Let wrangler shut workerd down before we go.
+		current.once("exit", () => process.exit(1));
+		current.kill("SIGTERM");
+		setTimeout(() => {
+			current?.kill("SIGKILL");
+			process.exit(1);
+		}, 10_000).unref();
+		return;
+	}
+	process.exit(1);
+}
+
+// ── the toolchain: the repo pins Node 22 (node devDependency) and wrangler ────────────────────────
+const binDir = join(root, "node_modules", ".bin");
+const wranglerJs = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
+const pinnedNode = join(root, "node_modules", "node", "bin", "node");
+const major = Number(process.versions.node.split(".")[0]);
+/** wrangler 4 needs Node ≥ 22: use the pinned one when this script runs under an older system node. */
+const nodeBin = major >= 22 || !existsSync(pinnedNode) ? process.execPath : pinnedNode;
+const childEnv = {
+	...process.env,
+	PATH: `${binDir}${delimiter}${process.env.PATH ?? ""}`,
+	WRANGLER_SEND_METRICS: "false",
+	// Offline-friendly: use miniflare's placeholder Request.cf instead of fetching one (3 s timeout + a stack trace without network).
+	CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false",
+};
+/** For one-shot commands: no TTY, CI mode, so wrangler never prompts (confirmations take their default: yes). */
+const batchEnv = { ...childEnv, CI: "true" };
+
+/** Runs a command to completion, capturing its output. Rejects with a StepError on a non-zero exit. */
+function run(label, file, argv, { env = batchEnv } = {}) {
+	return new Promise((resolveRun, reject) => {
+		const child = spawn(file, argv, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+		current = child;
+		let out = "";
+		let err = "";
+		child.stdout.on("data", (d) => (out += d));
+		child.stderr.on("data", (d) => (err += d));
+		child.on("error", (e) => reject(new StepError(`${label}: could not start ${file}: ${e.message}`)));
+		child.on("close", (code, signal) => {
+			current = null;
+			if (stopping) process.exit(130);
+			if (code === 0) resolveRun({ out, err });
+			else reject(new StepError(`${label} exited with ${signal ?? `code ${code}`}`, `${out}\n${err}`));
+		});
+	});
+}
+
+const wrangler = (label, argv) => run(label, nodeBin, [wranglerJs, ...argv]);
+
+/** Parses the JSON that `wrangler d1 execute --json` prints (tolerating anything before it). */
+function d1Json(out) {
+	const start = out.indexOf("[");
+	if (start < 0) throw new StepError("unexpected output from wrangler d1 execute --json", out);
+	try {
+		return JSON.parse(out.slice(start));
+	} catch {
+		throw new StepError("could not parse the output of wrangler d1 execute --json", out);
+	}
+}
+
+function portFree(port) {
+	return new Promise((res) => {
+		const srv = createServer();
+		srv.once("error", () => res(false));
+		srv.listen(port, HOST, () => srv.close(() => res(true)));
+	});
+}
+
+async function ensurePortFree() {
+	if (await portFree(PORT)) return;
+	const e = new StepError(`port ${PORT} on ${HOST} is already in use`);
+	e.hint = `Stop whatever listens there (another \`npm start\`?) or pick another port: PORT=${PORT + 1} npm start`;
+	throw e;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+	process.on(sig, () => {
+		if (!current || current.exitCode !== null) process.exit(128 + (constants.signals[sig] ?? 2));
+		if (stopping) {
+			// Second signal: stop waiting for a graceful shutdown.
+			current.kill("SIGKILL");
+			return;
+		}
+		stopping = true;
+		current.kill(sig);
+		setTimeout(() => current?.exitCode === null && current.kill("SIGKILL"), 10_000).unref();
+	});
+}
+
+async function main() {
+	if (!Number.isInteger(PORT) || PORT < 1 || PORT > 65535) throw new StepError(`PORT must be a TCP port number, got ${process.env.PORT}`);
+	if (!existsSync(wranglerJs)) {
+		const e = new StepError("wrangler is not installed (node_modules/wrangler is missing)");
+		e.hint = "Run `npm install` first.";
+		throw e;
+	}
+	const wantSeed = !args.has("--no-seed");
+	const t0 = performance.now();
+	// Fail fast, before the slow steps (and again right before wrangler dev binds it).
+	await ensurePortFree();
+
+	// 1. static assets ─────────────────────────────────────────────────────────────────────────
+	const builder = join(root, "scripts", "build-tracker.mjs");
+	if (existsSync(builder)) {
+		step("building dist/web (scripts/build-tracker.mjs)");
+		const { out } = await run("build", nodeBin, [builder], { env: childEnv });
+		ok(out.trim().split("\n").filter(Boolean).at(-1) ?? "built");
+	} else {
+		step("copying web/public → dist/web (no scripts/build-tracker.mjs)");
+		const out = join(root, "dist", "web");
+		rmSync(out, { recursive: true, force: true });
+		mkdirSync(out, { recursive: true });
+		if (existsSync(join(root, "web", "public"))) cpSync(join(root, "web", "public"), out, { recursive: true });
+		ok("copied");
+	}
+
+	// 2. D1 migrations ─────────────────────────────────────────────────────────────────────────
+	step("applying D1 migrations to the local database (.wrangler/state)");
+	const mig = await wrangler("wrangler d1 migrations apply", ["d1", "migrations", "apply", "DB", "--local"]);
+	const migText = mig.out + mig.err;
+	if (/No migrations to apply/i.test(migText)) ok("already up to date");
+	else {
+		const applied = [...new Set(migText.match(/\b\d{4}_[\w-]+\.sql\b/g) ?? [])];
+		ok(applied.length ? `applied ${applied.join(", ")}` : "applied");
+	}
+
+	// 3 + 4. demo site, and does the database hold events? (one wrangler run) ─────────────────
+	step(`ensuring site '${SITE}' exists and counting stored events`);
+	const origins = JSON.stringify([...new Set(["http://localhost:8787", "http://127.0.0.1:8787", ORIGIN, `http://${HOST}:${PORT}`])]);
+	const sql =
+		`INSERT INTO sites (id, name, origins, timezone, currency, created_at) VALUES ('${SITE}', 'Brain2Gain demo store', '${origins}', 'UTC', 'EUR', ${Date.now()}) ON CONFLICT DO NOTHING; ` +
+		"SELECT COUNT(*) AS n FROM events";
+	const q = await wrangler("wrangler d1 execute", ["d1", "execute", "DB", "--local", "--json", "--command", sql]);
+	const results = d1Json(q.out);
+	const n = Number(results.at(-1)?.results?.[0]?.n);
+	if (!Number.isFinite(n)) throw new StepError("could not read the event count from the local database", q.out);
+	const seedNow = wantSeed && (n === 0 || args.has("--reseed"));
+	ok(`site '${SITE}' ready; ${n} event(s) stored${seedNow ? " → will seed demo traffic" : n ? " → not seeding" : ""}`);
+
+	// 5. wrangler dev ──────────────────────────────────────────────────────────────────────────
+	await ensurePortFree();
+	step(`starting wrangler dev on ${ORIGIN} ${dim(`(prep took ${((performance.now() - t0) / 1000).toFixed(1)} s)`)}`);
+	const dev = spawn(nodeBin, [wranglerJs, "dev", "--port", String(PORT), "--ip", HOST, "--test-scheduled"], { cwd: root, env: childEnv, stdio: "inherit" });
+	current = dev;
+	let devExited = false;
+	let ready = false;
+	dev.on("error", (e) => fail(new StepError(`could not start wrangler dev: ${e.message}`)));
+	dev.on("exit", (code, signal) => {
+		devExited = true;
+		if (failing) return;
+		if (!stopping && !ready) console.error(`\n${red("✗ wrangler dev exited before it was ready")} (${signal ?? `code ${code}`}); see its output above.`);
+		process.exit(code ?? 128 + (constants.signals[signal] ?? 1));
+	});
+
+	// 6. wait until it answers ────────────────────────────────────────────────────────────────
+	const deadline = Date.now() + READY_TIMEOUT_MS;
+	while (!ready) {
+		if (devExited || stopping) return;
+		if (Date.now() > deadline) throw new StepError(`wrangler dev did not answer on http://${HOST}:${PORT}/ within ${READY_TIMEOUT_MS / 1000} s`);
+		try {
+			const res = await fetch(`http://${HOST}:${PORT}/`, { signal: AbortSignal.timeout(5000) });
+			await res.arrayBuffer();
+			ready = true;
+		} catch {
+			await sleep(500);
+		}
+	}
+
+	let seedReport = null;
+	if (seedNow) {
+		const { seed } = await import("./seed-events.mjs");
+		console.log("");
+		try {
+			seedReport = await seed({ url: `http://${HOST}:${PORT}`, origin: ORIGIN, site: SITE, log: (m) => console.log(`${cyan("▸")} ${m}`) });
+		} catch (err) {
+			const e = new StepError(`seeding demo traffic failed: ${err.message}`);
+			e.hint = "The Worker rejected the demo events; fix it and run `npm start` again (or `npm start -- --no-seed`).";
+			throw e;
+		}
+	}
+	if (stopping) return;
+	banner(seedReport);
+}
+
+function banner(seedReport) {
+	const u = ORIGIN;
+	const today = new Date().toISOString().slice(0, 10);
+	const lines = [
+		bold("Brain2Gain Analytics — local stack is up"),
+		"",
+		`  Status page     ${cyan(`${u}/`)}`,
+		`  Demo shop       ${cyan(`${u}/shop/`)}`,
+		`  Tracker         ${cyan(`${u}/t.js`)}  — paste into a page:`,
+		`                  <script defer src="${u}/t.js" data-site="${SITE}"></script>`,
+		`  Ingest          POST ${u}/e   {"site":"${SITE}","events":[…]}`,
+		`  Live counter    ${cyan(`${u}/api/v1/realtime?site=${SITE}`)}`,
+		`  Pipeline health ${cyan(`${u}/api/v1/health/pipeline?site=${SITE}`)}  (&date=${today})`,
+		`  Run the cron    curl "${u}/__scheduled?cron=*/10+*+*+*+*"`,
+		"",
+		seedReport
+			? `  Seeded ${seedReport.sent} demo events (${seedReport.fresh} new) over the last 6 days in ${(seedReport.ms / 1000).toFixed(1)} s. More: node scripts/seed-events.mjs --seed 7`
+			: `  Demo data: not seeded (database not empty). More: node scripts/seed-events.mjs --seed 7`,
+		`  Local state lives in .wrangler/state (delete it for a clean slate). Ctrl-C stops everything.`,
+	];
+	const width = Math.max(...lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, "").length)) + 2;
+	const bar = "─".repeat(width);
+	console.log(`\n┌${bar}┐`);
+	for (const l of lines) console.log(`│ ${l}${" ".repeat(width - 1 - l.replace(/\x1b\[[0-9;]*m/g, "").length)}│`);
+	console.log(`└${bar}┘\n`);
+}
+
+main().catch((err) => {
+	if (stopping) process.exit(130);
+	fail(err instanceof StepError ? err : Object.assign(new StepError(err?.message ?? String(err)), { detail: err?.stack ?? "" }));
+});
