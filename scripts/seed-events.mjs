@@ -418,11 +418,10 @@ export async function seed({ url = "http://localhost:8787", origin = url, site =
 	log(`seed: ${events.length} events for ${visitors} visitors over ${days} day(s) (seed ${seedValue}) → ${url.replace(/\/+$/, "")}/e`);
 	log(`seed: ${Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(", ")}`);
 	const totals = await sendEvents({ url, site, events });
-	// The Worker's `accepted` includes resent ids; `duplicates` says how many of them it had seen before.
-	totals.fresh = totals.accepted - totals.duplicates;
+	// The Worker's `accepted` counts ids new to the site; `duplicates` were accepted before (a re-run with the same seed).
 	log(
-		`seed: sent ${totals.sent} events in ${totals.requests} requests in ${(totals.ms / 1000).toFixed(1)} s (${Math.round(totals.sent / (totals.ms / 1000))} events/s) — accepted ${totals.accepted}: ${totals.fresh} new, ${totals.duplicates} duplicates; bots ${totals.bots}` +
-			(totals.sent && !totals.fresh && totals.duplicates === totals.sent ? " (already seeded with these ids: nothing new was counted)" : ""),
+		`seed: sent ${totals.sent} events in ${totals.requests} requests in ${(totals.ms / 1000).toFixed(1)} s (${Math.round(totals.sent / (totals.ms / 1000))} events/s) — ${totals.accepted} new, ${totals.duplicates} duplicates; bots ${totals.bots}` +
+			(totals.sent && !totals.accepted && totals.duplicates === totals.sent ? " (already seeded with these ids: nothing new was counted)" : ""),
 	);
 	let pipeline = null;
 	if (wait) {

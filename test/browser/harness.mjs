@@ -3,7 +3,7 @@
  * pages and captures every POST (the tracker's beacons), plus a Chromium launcher (playwright-core).
  * Not a test file itself; imported by tracker.test.mjs.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,6 +26,7 @@ export const EVENT_KEYS = new Set(["id", "name", "ts", "url", "referrer", "props
  * - POST anything: recorded in `posts` ({path, contentType, cookie, body, raw, at}) and answered 202.
  */
 export async function startServer() {
+	if (!existsSync(join(DIST, "t.js"))) throw new Error("dist/web/t.js is missing: run `node scripts/build-tracker.mjs` first");
 	const tracker = readFileSync(join(DIST, "t.js"));
 	const map = readFileSync(join(DIST, "t.js.map"));
 	const pages = new Map();

@@ -31,15 +31,27 @@ const SPY = `(() => {
 let browser;
 let srv;
 
-before(async () => {
-	srv = await startServer();
-	browser = await launchBrowser();
-});
+before(
+	async () => {
+		srv = await startServer();
+		browser = await launchBrowser();
+	},
+	{ timeout: 40_000 },
+);
 
-after(async () => {
-	await browser?.close();
-	await srv?.close();
-});
+after(
+	async () => {
+		await browser?.close();
+		await srv?.close();
+	},
+	{ timeout: 15_000 },
+);
+
+// Last resort against a wedged browser keeping this process alive; unref'd, so it never delays a normal exit.
+setTimeout(() => {
+	console.error("tracker.test.mjs: still running after 120 s, giving up");
+	process.exit(1);
+}, 120_000).unref();
 
 /** Runs `fn(page, context)` in a fresh context (desktop Chrome UA, optional init scripts), always closed after. */
 async function withPage(fn, { init = [] } = {}) {
@@ -69,7 +81,7 @@ function assertEventShape(e) {
 
 // Tests are independent (own site, own context), so they run a few at a time: most of their time is
 // spent waiting for the 1 s batch timer.
-describe("tracker in Chromium", { concurrency: 4 }, () => {
+describe("tracker in Chromium", { concurrency: 4, timeout: 90_000 }, () => {
 	test("1. page_view on load: exact shape, site, text/plain beacon, b:1 under webdriver", T, async () => {
 		const url = srv.page("/t1/landing", fixture({ site: "t1" })) + "?utm_source=news";
 		await withPage(async (page) => {
@@ -165,8 +177,9 @@ describe("tracker in Chromium", { concurrency: 4 }, () => {
 		});
 	});
 
-	test("3. SPA: pushState/replaceState to new paths and popstate emit page_views; same path emits nothing", T, async () => {
-		const start = srv.page("/spa/a", fixture({ site: "t3" }));
+	test("3. SPA: pushState/replaceState to new paths and popstate emit page_views (before app events); same path emits nothing", T, async () => {
+		// An app popstate listener registered before the tracker: its events must still follow the page_view.
+	const start = srv.page("/spa/a", fixture({ site: "t3", body: "<script>addEventListener('popstate', () => b2g('app_popstate'));</script>" }));
 		const { base } = srv;
 		await withPage(async (page) => {
 			await page.goto(start);
@@ -195,7 +208,13 @@ describe("tracker in Chromium", { concurrency: 4 }, () => {
 				[`${base}/spa/a#x`, `${base}/spa/b?x=1`],
 				[`${base}/spa/c`, `${base}/spa/a#x`],
 			]);
-			const end = events.find((e) => e.name === "end");
+			assert.deepEqual(
+			events.filter((e) => e.name !== "end").map((e) => (e.name === "page_view" ? "pv " : "app ") + e.url.replace(base, "")),
+			["pv /spa/a", "pv /spa/b?x=1", "app /spa/b?x=1", "pv /spa/a#x", "app /spa/a#x", "pv /spa/c"],
+		);
+		const app = events.filter((e) => e.name === "app_popstate");
+		assert.equal(app[1].referrer, `${base}/spa/b?x=1`, "the app event sees the new page view's referrer");
+		const end = events.find((e) => e.name === "end");
 			assert.equal(end.url, `${base}/spa/c`);
 			assert.equal(end.referrer, `${base}/spa/a#x`, "custom events carry the current page view's referrer");
 		});
@@ -451,4 +470,63 @@ describe("tracker in Chromium", { concurrency: 4 }, () => {
 			{ init: ["delete Crypto.prototype.randomUUID;"] },
 		);
 	});
+});
+
+test("12. demo shop page: a click-through sends valid commerce events", T, async () => {
+	const url = srv.page("/shop/", readFileSync(join(DIST, "shop/index.html"), "utf8"));
+	await withPage(async (page) => {
+		await page.goto(url);
+		await page.click("#login");
+		await page.click('.card:has-text("Whey") >> text=View');
+		await page.waitForURL(/view=whey/);
+		await page.click("text=Add to cart");
+		await page.click("text=Go to cart");
+		await page.click("text=Checkout");
+		await page.click("text=Buy");
+		await page.waitForSelector(".notice");
+		const events = await waitFor(() => srv.events("demo").some((e) => e.url.endsWith("?view=thanks")) && srv.events("demo"), { what: "thanks page_view" });
+		const names = events.map((e) => (e.name === "page_view" ? `page_view ${new URL(e.url).search}` : e.name));
+		assert.deepEqual(names, [
+			"page_view ",
+			"page_view ?view=whey",
+			"product_view",
+			"add_to_cart",
+			"page_view ?view=cart",
+			"begin_checkout",
+			"page_view ?view=checkout",
+			"purchase",
+			"page_view ?view=thanks",
+		]);
+		const purchase = events.find((e) => e.name === "purchase");
+		assert.equal(purchase.customer_id, "cust-42");
+		assert.match(purchase.props.order_id, /^demo-/);
+		assert.deepEqual(purchase.props, {
+			order_id: purchase.props.order_id,
+			value: 29.9,
+			currency: "EUR",
+			items: [{ sku: "WHEY-1KG", qty: 1, price: 29.9, name: "Whey Protein 1 kg" }],
+		});
+		assert.ok(!("customer_id" in events[0]), "the first page_view precedes the login");
+	});
+});
+
+// Runs after the suite above: everything the tracker sent must pass the server's own wire schema.
+test("13. every captured batch is accepted by the /e schema (workers/ingest/schema.ts)", async (t) => {
+	let schema;
+	try {
+		schema = await import("../../workers/ingest/schema.ts"); // Node >= 22.18 strips the types itself
+	} catch (err) {
+		return t.skip(`cannot import the TypeScript schema on Node ${process.version}: ${err.message}`);
+	}
+	const batches = srv.posts.filter((p) => p.body);
+	if (!batches.length) return t.skip("no batches captured (suite filtered?)");
+	const now = Date.now();
+	for (const b of batches) {
+		const batch = schema.batchSchema.safeParse(b.body);
+		assert.ok(batch.success, `batch for ${b.body.site}: ${JSON.stringify(batch.error?.issues)}`);
+		for (const e of b.body.events) {
+			const r = schema.parseEvent(e, now);
+			assert.ok(r.ok, `${b.body.site} ${e.name}: ${JSON.stringify(r.issues)}`);
+		}
+	}
 });
