@@ -1,4 +1,5 @@
 import { exports } from "cloudflare:workers";
+import type { StoredEvent } from "../workers/pipeline/message";
 
 export const BROWSER_UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 export const MOBILE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
@@ -64,4 +65,15 @@ export async function listKeys(bucket: R2Bucket, prefix: string): Promise<string
 		cursor = page.truncated ? page.cursor : undefined;
 	} while (cursor);
 	return keys;
+}
+
+/** An enriched event as the consumer receives it (site demo, a page view at 2026-11-20 13:45 UTC unless overridden). */
+export function storedEvent(overrides: Partial<StoredEvent> = {}): StoredEvent {
+	const ts = overrides.ts ?? Date.UTC(2026, 10, 20, 13, 45);
+	return {
+		site: "demo", id: crypto.randomUUID(), name: "page_view", ts, received_at: ts + 500, visitor: "v1", customer_id: null,
+		url: "https://shop.example/p/whey", host: "shop.example", path: "/p/whey", referrer: null, ref_source: null, channel: "direct",
+		utm_source: null, utm_medium: null, utm_campaign: null, utm_term: null, utm_content: null, country: "ES", region: null, city: null,
+		device: "desktop", browser: "Chrome", os: "macOS", order_id: null, sku: null, value_minor: null, currency: null, props: {}, ...overrides,
+	};
 }

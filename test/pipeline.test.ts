@@ -5,17 +5,9 @@ import { describe, expect, it } from "vitest";
 import worker from "../workers/index";
 import { archiveEvents, storeEvents } from "../workers/pipeline/archive";
 import type { EventMessage, StoredEvent } from "../workers/pipeline/message";
-import { getJson, listKeys, pageView, postEvents, purchase, readArchive, waitFor } from "./helpers";
+import { getJson, listKeys, pageView, postEvents, purchase, readArchive, storedEvent, waitFor } from "./helpers";
 
-function stored(overrides: Partial<StoredEvent> = {}): StoredEvent {
-	const ts = overrides.ts ?? Date.UTC(2026, 10, 20, 13, 45);
-	return {
-		site: "demo", id: crypto.randomUUID(), name: "page_view", ts, received_at: ts + 500, visitor: "v1", customer_id: null,
-		url: "https://shop.example/p/whey", host: "shop.example", path: "/p/whey", referrer: null, ref_source: null, channel: "direct",
-		utm_source: null, utm_medium: null, utm_campaign: null, utm_term: null, utm_content: null, country: "ES", region: null, city: null,
-		device: "desktop", browser: "Chrome", os: "macOS", order_id: null, sku: null, value_minor: null, currency: null, props: {}, ...overrides,
-	};
-}
+const stored = storedEvent;
 
 function batchOf(events: StoredEvent[], attempts = 1) {
 	return createMessageBatch<EventMessage>(

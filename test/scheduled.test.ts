@@ -6,15 +6,10 @@ import worker from "../workers/index";
 import { dailySalt, visitorHash } from "../workers/ingest/visitor";
 import { runMaintenance, SWEEP_AFTER_MS } from "../workers/jobs/scheduled";
 import { storeEvents } from "../workers/pipeline/archive";
-import type { StoredEvent } from "../workers/pipeline/message";
-import { listKeys, readArchive } from "./helpers";
+import { listKeys, readArchive, storedEvent } from "./helpers";
 
-function ev(ts: number, received: number): StoredEvent {
-	return {
-		site: "demo", id: crypto.randomUUID(), name: "page_view", ts, received_at: received, visitor: "v", customer_id: null, url: "https://s.example/", host: "s.example", path: "/",
-		referrer: null, ref_source: null, channel: "direct", utm_source: null, utm_medium: null, utm_campaign: null, utm_term: null, utm_content: null,
-		country: null, region: null, city: null, device: "desktop", browser: null, os: null, order_id: null, sku: null, value_minor: null, currency: null, props: {},
-	};
+function ev(ts: number, received: number) {
+	return storedEvent({ ts, received_at: received });
 }
 
 it("archives events that reached D1 but never R2, once they are older than the sweep delay", async () => {

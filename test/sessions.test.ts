@@ -2,14 +2,10 @@
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
 import { storeEvents } from "../workers/pipeline/archive";
-import type { StoredEvent } from "../workers/pipeline/message";
+import { storedEvent } from "./helpers";
 
-function ev(visitor: string, ts: number, name = "page_view"): StoredEvent {
-	return {
-		site: "sess", id: crypto.randomUUID(), name, ts, received_at: ts, visitor, customer_id: null, url: "https://s.example/", host: "s.example", path: "/",
-		referrer: null, ref_source: null, channel: "direct", utm_source: null, utm_medium: null, utm_campaign: null, utm_term: null, utm_content: null,
-		country: null, region: null, city: null, device: "desktop", browser: null, os: null, order_id: null, sku: null, value_minor: null, currency: null, props: {},
-	};
+function ev(visitor: string, ts: number, name = "page_view") {
+	return storedEvent({ site: "sess", visitor, ts, received_at: ts, name });
 }
 
 it("splits sessions at gaps over 30 minutes, regardless of arrival order", async () => {
