@@ -47,7 +47,9 @@ describe("enrichment", () => {
 	it("converts values to minor units of the event currency, defaulting to the site currency", async () => {
 		const jpy = purchase({ props: { order_id: "o-jp", value: 1500, currency: "JPY", items: [{ sku: "BAR", qty: 3, price: 500 }] } });
 		const view = pageView({ name: "product_view", props: { sku: "CREA-300", price: 19.9 } });
-		await postEvents({ site: "demo", events: [jpy, view] });
+		const cart = pageView({ name: "add_to_cart", props: { sku: "BAR-12", qty: 3, price: 2.5, currency: "EUR" } });
+		await postEvents({ site: "demo", events: [jpy, view, cart] });
+		expect(await row(cart.id)).toMatchObject({ value_minor: 750, currency: "EUR" });
 		expect(await row(jpy.id)).toMatchObject({ value_minor: 1500, currency: "JPY" });
 		expect(await row(view.id)).toMatchObject({ value_minor: 1990, currency: "EUR", sku: "CREA-300" });
 	});
@@ -70,6 +72,8 @@ describe("bots", () => {
 
 	it("treats the tracker's webdriver flag and headless Chrome as bots", async () => {
 		expect(await (await postEvents({ site: "demo", events: [pageView()], b: 1 })).json()).toMatchObject({ accepted: 0, bots: 1 });
+		// The flag wins even over a visitor_id (which otherwise exempts server-side senders from the UA check).
+		expect(await (await postEvents({ site: "demo", events: [pageView({ visitor_id: "v-automation-1" })], b: 1 })).json()).toMatchObject({ accepted: 0, bots: 1 });
 		const headless = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36";
 		expect(await (await postEvents({ site: "demo", events: [pageView()] }, { "User-Agent": headless })).json()).toMatchObject({ accepted: 0, bots: 1 });
 	});

@@ -24,7 +24,8 @@ const OUT = path.join(ROOT, "bench/out");
 const WRANGLER_JS = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js");
 const LOCAL_NODE = path.join(ROOT, "node_modules/.bin/node");
 
-// A desktop Chrome UA and a client IP: without them /e classifies the traffic as bot and queues nothing.
+// A desktop Chrome UA (without one /e classifies the traffic as bot and queues nothing) and a client IP per
+// simulated visitor (it feeds the cookieless visitor hash).
 const USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const SITE = "demo";
 const SITE_SQL = "INSERT INTO sites (id, name, origins, timezone, currency, created_at) VALUES ('demo','Demo store','[]','UTC','EUR',0) ON CONFLICT DO NOTHING";

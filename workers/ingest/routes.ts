@@ -55,9 +55,10 @@ ingest.post("/e", async (c) => {
 		}
 
 		const ua = c.req.header("User-Agent") ?? "";
-		const uaIsBot = webdriver === 1 || isBotUserAgent(ua);
+		const uaIsBot = isBotUserAgent(ua);
 		// Server-side senders identify visitors themselves; their UA is their backend's, not a browser's.
-		const human = parsed.filter((e) => e.visitor_id !== undefined || !uaIsBot);
+		// The tracker's automation flag marks the whole batch as bot traffic either way.
+		const human = webdriver === 1 ? [] : parsed.filter((e) => e.visitor_id !== undefined || !uaIsBot);
 		const bots = parsed.length - human.length;
 		if (bots) await live.count("bot", utcDay(now), bots);
 		if (!human.length) return c.json({ accepted: 0, bots }, 202, cors);
@@ -134,7 +135,9 @@ async function enrich(db: D1Database, site: Site, events: WireEvent[], req: Requ
 		const url = new URL(e.url);
 		const props = e.props ?? {};
 		const currency = typeof props.currency === "string" ? props.currency : null;
-		const value = typeof props.value === "number" ? props.value : typeof props.price === "number" ? props.price : null;
+		// Line value: explicit `value`, else unit price × qty (an add_to_cart of 3 is worth 3 units).
+		const qty = typeof props.qty === "number" ? props.qty : 1;
+		const value = typeof props.value === "number" ? props.value : typeof props.price === "number" ? props.price * qty : null;
 		return {
 			site: site.id,
 			id: e.id,
