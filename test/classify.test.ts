@@ -1,6 +1,7 @@
 /** Pure classification: bots, user agents, traffic sources, currency minor units, retry backoff. */
 import { describe, expect, it } from "vitest";
-import { classifySource, isBotUserAgent, parseUserAgent, toMinorUnits } from "../workers/ingest/classify";
+import { classifySource, isBotUserAgent, parseUserAgent } from "../workers/ingest/classify";
+import { toMinor } from "../workers/lib/money";
 import { backoffSeconds } from "../workers/pipeline/consumer";
 import { BROWSER_UA, MOBILE_UA } from "./helpers";
 
@@ -65,10 +66,21 @@ describe("traffic source and channel", () => {
 
 describe("money", () => {
 	it("stores amounts as integer minor units of the currency", () => {
-		expect(toMinorUnits(59.9, "EUR")).toBe(5990);
-		expect(toMinorUnits(0.1 + 0.2, "EUR")).toBe(30);
-		expect(toMinorUnits(1500, "JPY")).toBe(1500);
-		expect(toMinorUnits(1.234, "BHD")).toBe(1234);
+		expect(toMinor(59.9, "EUR")).toBe(5990);
+		expect(toMinor(0.1 + 0.2, "EUR")).toBe(30);
+		expect(toMinor(1500, "JPY")).toBe(1500);
+		expect(toMinor(1.234, "BHD")).toBe(1234);
+		expect(toMinor(-2.5, "EUR")).toBe(-250);
+	});
+	it("converts decimal strings exactly, rounding half away from zero past the currency's digits", () => {
+		expect(toMinor("19.99", "EUR")).toBe(1999);
+		expect(toMinor("19.9", "EUR")).toBe(1990);
+		expect(toMinor("19", "EUR")).toBe(1900);
+		expect(toMinor("0.005", "EUR")).toBe(1);
+		expect(toMinor("0.0049", "EUR")).toBe(0);
+		expect(toMinor("-3.10", "EUR")).toBe(-310);
+		expect(toMinor("1500", "JPY")).toBe(1500);
+		expect(toMinor("123456789.12", "EUR")).toBe(12345678912);
 	});
 });
 

@@ -28,8 +28,11 @@ export async function postEvents(body: unknown, headers: Record<string, string> 
 	});
 }
 
-export async function getJson<T = Record<string, unknown>>(path: string): Promise<{ status: number; body: T }> {
-	const res = await exports.default.fetch(`https://b2g.test${path}`);
+/** Account-wide admin key inserted by test/setup.ts (a fixed test secret; real keys are random). */
+export const ADMIN_KEY = "b2g_0000000000aa_TESTTESTTESTTESTTESTTESTTESTTESTTESTTESTTES";
+
+export async function getJson<T = Record<string, unknown>>(path: string, key: string | null = ADMIN_KEY): Promise<{ status: number; body: T }> {
+	const res = await exports.default.fetch(`https://b2g.test${path}`, { headers: key ? { Authorization: `Bearer ${key}` } : {} });
 	return { status: res.status, body: (await res.json()) as T };
 }
 
@@ -76,4 +79,11 @@ export function storedEvent(overrides: Partial<StoredEvent> = {}): StoredEvent {
 		utm_source: null, utm_medium: null, utm_campaign: null, utm_term: null, utm_content: null, country: "ES", region: null, city: null,
 		device: "desktop", browser: "Chrome", os: "macOS", order_id: null, sku: null, value_minor: null, currency: null, props: {}, ...overrides,
 	};
+}
+
+/** A JSON request to the API with a bearer key (the test admin key by default). */
+export async function api(method: string, path: string, body?: unknown, key: string | null = ADMIN_KEY): Promise<Response> {
+	const headers: Record<string, string> = { "Content-Type": "application/json" };
+	if (key) headers.Authorization = `Bearer ${key}`;
+	return exports.default.fetch(`https://b2g.test${path}`, { method, headers, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
 }

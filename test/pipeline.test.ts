@@ -1,11 +1,11 @@
 /** Queue consumer: D1 + R2 exactly once, R2 layout, retry with backoff, dead letters and replay. */
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../workers/index";
 import { archiveEvents, storeEvents } from "../workers/pipeline/archive";
 import type { EventMessage, StoredEvent } from "../workers/pipeline/message";
-import { getJson, listKeys, pageView, postEvents, purchase, readArchive, storedEvent, waitFor } from "./helpers";
+import { api, getJson, listKeys, pageView, postEvents, purchase, readArchive, storedEvent, waitFor } from "./helpers";
 
 const stored = storedEvent;
 
@@ -130,7 +130,7 @@ describe("end to end through the real queue", () => {
 		const health = await getJson<{ dead_letters: number; accepted: number; stored: number }>(`/api/v1/health/pipeline?site=demo&date=${day}`);
 		expect(health.body.dead_letters).toBe(40);
 
-		const replay = await exports.default.fetch("https://b2g.test/api/v1/pipeline/dead-letters/replay?site=demo", { method: "POST" });
+		const replay = await api("POST", "/api/v1/pipeline/dead-letters/replay?site=demo");
 		expect(await replay.json()).toMatchObject({ replayed: 40, skipped: [] });
 		await waitFor(async () => (await countIds(ids)) === 40 || undefined);
 		// Replaying again (nothing parked) and resending the originals change nothing.

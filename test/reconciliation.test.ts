@@ -3,9 +3,9 @@
  * and a D1 outage that forces retries (and dead letters, replayed). At the end D1 and R2 each hold
  * every accepted event exactly once: accepted = stored = archived.
  */
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
-import { getJson, listKeys, pageView, postEvents, purchase, readArchive, waitFor } from "./helpers";
+import { api, getJson, listKeys, pageView, postEvents, purchase, readArchive, waitFor } from "./helpers";
 
 interface Health {
 	accepted: number;
@@ -48,7 +48,7 @@ it("10,000 events with duplicates and forced retries reconcile exactly", async (
 	const before = await settle();
 	expect(before.accepted).toBe(10_000);
 	if (before.dead_letters > 0) {
-		const replay = await exports.default.fetch("https://b2g.test/api/v1/pipeline/dead-letters/replay?site=demo", { method: "POST" });
+		const replay = await api("POST", "/api/v1/pipeline/dead-letters/replay?site=demo");
 		expect(replay.status).toBe(200);
 	}
 	const health = await waitFor(

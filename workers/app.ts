@@ -1,5 +1,7 @@
 /** The Hono app: one sub-app per feature, one error mapper. */
 import { Hono } from "hono";
+import { admin } from "./auth/routes";
+import { commerce } from "./commerce/routes";
 import { ingest } from "./ingest/routes";
 import { ApiError } from "./lib/http";
 import { pipeline } from "./pipeline/routes";
@@ -8,8 +10,10 @@ import { realtime } from "./realtime/routes";
 export const app = new Hono<{ Bindings: Env }>();
 
 app.route("/", ingest);
+app.route("/api/v1", admin);
 app.route("/api/v1", realtime);
 app.route("/api/v1", pipeline);
+app.route("/api/v1", commerce);
 
 app.notFound((c) => c.json({ error: "not_found", message: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
 

@@ -70,3 +70,236 @@ export const events = sqliteTable(
 );
 
 export type EventRow = typeof events.$inferInsert;
+
+// ───────────── Commerce records (pushed by the store's backend or bulk-imported) ─────────────
+// Keyed by the store's natural ids, never by foreign keys: an order may arrive before its customer
+// or product and is linked by id when they come. Money is integer minor units of `currency`.
+
+/** Analytics-side customer record: no email or name (those live in customer_pii). */
+export const customers = sqliteTable(
+	"customers",
+	{
+		site: text("site").notNull(),
+		customerId: text("customer_id").notNull(),
+		createdAt: integer("created_at").notNull(),
+		channel: text("channel"),
+		country: text("country"),
+		isSubscriber: integer("is_subscriber", { mode: "boolean" }).notNull().default(false),
+		subscriptionStatus: text("subscription_status"),
+		updatedAt: integer("updated_at").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.site, t.customerId] }), index("customers_site_created").on(t.site, t.createdAt)],
+);
+
+/** Personal data, kept apart so it can be encrypted and erased without touching analytics rows. */
+export const customerPii = sqliteTable(
+	"customer_pii",
+	{
+		site: text("site").notNull(),
+		customerId: text("customer_id").notNull(),
+		email: text("email"),
+		name: text("name"),
+		updatedAt: integer("updated_at").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.site, t.customerId] })],
+);
+
+export const products = sqliteTable(
+	"products",
+	{
+		site: text("site").notNull(),
+		sku: text("sku").notNull(),
+		name: text("name").notNull(),
+		category: text("category"),
+		brand: text("brand"),
+		description: text("description"),
+		priceMinor: integer("price_minor").notNull(),
+		unitCostMinor: integer("unit_cost_minor"),
+		supplierId: text("supplier_id"),
+		updatedAt: integer("updated_at").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.site, t.sku] })],
+);
+
+export const orders = sqliteTable(
+	"orders",
+	{
+		site: text("site").notNull(),
+		orderId: text("order_id").notNull(),
+		customerId: text("customer_id").notNull(),
+		placedAt: integer("placed_at").notNull(),
+		paidAt: integer("paid_at"),
+		shippedAt: integer("shipped_at"),
+		deliveredAt: integer("delivered_at"),
+		channel: text("channel"),
+		coupon: text("coupon"),
+		subtotalMinor: integer("subtotal_minor"),
+		discountMinor: integer("discount_minor").notNull().default(0),
+		shippingMinor: integer("shipping_minor").notNull().default(0),
+		taxMinor: integer("tax_minor").notNull().default(0),
+		totalMinor: integer("total_minor").notNull(),
+		currency: text("currency").notNull(),
+		status: text("status").notNull().default("placed"),
+		isSubscription: integer("is_subscription", { mode: "boolean" }).notNull().default(false),
+		updatedAt: integer("updated_at").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.site, t.orderId] }), index("orders_site_placed").on(t.site, t.placedAt), index("orders_site_customer").on(t.site, t.customerId, t.placedAt)],
+);
+
+export const orderItems = sqliteTable(
+	"order_items",
+	{
+		site: text("site").notNull(),
+		orderId: text("order_id").notNull(),
+		sku: text("sku").notNull(),
+		qty: integer("qty").notNull(),
+		unitPriceMinor: integer("unit_price_minor").notNull(),
+		unitCostMinor: integer("unit_cost_minor"),
+	},
+	(t) => [primaryKey({ columns: [t.site, t.orderId, t.sku] }), index("order_items_site_sku").on(t.site, t.sku)],
+);
+
+export const refunds = sqliteTable(
+	"refunds",
+	{
+		site: text("site").notNull(),
+		refundId: text("refund_id").notNull(),
+		orderId: text("order_id").notNull(),
+		createdAt: integer("created_at").notNull(),
+		amountMinor: integer("amount_minor").notNull(),
+		currency: text("currency").notNull(),
+		reason: text("reason"),
+		sku: text("sku"),
+		qty: integer("qty"),
+		isReturn: integer("is_return", { mode: "boolean" }).notNull().default(false),
+		updatedAt: integer("updated_at").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.site, t.refundId] }), index("refunds_site_created").on(t.site, t.createdAt), index("refunds_site_order").on(t.site, t.orderId)],
+);
+
+/** Stock of a SKU at a point in time; the latest snapshot is the current stock. */
+export const inventorySnapshots = sqliteTable(
+	"inventory_snapshots",
+	{
+		site: text("site").notNull(),
+		sku: text("sku").notNull(),
+		takenAt: integer("taken_at").notNull(),
+		stock: integer("stock").notNull(),
+		reorderPoint: integer("reorder_point"),
+		leadTimeDays: integer("lead_time_days"),
+		updatedAt: integer("updated_at").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.site, t.sku, t.takenAt] })],
+);
+
+export const suppliers = sqliteTable(
+	"suppliers",
+	{
+		site: text("site").notNull(),
+		supplierId: text("supplier_id").notNull(),
+		name: text("name").notNull(),
+		country: text("country"),
+		updatedAt: integer("updated_at").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.site, t.supplierId] })],
+);
+
+/** A purchase order from a supplier: promised vs actual delivery, for on-time % and lead-time variance. */
+export const supplierDeliveries = sqliteTable(
+	"supplier_deliveries",
+	{
+		site: text("site").notNull(),
+		deliveryId: text("delivery_id").notNull(),
+		supplierId: text("supplier_id").notNull(),
+		sku: text("sku"),
+		qty: integer("qty"),
+		orderedAt: integer("ordered_at").notNull(),
+		promisedAt: integer("promised_at").notNull(),
+		deliveredAt: integer("delivered_at"),
+		updatedAt: integer("updated_at").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.site, t.deliveryId] }), index("supplier_deliveries_supplier").on(t.site, t.supplierId)],
+);
+
+export const tickets = sqliteTable(
+	"tickets",
+	{
+		site: text("site").notNull(),
+		ticketId: text("ticket_id").notNull(),
+		customerId: text("customer_id"),
+		orderId: text("order_id"),
+		channel: text("channel"),
+		category: text("category"),
+		openedAt: integer("opened_at").notNull(),
+		firstResponseAt: integer("first_response_at"),
+		resolvedAt: integer("resolved_at"),
+		status: text("status").notNull().default("open"),
+		updatedAt: integer("updated_at").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.site, t.ticketId] }), index("tickets_site_opened").on(t.site, t.openedAt)],
+);
+
+/** NPS (0–10) and CSAT (1–5) responses. */
+export const surveys = sqliteTable(
+	"surveys",
+	{
+		site: text("site").notNull(),
+		responseId: text("response_id").notNull(),
+		customerId: text("customer_id"),
+		kind: text("kind", { enum: ["nps", "csat"] }).notNull(),
+		score: integer("score").notNull(),
+		respondedAt: integer("responded_at").notNull(),
+		orderId: text("order_id"),
+		updatedAt: integer("updated_at").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.site, t.responseId] }), index("surveys_site_kind_time").on(t.site, t.kind, t.respondedAt)],
+);
+
+/** Marketing spend per acquisition channel per day (site-local date). */
+export const marketingSpend = sqliteTable(
+	"marketing_spend",
+	{
+		site: text("site").notNull(),
+		day: text("day").notNull(),
+		channel: text("channel").notNull(),
+		amountMinor: integer("amount_minor").notNull(),
+		currency: text("currency").notNull(),
+		impressions: integer("impressions"),
+		clicks: integer("clicks"),
+		updatedAt: integer("updated_at").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.site, t.day, t.channel] })],
+);
+
+/** Email/SMS messages and what the recipient did with them. */
+export const messages = sqliteTable(
+	"messages",
+	{
+		site: text("site").notNull(),
+		messageId: text("message_id").notNull(),
+		customerId: text("customer_id"),
+		kind: text("kind", { enum: ["email", "sms"] }).notNull(),
+		campaign: text("campaign"),
+		sentAt: integer("sent_at").notNull(),
+		openedAt: integer("opened_at"),
+		clickedAt: integer("clicked_at"),
+		bouncedAt: integer("bounced_at"),
+		updatedAt: integer("updated_at").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.site, t.messageId] }), index("messages_site_sent").on(t.site, t.sentAt)],
+);
+
+/**
+ * Integrator API keys. The secret is shown once; only its SHA-256 is stored (keys are 256-bit random,
+ * so a fast hash is enough). `site` null = account-wide (the only kind that may create sites).
+ */
+export const apiKeys = sqliteTable("api_keys", {
+	id: text("id").primaryKey(),
+	site: text("site"),
+	name: text("name").notNull(),
+	secretHash: text("secret_hash").notNull().unique(),
+	scopes: text("scopes").notNull(),
+	createdAt: integer("created_at").notNull(),
+	lastUsedAt: integer("last_used_at"),
+	revokedAt: integer("revoked_at"),
+});

@@ -87,17 +87,3 @@ export function classifySource(url: URL, referrer: string | null | undefined): S
 	})();
 	return { ...base, ref_source: utmSource ?? (channel === "internal" ? null : refName), channel };
 }
-
-/** Number of minor units of a currency (EUR 2, JPY 0, BHD 3). */
-export function currencyDigits(code: string): number {
-	try {
-		return new Intl.NumberFormat("en", { style: "currency", currency: code }).resolvedOptions().maximumFractionDigits ?? 2;
-	} catch {
-		return 2;
-	}
-}
-
-/** Converts a decimal amount in currency units to integer minor units (49.9 EUR → 4990). */
-export function toMinorUnits(amount: number, code: string): number {
-	return Math.round(amount * 10 ** currencyDigits(code));
-}

@@ -7,8 +7,10 @@ import { Hono } from "hono";
 import { ApiError, fieldPath, utcDay, type FieldIssue } from "../lib/http";
 import { findSite, type Site } from "../lib/sites";
 import { chunkForSend, type EventMessage, type StoredEvent } from "../pipeline/message";
-import { classifySource, isBotUserAgent, parseUserAgent, toMinorUnits } from "./classify";
-import { batchSchema, MAX_BODY_BYTES, MAX_EVENTS, parseEvent, toIssues, type WireEvent } from "./schema";
+import { toMinor } from "../lib/money";
+import { classifySource, isBotUserAgent, parseUserAgent } from "./classify";
+import { toIssues } from "../lib/validation";
+import { batchSchema, MAX_BODY_BYTES, MAX_EVENTS, parseEvent, type WireEvent } from "./schema";
 import { dailySalt, visitorHash } from "./visitor";
 
 export const ingest = new Hono<{ Bindings: Env }>();
@@ -155,7 +157,7 @@ async function enrich(db: D1Database, site: Site, events: WireEvent[], req: Requ
 			...client,
 			order_id: typeof props.order_id === "string" ? props.order_id : null,
 			sku: typeof props.sku === "string" ? props.sku : null,
-			value_minor: value === null ? null : toMinorUnits(value, currency ?? site.currency),
+			value_minor: value === null ? null : toMinor(value, currency ?? site.currency),
 			currency: value === null ? null : (currency ?? site.currency),
 			props,
 		};

@@ -3,6 +3,7 @@
  * fields are rejected by name, and commerce events get their own props shape.
  */
 import { z } from "zod";
+import { toIssues, type Issue } from "../lib/validation";
 
 export const MAX_EVENTS = 1000;
 export const MAX_BODY_BYTES = 1_000_000;
@@ -69,18 +70,6 @@ export const batchSchema = z.strictObject({
 	/** 1 when the tracker saw navigator.webdriver (automation); such traffic is counted as bot. */
 	b: z.literal(1).optional(),
 });
-
-export interface Issue {
-	path: PropertyKey[];
-	message: string;
-}
-
-/** Flattens zod issues; an unknown key becomes an issue at that key's own path. */
-export function toIssues(error: z.ZodError): Issue[] {
-	return error.issues.flatMap((i) =>
-		i.code === "unrecognized_keys" ? i.keys.map((k) => ({ path: [...i.path, k], message: "unknown field" })) : [{ path: i.path, message: i.message }],
-	);
-}
 
 /**
  * Validates one event: base fields, the time window against `now`, and props by event name.

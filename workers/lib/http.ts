@@ -45,12 +45,5 @@ export function utcDay(ms: number): string {
 	return new Date(ms).toISOString().slice(0, 10);
 }
 
-/** Parses a required `?site=` style query parameter, naming it when missing. */
-export function requireParam(value: string | undefined, name: string, pattern?: RegExp): string {
-	if (!value) throw new ApiError(400, "invalid_request", `query parameter '${name}' is required`, [{ field: name, message: "required" }]);
-	if (pattern && !pattern.test(value)) throw new ApiError(400, "invalid_request", `query parameter '${name}' is malformed`, [{ field: name, message: `must match ${pattern}` }]);
-	return value;
-}
-
 export const SITE_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 export const DAY = /^\d{4}-\d{2}-\d{2}$/;

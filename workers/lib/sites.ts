@@ -39,3 +39,8 @@ export async function requireSite(db: D1Database, id: string): Promise<Site> {
 	return site;
 }
 
+
+/** Drops this isolate's cached entry after a site is created or changed here (other isolates catch up within a minute). */
+export function forgetSite(id: string): void {
+	cache.delete(id);
+}

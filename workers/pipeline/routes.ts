@@ -3,11 +3,11 @@
  * dead-letter park (list, replay).
  */
 import { Hono } from "hono";
-import { ApiError, DAY, requireParam, SITE_ID } from "../lib/http";
-import { requireSite } from "../lib/sites";
+import { requireKey, type AuthVars } from "../auth/middleware";
+import { ApiError, DAY } from "../lib/http";
 import { eventMessageSchema } from "./message";
 
-export const pipeline = new Hono<{ Bindings: Env }>();
+export const pipeline = new Hono<{ Bindings: Env; Variables: AuthVars }>();
 
 /** Sums `customMetadata.count` of every object under a prefix. */
 async function countArchived(bucket: R2Bucket, prefix: string): Promise<{ events: number; objects: number }> {
@@ -25,12 +25,11 @@ async function countArchived(bucket: R2Bucket, prefix: string): Promise<{ events
 	return { events, objects };
 }
 
-pipeline.get("/health/pipeline", async (c) => {
-	const siteId = requireParam(c.req.query("site"), "site", SITE_ID);
+pipeline.get("/health/pipeline", requireKey("read"), async (c) => {
+	const site = c.var.site;
 	const date = c.req.query("date") ?? new Date().toISOString().slice(0, 10);
 	const start = Date.parse(`${date}T00:00:00Z`);
 	if (!DAY.test(date) || Number.isNaN(start) || new Date(start).toISOString().slice(0, 10) !== date) throw new ApiError(400, "invalid_request", "date must be a calendar day as YYYY-MM-DD", [{ field: "date", message: "must be a real day as YYYY-MM-DD" }]);
-	const site = await requireSite(c.env.DB, siteId);
 	const live = c.env.LIVE.get(c.env.LIVE.idFromName(site.id));
 	const [ledger, storedRow, archived, deadLetters] = await Promise.all([
 		live.ledger(date),
@@ -57,8 +56,8 @@ pipeline.get("/health/pipeline", async (c) => {
 	});
 });
 
-pipeline.get("/pipeline/dead-letters", async (c) => {
-	const siteId = requireParam(c.req.query("site"), "site", SITE_ID);
+pipeline.get("/pipeline/dead-letters", requireKey("read"), async (c) => {
+	const siteId = c.var.site.id;
 	const limit = Math.min(Number(c.req.query("limit") ?? 100) || 100, 1000);
 	const page = await c.env.ARCHIVE.list({ prefix: `dead-letter/site=${siteId}/`, limit });
 	const items = await Promise.all(
@@ -70,8 +69,8 @@ pipeline.get("/pipeline/dead-letters", async (c) => {
 	return c.json({ site: siteId, count: items.length, truncated: page.truncated, items });
 });
 
-pipeline.post("/pipeline/dead-letters/replay", async (c) => {
-	const siteId = requireParam(c.req.query("site"), "site", SITE_ID);
+pipeline.post("/pipeline/dead-letters/replay", requireKey("admin"), async (c) => {
+	const siteId = c.var.site.id;
 	let replayed = 0;
 	const skipped: { key: string; reason: string }[] = [];
 	let cursor: string | undefined;

@@ -1,12 +1,11 @@
-/** GET /api/v1/realtime?site= — the live counter of one site. */
+/** GET /api/v1/realtime — the live counter of one site (read scope). */
 import { Hono } from "hono";
-import { requireParam, SITE_ID } from "../lib/http";
-import { requireSite } from "../lib/sites";
+import { requireKey, type AuthVars } from "../auth/middleware";
 
-export const realtime = new Hono<{ Bindings: Env }>();
+export const realtime = new Hono<{ Bindings: Env; Variables: AuthVars }>();
 
-realtime.get("/realtime", async (c) => {
-	const site = await requireSite(c.env.DB, requireParam(c.req.query("site"), "site", SITE_ID));
+realtime.get("/realtime", requireKey("read"), async (c) => {
+	const site = c.var.site;
 	const snapshot = await c.env.LIVE.get(c.env.LIVE.idFromName(site.id)).snapshot(Date.now());
 	return c.json({ site: site.id, ...snapshot }, 200, { "Cache-Control": "no-store" });
 });

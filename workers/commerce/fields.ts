@@ -1,0 +1,61 @@
+/**
+ * Field types shared by the JSON APIs and the CSV/NDJSON imports. CSV cells arrive as strings, so
+ * every type accepts its typed JSON form and its text form; an empty cell means "absent".
+ */
+import { z } from "zod";
+
+const empty = (v: unknown) => (v === "" || v === null ? undefined : v);
+
+/** Natural id from the store: 1–128 printable characters. */
+export const id = z.preprocess((v) => (typeof v === "number" && Number.isInteger(v) ? String(v) : v), z.string().trim().min(1).max(128));
+export const optionalId = z.preprocess(empty, id.optional());
+export const text = (max: number) => z.preprocess(empty, z.string().trim().max(max).optional());
+export const currency = z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as EUR");
+export const optionalCurrency = z.preprocess(empty, currency.optional());
+
+/** A decimal amount in currency units: 59.9 or "59.90" (no thousands separators). Converted to minor units later. */
+export const amount = z.union([z.number().finite(), z.string().trim().regex(/^-?\d+(\.\d+)?$/, "must be a decimal number such as 59.90")]);
+export const optionalAmount = z.preprocess(empty, amount.optional());
+
+const intText = z.string().trim().regex(/^-?\d+$/, "must be a whole number").transform(Number);
+export const int = (min: number, max: number) => z.union([z.number().int(), intText]).pipe(z.number().int().min(min).max(max));
+export const optionalInt = (min: number, max: number) => z.preprocess(empty, int(min, max).optional());
+
+const TRUE = new Set(["true", "1", "yes", "y", "t"]);
+const FALSE = new Set(["false", "0", "no", "n", "f"]);
+export const bool = z.preprocess(
+	(v) => (typeof v === "string" ? (TRUE.has(v.trim().toLowerCase()) ? true : FALSE.has(v.trim().toLowerCase()) ? false : v) : v === 1 ? true : v === 0 ? false : v),
+	z.boolean({ error: "must be true or false" }),
+);
+export const optionalBool = z.preprocess(empty, bool.optional());
+
+const ISO = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+/**
+ * ISO 8601 (`2026-11-20T14:03:00Z`, offsets allowed; a bare date or a time without offset is UTC)
+ * or epoch milliseconds → epoch ms.
+ */
+export const timestamp = z.union([
+	z.number().int().min(0).max(4_102_444_800_000),
+	z
+		.string()
+		.trim()
+		.regex(ISO, "must be an ISO 8601 date-time such as 2026-11-20T14:03:00Z")
+		.transform((s, ctx) => {
+			const normalized = s.replace(" ", "T");
+			const hasZone = /(Z|[+-]\d{2}:?\d{2})$/.test(normalized);
+			const ms = Date.parse(normalized.length === 10 ? `${normalized}T00:00:00Z` : hasZone ? normalized : `${normalized}Z`);
+			if (Number.isNaN(ms)) {
+				ctx.addIssue({ code: "custom", message: "is not a real date-time" });
+				return z.NEVER;
+			}
+			return ms;
+		}),
+]);
+export const optionalTimestamp = z.preprocess(empty, timestamp.optional());
+
+/** A calendar day YYYY-MM-DD. */
+export const day = z
+	.string()
+	.trim()
+	.regex(/^\d{4}-\d{2}-\d{2}$/, "must be YYYY-MM-DD")
+	.refine((d) => new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), "is not a real day");
