@@ -29,6 +29,13 @@ export const bool = z.preprocess(
 );
 export const optionalBool = z.preprocess(empty, bool.optional());
 
+/** True when YYYY-MM-DD names a real calendar day (no 2026-02-30, no month 13). */
+function realDay(ymd: string): boolean {
+	const [y, m, d] = ymd.split("-").map(Number) as [number, number, number];
+	const date = new Date(Date.UTC(y, m - 1, d));
+	return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
+}
+
 const ISO = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 /**
  * ISO 8601 (`2026-11-20T14:03:00Z`, offsets allowed; a bare date or a time without offset is UTC)
@@ -44,7 +51,7 @@ export const timestamp = z.union([
 			const normalized = s.replace(" ", "T");
 			const hasZone = /(Z|[+-]\d{2}:?\d{2})$/.test(normalized);
 			const ms = Date.parse(normalized.length === 10 ? `${normalized}T00:00:00Z` : hasZone ? normalized : `${normalized}Z`);
-			if (Number.isNaN(ms)) {
+			if (Number.isNaN(ms) || !realDay(normalized.slice(0, 10))) {
 				ctx.addIssue({ code: "custom", message: "is not a real date-time" });
 				return z.NEVER;
 			}
@@ -58,4 +65,4 @@ export const day = z
 	.string()
 	.trim()
 	.regex(/^\d{4}-\d{2}-\d{2}$/, "must be YYYY-MM-DD")
-	.refine((d) => new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), "is not a real day");
+	.refine(realDay, "is not a real day");
