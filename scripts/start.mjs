@@ -18,10 +18,9 @@ import { spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { constants } from "node:os";
-import { delimiter, dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { ROOT as root, WRANGLER_ENV, WRANGLER_JS, WRANGLER_NODE, d1Json, killGroup, runCaptured } from "./lib/wrangler.mjs";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const args = new Set(process.argv.slice(2));
 const PORT = Number(process.env.PORT ?? 8787);
 const SITE = "demo";
@@ -44,9 +43,14 @@ class StepError extends Error {
 	}
 }
 
-/** The child currently running (one-shot step or wrangler dev), for signal forwarding. */
+/**
+ * The child currently running, for signal forwarding: a one-shot step (in its own process group, so
+ * signalled as a group, workerd included) or wrangler dev (in ours, so that it keeps the terminal).
+ */
 let current = null;
+let currentIsGroup = false;
 let stopping = false;
+const signalCurrent = (sig) => (currentIsGroup ? killGroup(current, sig) : current?.kill(sig));
 
 const step = (msg) => console.log(`${cyan("▸")} ${msg}`);
 const ok = (msg) => console.log(`  ${green("✓")} ${msg}`);
@@ -61,9 +65,9 @@ function fail(err) {
 	if (current && current.exitCode === null && current.signalCode === null) {
 		// Let wrangler shut workerd down before we go.
 		current.once("exit", () => process.exit(1));
-		current.kill("SIGTERM");
+		signalCurrent("SIGTERM");
 		setTimeout(() => {
-			current?.kill("SIGKILL");
+			signalCurrent("SIGKILL");
 			process.exit(1);
 		}, 10_000).unref();
 		return;
@@ -71,54 +75,30 @@ function fail(err) {
 	process.exit(1);
 }
 
-// ── the toolchain: the repo pins Node 22 (node devDependency) and wrangler ────────────────────────
-const binDir = join(root, "node_modules", ".bin");
-const wranglerJs = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
-const pinnedNode = join(root, "node_modules", "node", "bin", "node");
-const major = Number(process.versions.node.split(".")[0]);
-/** wrangler 4 needs Node ≥ 22: use the pinned one when this script runs under an older system node. */
-const nodeBin = major >= 22 || !existsSync(pinnedNode) ? process.execPath : pinnedNode;
-const childEnv = {
-	...process.env,
-	PATH: `${binDir}${delimiter}${process.env.PATH ?? ""}`,
-	WRANGLER_SEND_METRICS: "false",
-	// Offline-friendly: use miniflare's placeholder Request.cf instead of fetching one (3 s timeout + a stack trace without network).
-	CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false",
-};
-/** For one-shot commands: no TTY, CI mode, so wrangler never prompts (confirmations take their default: yes). */
-const batchEnv = { ...childEnv, CI: "true" };
+// ── the toolchain: the repo pins Node 22 (node devDependency) and wrangler; see scripts/lib/wrangler.mjs ──
 
-/** Runs a command to completion, capturing its output. Rejects with a StepError on a non-zero exit. */
-function run(label, file, argv, { env = batchEnv } = {}) {
-	return new Promise((resolveRun, reject) => {
-		const child = spawn(file, argv, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * Runs a one-shot step to completion (output captured, its own process group, no timeout) as `current`.
+ * Default env: CI mode and no TTY, so wrangler never prompts. Rejects with a StepError on a non-zero exit.
+ */
+async function run(label, file, argv, { env } = {}) {
+	const onSpawn = (child) => {
 		current = child;
-		let out = "";
-		let err = "";
-		child.stdout.on("data", (d) => (out += d));
-		child.stderr.on("data", (d) => (err += d));
-		child.on("error", (e) => reject(new StepError(`${label}: could not start ${file}: ${e.message}`)));
-		child.on("close", (code, signal) => {
+		currentIsGroup = true;
+		child.on("close", () => {
 			current = null;
 			if (stopping) process.exit(130);
-			if (code === 0) resolveRun({ out, err });
-			else reject(new StepError(`${label} exited with ${signal ?? `code ${code}`}`, `${out}\n${err}`));
 		});
-	});
-}
-
-const wrangler = (label, argv) => run(label, nodeBin, [wranglerJs, ...argv]);
-
-/** Parses the JSON that `wrangler d1 execute --json` prints (tolerating anything before it). */
-function d1Json(out) {
-	const start = out.indexOf("[");
-	if (start < 0) throw new StepError("unexpected output from wrangler d1 execute --json", out);
+	};
 	try {
-		return JSON.parse(out.slice(start));
-	} catch {
-		throw new StepError("could not parse the output of wrangler d1 execute --json", out);
+		return await runCaptured(file, argv, { env, timeoutMs: 0, onSpawn, label });
+	} catch (e) {
+		if (e.output === undefined) throw new StepError(e.message);
+		throw new StepError(`${label} exited with ${e.signal ?? `code ${e.exitCode}`}`, e.output);
 	}
 }
+
+const wrangler = (label, argv) => run(label, WRANGLER_NODE, [WRANGLER_JS, ...argv]);
 
 function portFree(port) {
 	return new Promise((res) => {
@@ -142,18 +122,18 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
 		if (!current || current.exitCode !== null) process.exit(128 + (constants.signals[sig] ?? 2));
 		if (stopping) {
 			// Second signal: stop waiting for a graceful shutdown.
-			current.kill("SIGKILL");
+			signalCurrent("SIGKILL");
 			return;
 		}
 		stopping = true;
-		current.kill(sig);
-		setTimeout(() => current?.exitCode === null && current.kill("SIGKILL"), 10_000).unref();
+		signalCurrent(sig);
+		setTimeout(() => current?.exitCode === null && signalCurrent("SIGKILL"), 10_000).unref();
 	});
 }
 
 async function main() {
 	if (!Number.isInteger(PORT) || PORT < 1 || PORT > 65535) throw new StepError(`PORT must be a TCP port number, got ${process.env.PORT}`);
-	if (!existsSync(wranglerJs)) {
+	if (!existsSync(WRANGLER_JS)) {
 		const e = new StepError("wrangler is not installed (node_modules/wrangler is missing)");
 		e.hint = "Run `npm install` first.";
 		throw e;
@@ -167,8 +147,8 @@ async function main() {
 	const builder = join(root, "scripts", "build-tracker.mjs");
 	if (existsSync(builder)) {
 		step("building dist/web (scripts/build-tracker.mjs)");
-		const { out } = await run("build", nodeBin, [builder], { env: childEnv });
-		ok(out.trim().split("\n").filter(Boolean).at(-1) ?? "built");
+		const { stdout } = await run("build", WRANGLER_NODE, [builder], { env: WRANGLER_ENV });
+		ok(stdout.trim().split("\n").filter(Boolean).at(-1) ?? "built");
 	} else {
 		step("copying web/public → dist/web (no scripts/build-tracker.mjs)");
 		const out = join(root, "dist", "web");
@@ -181,7 +161,7 @@ async function main() {
 	// 2. D1 migrations ─────────────────────────────────────────────────────────────────────────
 	step("applying D1 migrations to the local database (.wrangler/state)");
 	const mig = await wrangler("wrangler d1 migrations apply", ["d1", "migrations", "apply", "DB", "--local"]);
-	const migText = mig.out + mig.err;
+	const migText = mig.stdout + mig.stderr;
 	if (/No migrations to apply/i.test(migText)) ok("already up to date");
 	else {
 		const applied = [...new Set(migText.match(/\b\d{4}_[\w-]+\.sql\b/g) ?? [])];
@@ -195,17 +175,23 @@ async function main() {
 		`INSERT INTO sites (id, name, origins, timezone, currency, created_at) VALUES ('${SITE}', 'Brain2Gain demo store', '${origins}', 'UTC', 'EUR', ${Date.now()}) ON CONFLICT DO NOTHING; ` +
 		"SELECT COUNT(*) AS n FROM events";
 	const q = await wrangler("wrangler d1 execute", ["d1", "execute", "DB", "--local", "--json", "--command", sql]);
-	const results = d1Json(q.out);
-	const n = Number(results.at(-1)?.results?.[0]?.n);
-	if (!Number.isFinite(n)) throw new StepError("could not read the event count from the local database", q.out);
+	let n = NaN;
+	try {
+		n = Number(d1Json(q.stdout).at(-1)?.results?.[0]?.n);
+	} catch {
+		/* reported below, with the output */
+	}
+	if (!Number.isFinite(n)) throw new StepError("could not read the event count from the local database", q.stdout);
 	const seedNow = wantSeed && (n === 0 || args.has("--reseed"));
 	ok(`site '${SITE}' ready; ${n} event(s) stored${seedNow ? " → will seed demo traffic" : n ? " → not seeding" : ""}`);
 
 	// 5. wrangler dev ──────────────────────────────────────────────────────────────────────────
 	await ensurePortFree();
 	step(`starting wrangler dev on ${ORIGIN} ${dim(`(prep took ${((performance.now() - t0) / 1000).toFixed(1)} s)`)}`);
-	const dev = spawn(nodeBin, [wranglerJs, "dev", "--port", String(PORT), "--ip", HOST, "--test-scheduled"], { cwd: root, env: childEnv, stdio: "inherit" });
+	// Not startWranglerDev(): this one stays in our process group with the terminal (inherited stdio, its hotkeys).
+	const dev = spawn(WRANGLER_NODE, [WRANGLER_JS, "dev", "--port", String(PORT), "--ip", HOST, "--test-scheduled"], { cwd: root, env: WRANGLER_ENV, stdio: "inherit" });
 	current = dev;
+	currentIsGroup = false;
 	let devExited = false;
 	let ready = false;
 	dev.on("error", (e) => fail(new StepError(`could not start wrangler dev: ${e.message}`)));

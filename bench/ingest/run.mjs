@@ -13,16 +13,12 @@ import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { ROOT, WRANGLER_JS, freePort, killGroup, runWrangler, startWranglerDev, terminateGroups, waitForHttp } from "../../scripts/lib/wrangler.mjs";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const OUT = path.join(ROOT, "bench/out");
-const WRANGLER_JS = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js");
-const LOCAL_NODE = path.join(ROOT, "node_modules/.bin/node");
 
 // A desktop Chrome UA (without one /e classifies the traffic as bot and queues nothing) and a client IP per
 // simulated visitor (it feeds the cookieless visitor hash).
@@ -113,25 +109,15 @@ const log = (msg) => console.error(`[bench ${new Date().toISOString().slice(11, 
 const children = new Set();
 let cleaningUp = null;
 
-function killGroup(child, signal) {
-	try {
-		process.kill(-child.pid, signal);
-	} catch {
-		/* already gone */
-	}
+/** onSpawn for every wrangler child. */
+function track(child) {
+	children.add(child);
+	child.on("close", () => children.delete(child));
 }
 
-async function cleanup() {
-	if (cleaningUp) return cleaningUp;
-	cleaningUp = (async () => {
-		const live = [...children];
-		for (const c of live) killGroup(c, "SIGTERM");
-		const deadline = Date.now() + 5000;
-		while (Date.now() < deadline && live.some((c) => c.exitCode === null && c.signalCode === null)) await sleep(100);
-		// wrangler's grandchildren (workerd) may outlive their parent: SIGKILL the group regardless.
-		for (const c of live) killGroup(c, "SIGKILL");
-		children.clear();
-	})();
+/** SIGTERM, then SIGKILL, to every group we started (idempotent). */
+function cleanup() {
+	cleaningUp ??= terminateGroups(children).then(() => children.clear());
 	return cleaningUp;
 }
 
@@ -153,47 +139,8 @@ setTimeout(() => die(`global timeout of ${GLOBAL_TIMEOUT_MS / 1000}s exceeded`, 
 // ───────────────────────────── helpers ─────────────────────────────
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function freePort() {
-	return new Promise((resolve, reject) => {
-		const srv = net.createServer();
-		srv.unref();
-		srv.on("error", reject);
-		srv.listen(0, "127.0.0.1", () => {
-			const { port } = srv.address();
-			srv.close(() => resolve(port));
-		});
-	});
-}
-
-/** Node used for wrangler: the repo-pinned one (node_modules/.bin/node) when present. */
-const WRANGLER_NODE = existsSync(LOCAL_NODE) ? LOCAL_NODE : process.execPath;
-const CHILD_ENV = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" };
-
-/** Runs a one-shot wrangler command; resolves with its output, rejects (with the output) on failure. */
-function wrangler(argv, { timeoutMs = 120_000 } = {}) {
-	return new Promise((resolve, reject) => {
-		const child = spawn(WRANGLER_NODE, [WRANGLER_JS, ...argv], { cwd: ROOT, env: CHILD_ENV, stdio: ["ignore", "pipe", "pipe"], detached: true });
-		children.add(child);
-		let out = "";
-		child.stdout.on("data", (d) => (out += d));
-		child.stderr.on("data", (d) => (out += d));
-		const timer = setTimeout(() => {
-			out += `\n(timed out after ${timeoutMs / 1000}s)`;
-			killGroup(child, "SIGKILL");
-		}, timeoutMs);
-		child.on("error", (err) => {
-			clearTimeout(timer);
-			children.delete(child);
-			reject(new Error(`wrangler ${argv.join(" ")}: ${err.message}`));
-		});
-		child.on("close", (code, signal) => {
-			clearTimeout(timer);
-			children.delete(child);
-			if (code === 0) resolve(out);
-			else reject(new Error(`wrangler ${argv.join(" ")} exited with ${code ?? signal}:\n${out.trim()}`));
-		});
-	});
-}
+/** Runs a one-shot wrangler command; resolves with its stdout, rejects (with the output) on failure. */
+const wrangler = (argv) => runWrangler(argv, { onSpawn: track }).then((r) => r.stdout);
 
 function tail(file, lines = 40) {
 	try {
@@ -203,51 +150,17 @@ function tail(file, lines = 40) {
 	}
 }
 
-/** Starts `wrangler dev` detached in its own process group; output goes to a log file. */
+/** Starts `wrangler dev` (its own process group, see scripts/lib/wrangler.mjs); output goes to a log file. */
 async function startDev(name, config, port, persistTo, logFile) {
-	const inspectorPort = await freePort();
-	const argv = [
-		WRANGLER_JS, "dev",
-		"--config", config,
-		"--port", String(port),
-		"--ip", "127.0.0.1",
-		"--inspector-port", String(inspectorPort),
-		"--log-level", "error",
-		"--persist-to", persistTo,
-		"--show-interactive-dev-session=false",
-	];
 	const logStream = createWriteStream(logFile);
 	await new Promise((r) => logStream.on("open", r));
-	const child = spawn(WRANGLER_NODE, argv, { cwd: ROOT, env: CHILD_ENV, stdio: ["ignore", logStream, logStream], detached: true });
-	children.add(child);
-	const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve(code ?? signal)));
-	child.on("exit", () => children.delete(child));
-
-	// Ready = answers HTTP at all (any status). Fail fast if wrangler exits first.
-	const deadline = Date.now() + 120_000;
-	let lastErr = "";
-	while (Date.now() < deadline) {
-		const r = await Promise.race([
-			probe(port).then((status) => ({ status })).catch((err) => ({ err })),
-			exited.then((code) => ({ exited: code })),
-		]);
-		if (r.exited !== undefined) throw new Error(`${name} Worker (wrangler dev) exited with ${r.exited} before answering HTTP. Log ${logFile}:\n${tail(logFile)}`);
-		if (r.status) return { child, port, logFile };
-		lastErr = r.err?.message ?? "";
-		await sleep(250);
+	const child = await startWranglerDev({ config, port, persistTo, stdio: ["ignore", logStream, logStream], onSpawn: track });
+	try {
+		await waitForHttp(`http://127.0.0.1:${port}/__bench_probe`, { child, timeoutMs: 120_000 });
+	} catch (err) {
+		throw new Error(`${name} Worker: ${err.message}. Log ${logFile}:\n${tail(logFile)}`);
 	}
-	throw new Error(`${name} Worker did not answer HTTP on :${port} within 120s (${lastErr}). Log ${logFile}:\n${tail(logFile)}`);
-}
-
-function probe(port) {
-	return new Promise((resolve, reject) => {
-		const req = http.get({ host: "127.0.0.1", port, path: "/__bench_probe", agent: false, timeout: 2000 }, (res) => {
-			res.resume();
-			res.on("end", () => resolve(res.statusCode));
-		});
-		req.on("timeout", () => req.destroy(new Error("probe timeout")));
-		req.on("error", reject);
-	});
+	return { child, port, logFile };
 }
 
 async function getJson(port, pathname) {

@@ -1,32 +1,15 @@
 /**
  * The real local stack for the end-to-end browser test: `wrangler dev` (Worker + D1 + R2 + Queues +
  * Durable Objects) on a free port with its own temporary state dir, migrated and holding the `demo`
- * site. Process handling follows bench/ingest/run.mjs: every wrangler child runs detached in its own
- * process group and is killed as a group (wrangler's workerd grandchild can outlive wrangler itself).
+ * site. Spawning is scripts/lib/wrangler.mjs (as for bench/ingest/run.mjs): every wrangler child runs
+ * detached in its own process group and is killed as a group (wrangler's workerd grandchild can outlive
+ * wrangler itself); this module keeps track of them and of its state dirs.
  * Not a test file itself; imported by e2e.test.mjs.
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT } from "./harness.mjs";
-
-const WRANGLER_JS = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
-const LOCAL_NODE = join(ROOT, "node_modules/.bin/node");
-/** wrangler 4 needs Node >= 22: the repo-pinned node (node_modules/.bin/node) when present. */
-const WRANGLER_NODE = existsSync(LOCAL_NODE) ? LOCAL_NODE : process.execPath;
-const CHILD_ENV = {
-	...process.env,
-	CI: "true", // never prompt
-	WRANGLER_SEND_METRICS: "false",
-	NO_COLOR: "1",
-	FORCE_COLOR: "0",
-	// Offline-friendly: miniflare's placeholder Request.cf instead of fetching one (as scripts/start.mjs does).
-	CLOUDFLARE_CF_FETCH_ENABLED: "false",
-};
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+import { ROOT, WRANGLER_JS, d1Json, freePort, killGroup, runWrangler, startWranglerDev, terminateGroups, waitForHttp } from "../../scripts/lib/wrangler.mjs";
 
 /** Every child we started and have not reaped yet, and every state dir we created. */
 const children = new Set();
@@ -34,20 +17,21 @@ const stateDirs = new Set();
 /** Set by stopAll(): a startStack() still under way must not spawn anything afterwards. */
 let closed = false;
 
-/** spawn() in a new process group, refused once stopAll() ran. */
-function spawnGroup(file, argv, options) {
+/** onSpawn for every wrangler child: tracked, and refused (killed at once) once stopAll() ran. */
+function track(child) {
 	if (closed) throw new Error("stack.mjs: stopAll() already ran; not starting wrangler");
-	const child = spawn(file, argv, { ...options, detached: true });
 	children.add(child);
-	return child;
 }
 
-function killGroup(child, signal) {
-	try {
-		process.kill(-child.pid, signal);
-	} catch {
-		/* already gone */
-	}
+/** Runs a one-shot wrangler command in its own process group; resolves with stdout, rejects with the output. */
+function wrangler(argv) {
+	return runWrangler(argv, {
+		timeoutMs: 90_000,
+		onSpawn(child) {
+			track(child);
+			child.on("close", () => children.delete(child));
+		},
+	}).then((r) => r.stdout);
 }
 
 // Last resort (synchronous): whatever way this process ends, no wrangler/workerd is left behind.
@@ -69,67 +53,10 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
  */
 export async function stopAll() {
 	closed = true;
-	const live = [...children];
-	for (const c of live) killGroup(c, "SIGTERM");
-	const deadline = Date.now() + 5000;
-	while (Date.now() < deadline && live.some((c) => c.exitCode === null && c.signalCode === null)) await sleep(100);
-	// wrangler's workerd grandchild may outlive its parent: SIGKILL the group regardless.
-	for (const c of live) killGroup(c, "SIGKILL");
+	await terminateGroups(children);
 	children.clear();
 	for (const dir of stateDirs) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 	stateDirs.clear();
-}
-
-export function freePort() {
-	return new Promise((resolve, reject) => {
-		const srv = net.createServer();
-		srv.unref();
-		srv.on("error", reject);
-		srv.listen(0, "127.0.0.1", () => {
-			const { port } = srv.address();
-			srv.close(() => resolve(port));
-		});
-	});
-}
-
-/** Runs a one-shot wrangler command in its own process group; resolves with stdout, rejects with the output. */
-export function wrangler(argv, { timeoutMs = 90_000 } = {}) {
-	return new Promise((resolve, reject) => {
-		const child = spawnGroup(WRANGLER_NODE, [WRANGLER_JS, ...argv], { cwd: ROOT, env: CHILD_ENV, stdio: ["ignore", "pipe", "pipe"] });
-		let out = "";
-		let err = "";
-		child.stdout.on("data", (d) => (out += d));
-		child.stderr.on("data", (d) => (err += d));
-		const timer = setTimeout(() => {
-			err += `\n(timed out after ${timeoutMs / 1000} s)`;
-			killGroup(child, "SIGKILL");
-		}, timeoutMs);
-		child.on("error", (e) => {
-			clearTimeout(timer);
-			children.delete(child);
-			reject(new Error(`wrangler ${argv.join(" ")}: ${e.message}`));
-		});
-		child.on("close", (code, signal) => {
-			clearTimeout(timer);
-			children.delete(child);
-			if (code === 0) resolve(out);
-			else reject(new Error(`wrangler ${argv.join(" ")} exited with ${code ?? signal}:\n${`${out}\n${err}`.trim()}`));
-		});
-	});
-}
-
-/** Parses what `wrangler d1 execute --json` prints (tolerating anything before the JSON). */
-export function d1Json(out) {
-	const start = out.indexOf("[");
-	if (start < 0) throw new Error(`unexpected output from wrangler d1 execute --json:\n${out}`);
-	return JSON.parse(out.slice(start));
-}
-
-function probe(url) {
-	return fetch(url, { signal: AbortSignal.timeout(2000) }).then(async (res) => {
-		await res.arrayBuffer();
-		return res.status;
-	});
 }
 
 /**
@@ -151,11 +78,7 @@ export async function startStack({ site = "demo", readyTimeoutMs = 100_000 } = {
 	const stop = () =>
 		(stopping ??= (async () => {
 			if (dev) {
-				killGroup(dev, "SIGTERM");
-				const deadline = Date.now() + 5000;
-				while (Date.now() < deadline && dev.exitCode === null && dev.signalCode === null) await sleep(100);
-				// workerd may outlive wrangler: SIGKILL the group regardless.
-				killGroup(dev, "SIGKILL");
+				await terminateGroups([dev]);
 				children.delete(dev);
 			}
 			rmSync(persistTo, { recursive: true, force: true, maxRetries: 3 });
@@ -173,34 +96,20 @@ export async function startStack({ site = "demo", readyTimeoutMs = 100_000 } = {
 			`INSERT INTO sites (id, name, origins, timezone, currency, created_at) VALUES ('${site}','Brain2Gain demo store','${origins}','UTC','EUR',0)`,
 		]);
 
-		const inspectorPort = await freePort();
-		dev = spawnGroup(
-			WRANGLER_NODE,
-			[
-				WRANGLER_JS, "dev",
-				"--config", "wrangler.toml",
-				"--port", String(port),
-				"--ip", "127.0.0.1",
-				"--inspector-port", String(inspectorPort),
-				"--log-level", "error",
-				"--persist-to", persistTo,
-				"--show-interactive-dev-session=false",
-			],
-			{ cwd: ROOT, env: CHILD_ENV, stdio: ["ignore", "pipe", "pipe"] },
-		);
-		const keep = (d) => (output = (output + d).slice(-20_000));
-		dev.stdout.on("data", keep);
-		dev.stderr.on("data", keep);
-		const exited = new Promise((resolve) => dev.on("exit", (code, signal) => resolve(code ?? signal)));
-
-		// Ready = answers HTTP at all. Fail fast if wrangler exits first.
-		const deadline = Date.now() + readyTimeoutMs;
-		for (;;) {
-			const r = await Promise.race([probe(`${base}/t.js`).then((status) => ({ status }), (err) => ({ err })), exited.then((code) => ({ exited: code }))]);
-			if (r.exited !== undefined) throw new Error(`wrangler dev exited with ${r.exited} before answering HTTP:\n${output}`);
-			if (r.status) break;
-			if (Date.now() > deadline) throw new Error(`wrangler dev did not answer on ${base} within ${readyTimeoutMs / 1000} s (${r.err?.message}):\n${output}`);
-			await sleep(250);
+		dev = await startWranglerDev({
+			port,
+			persistTo,
+			onSpawn(child) {
+				track(child);
+				const keep = (d) => (output = (output + d).slice(-20_000));
+				child.stdout.on("data", keep);
+				child.stderr.on("data", keep);
+			},
+		});
+		try {
+			await waitForHttp(`${base}/t.js`, { child: dev, timeoutMs: readyTimeoutMs });
+		} catch (err) {
+			throw new Error(`${err.message}:\n${output}`);
 		}
 
 		return {
