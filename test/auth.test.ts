@@ -111,3 +111,13 @@ describe("POST /api/v1/sites", () => {
 		expect((await api("POST", "/api/v1/sites", { id: "x", name: "X" }, keys.admin as string)).status).toBe(403);
 	});
 });
+
+describe("keys made by the CLI (scripts/lib/keys.mjs)", () => {
+	it("are accepted by the Worker: same format and hash", async () => {
+		const { newKey, insertKeySql } = await import("../scripts/lib/keys.mjs");
+		const key = newKey();
+		await env.DB.exec(insertKeySql({ id: key.id, hash: key.hash, site: "demo", name: "cli test", scopes: ["read"] }));
+		expect((await api("GET", "/api/v1/realtime", undefined, key.secret)).status).toBe(200);
+		expect(() => insertKeySql({ id: key.id, hash: key.hash, site: "demo", name: "x", scopes: ["root"] })).toThrow(/scopes/);
+	});
+});

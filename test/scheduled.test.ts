@@ -42,3 +42,14 @@ it("rotates the visitor salt daily and forgets salts older than yesterday", asyn
 	const left = await env.DB.prepare("SELECT day FROM salts ORDER BY day").all<{ day: string }>();
 	expect(left.results.map((r) => r.day)).toEqual(["2026-11-21"]);
 });
+
+it("prunes webhook delivery records once they are past the replay window", async () => {
+	const now = Date.UTC(2026, 10, 26, 12);
+	await env.DB.batch([
+		env.DB.prepare("INSERT INTO webhook_deliveries (site, signature, received_at) VALUES ('demo', 'sha256=old', ?)").bind(now - 11 * 60_000),
+		env.DB.prepare("INSERT INTO webhook_deliveries (site, signature, received_at) VALUES ('demo', 'sha256=new', ?)").bind(now - 60_000),
+	]);
+	expect((await runMaintenance(env, now)).webhookDeliveriesPruned).toBe(1);
+	const left = await env.DB.prepare("SELECT signature FROM webhook_deliveries").all<{ signature: string }>();
+	expect(left.results).toEqual([{ signature: "sha256=new" }]);
+});

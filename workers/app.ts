@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { admin } from "./auth/routes";
 import { commerce } from "./commerce/routes";
+import { hooks, webhookAdmin } from "./commerce/webhooks";
 import { ingest } from "./ingest/routes";
 import { ApiError } from "./lib/http";
 import { pipeline } from "./pipeline/routes";
@@ -10,7 +11,9 @@ import { realtime } from "./realtime/routes";
 export const app = new Hono<{ Bindings: Env }>();
 
 app.route("/", ingest);
+app.route("/hooks", hooks);
 app.route("/api/v1", admin);
+app.route("/api/v1", webhookAdmin);
 app.route("/api/v1", realtime);
 app.route("/api/v1", pipeline);
 app.route("/api/v1", commerce);

@@ -8,7 +8,7 @@ import { requireKey, type AuthVars } from "../auth/middleware";
 import { jsonBody } from "../lib/body";
 import { ApiError, fieldPath, type FieldIssue } from "../lib/http";
 import { toIssues } from "../lib/validation";
-import { ENTITIES, isEntity, type Write } from "./entities";
+import { ENTITIES, isEntity, type EntitySpec, type Write, type WriteContext } from "./entities";
 import { applyWrites } from "./store";
 
 export const MAX_RECORDS = 500;
@@ -17,18 +17,15 @@ export const MAX_WRITES = 1000;
 
 export const commerce = new Hono<{ Bindings: Env; Variables: AuthVars }>();
 
-commerce.on(["PUT", "POST"], "/:entity{[a-z_]+}", requireKey("ingest"), async (c) => {
-	const name = c.req.param("entity");
-	if (!isEntity(name)) throw new ApiError(404, "not_found", `no entity '${name}'`, [{ field: "entity", message: `one of ${Object.keys(ENTITIES).join(", ")}` }]);
-	const spec = ENTITIES[name];
-	const body = await jsonBody(c.req.raw);
+/**
+ * Validates a body of one record or an array and returns all their writes, or throws 400 naming every
+ * offending field (`[3].total`, or `total` for a single record) — nothing is written then.
+ */
+export function bodyToWrites(spec: EntitySpec, body: unknown, ctx: WriteContext): { records: number; writes: Write[] } {
 	const single = !Array.isArray(body);
 	const records: unknown[] = single ? [body] : body;
 	if (records.length === 0) throw new ApiError(400, "invalid_request", "send a record or a non-empty array of records", [{ field: "body", message: "empty" }]);
 	if (records.length > MAX_RECORDS) throw new ApiError(413, "too_many_records", `at most ${MAX_RECORDS} records per request; use the bulk import for more`, [{ field: "body", message: "too many records" }]);
-
-	const site = c.var.site;
-	const ctx = { site: site.id, currency: site.currency, now: Date.now() };
 	const writes: Write[] = [];
 	const issues: FieldIssue[] = [];
 	records.forEach((raw, i) => {
@@ -38,6 +35,14 @@ commerce.on(["PUT", "POST"], "/:entity{[a-z_]+}", requireKey("ingest"), async (c
 	});
 	if (issues.length) throw new ApiError(400, "invalid_records", `${issues.length} problem(s); nothing was written`, issues.slice(0, 200));
 	if (writes.length > MAX_WRITES) throw new ApiError(413, "too_many_rows", `these records expand to ${writes.length} rows (max ${MAX_WRITES}); send fewer per request`, [{ field: "body", message: "too many rows" }]);
+	return { records: records.length, writes };
+}
+
+commerce.on(["PUT", "POST"], "/:entity{[a-z_]+}", requireKey("ingest"), async (c) => {
+	const name = c.req.param("entity");
+	if (!isEntity(name)) throw new ApiError(404, "not_found", `no entity '${name}'`, [{ field: "entity", message: `one of ${Object.keys(ENTITIES).join(", ")}` }]);
+	const site = c.var.site;
+	const { records, writes } = bodyToWrites(ENTITIES[name], await jsonBody(c.req.raw), { site: site.id, currency: site.currency, now: Date.now() });
 	const { changed } = await applyWrites(c.env.DB, writes);
-	return c.json({ entity: name, site: site.id, received: records.length, rows_changed: changed });
+	return c.json({ entity: name, site: site.id, received: records, rows_changed: changed });
 });

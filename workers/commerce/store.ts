@@ -32,13 +32,13 @@ export function toStatements(db: D1Database, writes: Write[]): D1PreparedStateme
 	});
 }
 
+/** Rows inserted or changed by the upserts among `writes`, from their batch results (same order). */
+export function changedRows(writes: Write[], results: D1Result[]): number {
+	return results.reduce((n, r, i) => n + (writes[i]?.kind === "upsert" ? (r.meta.changes ?? 0) : 0), 0);
+}
+
 /** Runs writes in one D1 batch (one transaction). Returns how many upserts inserted or changed a row. */
 export async function applyWrites(db: D1Database, writes: Write[]): Promise<{ changed: number }> {
 	if (!writes.length) return { changed: 0 };
-	const results = await db.batch(toStatements(db, writes));
-	let changed = 0;
-	results.forEach((r, i) => {
-		if (writes[i]?.kind === "upsert") changed += r.meta.changes ?? 0;
-	});
-	return { changed };
+	return { changed: changedRows(writes, await db.batch(toStatements(db, writes))) };
 }

@@ -13,6 +13,8 @@ export const sites = sqliteTable("sites", {
 	timezone: text("timezone").notNull().default("UTC"),
 	currency: text("currency").notNull().default("EUR"),
 	createdAt: integer("created_at").notNull(),
+	/** HMAC key for signed order webhooks; kept readable because verifying an HMAC needs it. */
+	webhookSecret: text("webhook_secret"),
 });
 
 /** Daily rotating salt for cookieless visitor hashes; rows older than yesterday are deleted by cron. */
@@ -303,3 +305,14 @@ export const apiKeys = sqliteTable("api_keys", {
 	lastUsedAt: integer("last_used_at"),
 	revokedAt: integer("revoked_at"),
 });
+
+/** Signatures of accepted webhook deliveries, to refuse replays inside the 5-minute window (pruned by cron). */
+export const webhookDeliveries = sqliteTable(
+	"webhook_deliveries",
+	{
+		site: text("site").notNull(),
+		signature: text("signature").notNull(),
+		receivedAt: integer("received_at").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.site, t.signature] }), index("webhook_deliveries_received").on(t.receivedAt)],
+);

@@ -1,0 +1,97 @@
+/**
+ * Signed order webhooks: POST /hooks/orders with
+ *   X-B2G-Site: <site id>
+ *   X-B2G-Timestamp: <unix seconds>
+ *   X-B2G-Signature: sha256=<hex HMAC-SHA256(site webhook secret, "<timestamp>.<raw body>")>
+ * and a body of one order record or an array (the /api/v1/orders format). Timestamps more than
+ * 5 minutes off are refused; a delivery whose signature was already accepted is refused as a replay
+ * (409), so a captured request cannot roll an order back. The comparison is crypto.subtle.verify,
+ * which is constant-time.
+ */
+import { Hono } from "hono";
+import { requireKey, type AuthVars } from "../auth/middleware";
+import { ApiError, SITE_ID } from "../lib/http";
+import { findSite } from "../lib/sites";
+import { ENTITIES } from "./entities";
+import { bodyToWrites } from "./routes";
+import { changedRows, toStatements } from "./store";
+
+export const REPLAY_WINDOW_S = 300;
+const MAX_BODY = 1_000_000;
+
+export const hooks = new Hono<{ Bindings: Env }>();
+export const webhookAdmin = new Hono<{ Bindings: Env; Variables: AuthVars }>();
+
+function unauthorized(message: string, field: string): ApiError {
+	return new ApiError(401, "invalid_signature", message, [{ field, message }]);
+}
+
+function hexToBytes(hex: string): Uint8Array | null {
+	if (!/^[0-9a-f]{64}$/i.test(hex)) return null;
+	return new Uint8Array(hex.match(/../g)?.map((h) => Number.parseInt(h, 16)) ?? []);
+}
+
+async function hmacKey(secret: string): Promise<CryptoKey> {
+	return crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+}
+
+/** `sha256=<hex>` for a timestamp and body: what a sender puts in X-B2G-Signature. */
+export async function signWebhook(secret: string, timestamp: number, body: string): Promise<string> {
+	const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret), new TextEncoder().encode(`${timestamp}.${body}`)));
+	return `sha256=${[...mac].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+hooks.post("/orders", async (c) => {
+	const siteId = c.req.header("X-B2G-Site") ?? "";
+	if (!SITE_ID.test(siteId)) throw new ApiError(400, "invalid_request", "X-B2G-Site header is missing or malformed", [{ field: "X-B2G-Site", message: "required" }]);
+	const site = await findSite(c.env.DB, siteId);
+	const row = site ? await c.env.DB.prepare("SELECT webhook_secret AS s FROM sites WHERE id = ?").bind(site.id).first<{ s: string | null }>() : null;
+	if (!site || !row?.s) throw unauthorized("unknown site, or no webhook secret configured for it", "X-B2G-Site");
+
+	const tsHeader = c.req.header("X-B2G-Timestamp") ?? "";
+	const ts = /^\d{1,12}$/.test(tsHeader) ? Number(tsHeader) : Number.NaN;
+	if (!Number.isFinite(ts)) throw unauthorized("X-B2G-Timestamp must be unix seconds", "X-B2G-Timestamp");
+	if (Math.abs(Date.now() / 1000 - ts) > REPLAY_WINDOW_S) throw unauthorized(`timestamp is more than ${REPLAY_WINDOW_S} s from now`, "X-B2G-Timestamp");
+
+	const sigHeader = c.req.header("X-B2G-Signature") ?? "";
+	const sig = hexToBytes(sigHeader.replace(/^sha256=/, ""));
+	if (!sig) throw unauthorized("X-B2G-Signature must be sha256=<64 hex chars>", "X-B2G-Signature");
+	const raw = await c.req.text();
+	if (raw.length > MAX_BODY) throw new ApiError(413, "body_too_large", `the body exceeds ${MAX_BODY} bytes`, [{ field: "body", message: "too large" }]);
+	const valid = await crypto.subtle.verify("HMAC", await hmacKey(row.s), sig, new TextEncoder().encode(`${ts}.${raw}`));
+	if (!valid) throw unauthorized("signature does not match", "X-B2G-Signature");
+
+	let body: unknown;
+	try {
+		body = JSON.parse(raw);
+	} catch (err) {
+		throw new ApiError(400, "invalid_json", "the body is not valid JSON", [{ field: "body", message: err instanceof Error ? err.message : "invalid JSON" }]);
+	}
+	const now = Date.now();
+	const { records, writes } = bodyToWrites(ENTITIES.orders, body, { site: site.id, currency: site.currency, now });
+	// The delivery record and the writes commit together: a replay fails the whole batch, and a failed
+	// write leaves no delivery record, so the sender's retry is accepted.
+	const recordDelivery = c.env.DB.prepare("INSERT INTO webhook_deliveries (site, signature, received_at) VALUES (?, ?, ?)").bind(site.id, sigHeader.toLowerCase(), now);
+	try {
+		const results = await c.env.DB.batch([recordDelivery, ...toStatements(c.env.DB, writes)]);
+		return c.json({ site: site.id, received: records, rows_changed: changedRows(writes, results.slice(1)) });
+	} catch (err) {
+		if (err instanceof Error && /UNIQUE constraint failed: webhook_deliveries/.test(err.message)) {
+			throw new ApiError(409, "replayed", "this delivery was already accepted", [{ field: "X-B2G-Signature", message: "already used" }]);
+		}
+		throw err;
+	}
+});
+
+/** Rotates the site's webhook secret and returns it (shown once). */
+webhookAdmin.post("/webhooks/secret", requireKey("admin"), async (c) => {
+	const secret = [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
+	await c.env.DB.prepare("UPDATE sites SET webhook_secret = ? WHERE id = ?").bind(secret, c.var.site.id).run();
+	return c.json({ site: c.var.site.id, secret, signature: "X-B2G-Signature: sha256=hex(HMAC-SHA256(secret, `${X-B2G-Timestamp}.${raw body}`))" }, 201);
+});
+
+/** Deletes delivery records older than twice the replay window (cron). */
+export async function pruneDeliveries(db: D1Database, now: number): Promise<number> {
+	const res = await db.prepare("DELETE FROM webhook_deliveries WHERE received_at < ?").bind(now - 2 * REPLAY_WINDOW_S * 1000).run();
+	return res.meta.changes ?? 0;
+}
