@@ -2,12 +2,16 @@
 /**
  * Deterministic demo traffic for the local stack.
  *
- *   node scripts/seed-events.mjs [--url http://localhost:8787] [--site demo] [--seed 42] [--visitors 400] [--days 6] [--no-wait]
+ *   node scripts/seed-events.mjs [--url http://localhost:8787] [--site demo] [--seed 42] [--visitors 400] [--days 6] [--key KEY] [--no-wait]
  *
  * Generates a seeded (mulberry32) stream of shop visits for the last N days — sessions with
  * channel/UTM mixes, product views, carts, checkouts, purchases, searches, signups — and POSTs it to
  * /e in batches of at most 500 events, each batch with one browser User-Agent (a visitor keeps one
  * device) and every event carrying `visitor_id`, as a server-side sender must.
+ *
+ * The POSTs to /e need no key. Waiting for the pipeline to reconcile reads /api/v1/health/pipeline,
+ * which takes a key with the `read` scope for the site: --key, or env B2G_KEY (`npm start` passes its
+ * status-page key). Without one the wait is skipped; the events are sent all the same.
  *
  * Event ids come from the PRNG and do not depend on the current time, so re-running with the same
  * --seed/--visitors/--days resends the same ids and the server dedupes them (idempotent).
@@ -390,15 +394,18 @@ export async function sendEvents({ url, site, events, log = () => {} }) {
 /**
  * Polls /api/v1/health/pipeline for each day until every day reconciles (accepted = stored =
  * archived) or the timeout passes. Returns the last report per day and whether all reconciled.
+ * `key`: an API key with the `read` scope for the site (sent as `Authorization: Bearer`).
  */
-export async function waitForPipeline({ url, site, days, timeoutMs = 120_000, intervalMs = 1000 }) {
+export async function waitForPipeline({ url, site, days, key, timeoutMs = 120_000, intervalMs = 1000 }) {
+	if (!key) throw new Error("waitForPipeline needs an API key with the read scope (key)");
 	const base = url.replace(/\/+$/, "");
+	const headers = { Authorization: `Bearer ${key}` };
 	const deadline = Date.now() + timeoutMs;
 	const started = performance.now();
 	for (;;) {
 		const reports = [];
 		for (const date of days) {
-			const res = await fetch(`${base}/api/v1/health/pipeline?site=${encodeURIComponent(site)}&date=${date}`);
+			const res = await fetch(`${base}/api/v1/health/pipeline?site=${encodeURIComponent(site)}&date=${date}`, { headers });
 			const json = await res.json().catch(() => ({}));
 			if (!res.ok) throw new Error(`GET /api/v1/health/pipeline answered ${res.status}: ${json.message ?? ""}`);
 			reports.push(json);
@@ -409,8 +416,11 @@ export async function waitForPipeline({ url, site, days, timeoutMs = 120_000, in
 	}
 }
 
-/** Seeds and reports; used by the CLI below and by scripts/start.mjs. */
-export async function seed({ url = "http://localhost:8787", origin = url, site = "demo", seed: seedValue = 42, visitors = 400, days = 6, wait = true, log = console.log } = {}) {
+/**
+ * Seeds and reports; used by the CLI below and by scripts/start.mjs. `key` (read scope) is only used
+ * to wait for the pipeline; without it that wait is skipped (`pipeline` is then null).
+ */
+export async function seed({ url = "http://localhost:8787", origin = url, site = "demo", seed: seedValue = 42, visitors = 400, days = 6, wait = true, key = "", log = console.log } = {}) {
 	const now = Date.now();
 	const events = generateEvents(seedValue, visitors, days, now, { origin });
 	const counts = {};
@@ -424,10 +434,12 @@ export async function seed({ url = "http://localhost:8787", origin = url, site =
 			(totals.sent && !totals.accepted && totals.duplicates === totals.sent ? " (already seeded with these ids: nothing new was counted)" : ""),
 	);
 	let pipeline = null;
-	if (wait) {
+	if (wait && !key) {
+		log("seed: not waiting for the pipeline to reconcile: that reads /api/v1/health/pipeline, which needs a key with the read scope (--key or env B2G_KEY; make one with `npm run key -- create --site demo --scopes read`). The events were sent.");
+	} else if (wait) {
 		const days_ = eventDays(events);
 		log(`seed: waiting for the queue consumer to store and archive (${days_.length} day(s))…`);
-		pipeline = await waitForPipeline({ url, site, days: days_ });
+		pipeline = await waitForPipeline({ url, site, days: days_, key });
 		const sum = (k) => pipeline.reports.reduce((s, r) => s + (r[k] ?? 0), 0);
 		log(
 			`seed: pipeline (whole-day totals) ${pipeline.reconciled ? "reconciled" : "NOT reconciled yet"} after ${(pipeline.ms / 1000).toFixed(1)} s — accepted ${sum("accepted")}, stored ${sum("stored")}, archived ${sum("archived")} in ${sum("archive_objects")} R2 objects, dead letters ${pipeline.reports[0]?.dead_letters ?? 0}`,
@@ -440,12 +452,13 @@ export async function seed({ url = "http://localhost:8787", origin = url, site =
 }
 
 function parseArgs(argv) {
-	const opts = { url: "http://localhost:8787", site: "demo", seed: 42, visitors: 400, days: 6, wait: true };
+	const opts = { url: "http://localhost:8787", site: "demo", seed: 42, visitors: 400, days: 6, key: process.env.B2G_KEY ?? "", wait: true };
 	const ints = new Set(["seed", "visitors"]);
 	for (let i = 0; i < argv.length; i++) {
 		const arg = argv[i];
 		if (arg === "--help" || arg === "-h") {
-			console.log("usage: node scripts/seed-events.mjs [--url http://localhost:8787] [--site demo] [--seed 42] [--visitors 400] [--days 6] [--no-wait]");
+			console.log("usage: node scripts/seed-events.mjs [--url http://localhost:8787] [--site demo] [--seed 42] [--visitors 400] [--days 6] [--key KEY] [--no-wait]");
+			console.log("  --key: API key with the read scope, to wait for the pipeline to reconcile (default: env B2G_KEY; without one the wait is skipped)");
 			process.exit(0);
 		}
 		if (arg === "--no-wait") {
@@ -456,7 +469,7 @@ function parseArgs(argv) {
 		if (!m || !(m[1] in opts) || m[1] === "wait") throw new Error(`unknown argument ${arg} (try --help)`);
 		const value = m[2] ?? argv[++i];
 		if (value === undefined) throw new Error(`--${m[1]} needs a value`);
-		if (m[1] === "url" || m[1] === "site") opts[m[1]] = value;
+		if (m[1] === "url" || m[1] === "site" || m[1] === "key") opts[m[1]] = value;
 		else {
 			const n = Number(value);
 			if (!Number.isFinite(n) || (ints.has(m[1]) && !Number.isInteger(n))) throw new Error(`--${m[1]} must be a${ints.has(m[1]) ? "n integer" : " number"}, got ${value}`);

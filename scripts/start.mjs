@@ -4,10 +4,12 @@
  *
  *   1. builds dist/web (scripts/build-tracker.mjs, or a plain copy of web/public)
  *   2. applies the D1 migrations to the local database (non-interactively)
- *   3. makes sure the `demo` site exists
+ *   3. makes sure the `demo` site exists, and mints a fresh read-only API key for the status page
+ *      (revoking the one of the previous run)
  *   4. checks whether the local database already holds events
  *   5. runs `wrangler dev` (Worker + D1 + R2 + Queues + Durable Objects, cron via /__scheduled)
  *   6. once it answers: seeds demo traffic if the database was empty, and prints where everything is
+ *      (the status-page link carries the key in its #fragment, which never reaches the server)
  *
  * Options: --no-seed (never seed), --reseed (seed even if events exist; same ids, so idempotent).
  * Env: PORT (default 8787).
@@ -19,6 +21,7 @@ import { cpSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { constants } from "node:os";
 import { join } from "node:path";
+import { insertKeySql, newKey, revokeByNameSql } from "./lib/keys.mjs";
 import { ROOT as root, WRANGLER_ENV, WRANGLER_JS, WRANGLER_NODE, d1Json, killGroup, runCaptured } from "./lib/wrangler.mjs";
 
 const args = new Set(process.argv.slice(2));
@@ -27,6 +30,8 @@ const SITE = "demo";
 const HOST = "127.0.0.1";
 const ORIGIN = `http://localhost:${PORT}`;
 const READY_TIMEOUT_MS = 180_000;
+/** The status page's key: read-only, for `demo`, replaced on every run (the previous one is revoked). */
+const STATUS_KEY_NAME = "status page (npm start)";
 
 const tty = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (code) => (s) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -168,11 +173,15 @@ async function main() {
 		ok(applied.length ? `applied ${applied.join(", ")}` : "applied");
 	}
 
-	// 3 + 4. demo site, and does the database hold events? (one wrangler run) ─────────────────
-	step(`ensuring site '${SITE}' exists and counting stored events`);
+	// 3 + 4. demo site, the status page's key, and does the database hold events? (one wrangler run)
+	step(`ensuring site '${SITE}' exists, minting the status page's read key and counting stored events`);
 	const origins = JSON.stringify([...new Set(["http://localhost:8787", "http://127.0.0.1:8787", ORIGIN, `http://${HOST}:${PORT}`])]);
+	const now = Date.now();
+	const key = newKey();
 	const sql =
-		`INSERT INTO sites (id, name, origins, timezone, currency, created_at) VALUES ('${SITE}', 'Brain2Gain demo store', '${origins}', 'UTC', 'EUR', ${Date.now()}) ON CONFLICT DO NOTHING; ` +
+		`INSERT INTO sites (id, name, origins, timezone, currency, created_at) VALUES ('${SITE}', 'Brain2Gain demo store', '${origins}', 'UTC', 'EUR', ${now}) ON CONFLICT DO NOTHING; ` +
+		`${revokeByNameSql(STATUS_KEY_NAME, now)}; ` +
+		`${insertKeySql({ id: key.id, hash: key.hash, site: SITE, name: STATUS_KEY_NAME, scopes: ["read"], now })}; ` +
 		"SELECT COUNT(*) AS n FROM events";
 	const q = await wrangler("wrangler d1 execute", ["d1", "execute", "DB", "--local", "--json", "--command", sql]);
 	let n = NaN;
@@ -183,7 +192,7 @@ async function main() {
 	}
 	if (!Number.isFinite(n)) throw new StepError("could not read the event count from the local database", q.stdout);
 	const seedNow = wantSeed && (n === 0 || args.has("--reseed"));
-	ok(`site '${SITE}' ready; ${n} event(s) stored${seedNow ? " → will seed demo traffic" : n ? " → not seeding" : ""}`);
+	ok(`site '${SITE}' ready; read key ${key.id} for the status page; ${n} event(s) stored${seedNow ? " → will seed demo traffic" : n ? " → not seeding" : ""}`);
 
 	// 5. wrangler dev ──────────────────────────────────────────────────────────────────────────
 	await ensurePortFree();
@@ -221,7 +230,7 @@ async function main() {
 		const { seed } = await import("./seed-events.mjs");
 		console.log("");
 		try {
-			seedReport = await seed({ url: `http://${HOST}:${PORT}`, origin: ORIGIN, site: SITE, log: (m) => console.log(`${cyan("▸")} ${m}`) });
+			seedReport = await seed({ url: `http://${HOST}:${PORT}`, origin: ORIGIN, site: SITE, key: key.secret, log: (m) => console.log(`${cyan("▸")} ${m}`) });
 		} catch (err) {
 			const e = new StepError(`seeding demo traffic failed: ${err.message}`);
 			e.hint = "The Worker rejected the demo events; fix it and run `npm start` again (or `npm start -- --no-seed`).";
@@ -229,26 +238,28 @@ async function main() {
 		}
 	}
 	if (stopping) return;
-	banner(seedReport);
+	banner(seedReport, key.secret);
 }
 
-function banner(seedReport) {
+function banner(seedReport, secret) {
 	const u = ORIGIN;
 	const today = new Date().toISOString().slice(0, 10);
+	const auth = `-H "Authorization: Bearer ${secret}"`;
 	const lines = [
 		bold("Brain2Gain Analytics — local stack is up"),
 		"",
-		`  Status page     ${cyan(`${u}/`)}`,
+		`  Status page     ${cyan(`${u}/#key=${secret}`)}`,
+		`                  (carries a read-only key for site ${SITE}, made for this run; the next npm start revokes it)`,
 		`  Demo shop       ${cyan(`${u}/shop/`)}`,
 		`  Tracker         ${cyan(`${u}/t.js`)}  — paste into a page:`,
 		`                  <script defer src="${u}/t.js" data-site="${SITE}"></script>`,
-		`  Ingest          POST ${u}/e   {"site":"${SITE}","events":[…]}`,
-		`  Live counter    ${cyan(`${u}/api/v1/realtime?site=${SITE}`)}`,
-		`  Pipeline health ${cyan(`${u}/api/v1/health/pipeline?site=${SITE}`)}  (&date=${today})`,
+		`  Ingest          POST ${u}/e   {"site":"${SITE}","events":[…]}  (no key)`,
+		`  APIs            /api/v1/… need 'Authorization: Bearer <key>': curl examples with this run's key below`,
 		`  Run the cron    curl "${u}/__scheduled?cron=*/10+*+*+*+*"`,
+		`  More keys       npm run key -- create --site ${SITE} --scopes ingest,read,admin`,
 		"",
 		seedReport
-			? `  Seeded ${seedReport.sent} demo events (${seedReport.fresh} new) over the last 6 days in ${(seedReport.ms / 1000).toFixed(1)} s. More: node scripts/seed-events.mjs --seed 7`
+			? `  Seeded ${seedReport.sent} demo events (${seedReport.accepted} new${seedReport.duplicates ? `, ${seedReport.duplicates} already stored` : ""}) over the last 6 days in ${(seedReport.ms / 1000).toFixed(1)} s. More: node scripts/seed-events.mjs --seed 7`
 			: `  Demo data: not seeded (database not empty). More: node scripts/seed-events.mjs --seed 7`,
 		`  Local state lives in .wrangler/state (delete it for a clean slate). Ctrl-C stops everything.`,
 	];
@@ -256,7 +267,12 @@ function banner(seedReport) {
 	const bar = "─".repeat(width);
 	console.log(`\n┌${bar}┐`);
 	for (const l of lines) console.log(`│ ${l}${" ".repeat(width - 1 - l.replace(/\x1b\[[0-9;]*m/g, "").length)}│`);
-	console.log(`└${bar}┘\n`);
+	console.log(`└${bar}┘`);
+	// Outside the box, so that they copy cleanly.
+	console.log(`\n  ${dim("# live counter")}`);
+	console.log(`  curl ${auth} "${u}/api/v1/realtime?site=${SITE}"`);
+	console.log(`  ${dim(`# pipeline health (accepted = stored = archived) for ${today}`)}`);
+	console.log(`  curl ${auth} "${u}/api/v1/health/pipeline?site=${SITE}&date=${today}"\n`);
 }
 
 main().catch((err) => {

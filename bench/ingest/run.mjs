@@ -5,9 +5,10 @@
  *
  *   npm run bench:ingest -- --events 5000 --concurrency 32 [--batch 1] [--warmup 200]
  *
- * Steps: fresh state dir → D1 migrations + demo site → start both Workers → warm up → measure the
- * empty Worker → measure ours → wait for the queue consumer to drain (accepted = stored = archived)
- * → print a table and write bench/out/ingest-<timestamp>.json. See bench/README.md.
+ * Steps: fresh state dir → D1 migrations + demo site + a read key for it (the drain polling reads
+ * /api/v1) → start both Workers → warm up → measure the empty Worker → measure ours → wait for the
+ * queue consumer to drain (accepted = stored = archived) → print a table and write
+ * bench/out/ingest-<timestamp>.json. See bench/README.md.
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -16,6 +17,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { insertKeySql, newKey } from "../../scripts/lib/keys.mjs";
 import { ROOT, WRANGLER_JS, freePort, killGroup, runWrangler, startWranglerDev, terminateGroups, waitForHttp } from "../../scripts/lib/wrangler.mjs";
 
 const OUT = path.join(ROOT, "bench/out");
@@ -25,6 +27,9 @@ const OUT = path.join(ROOT, "bench/out");
 const USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const SITE = "demo";
 const SITE_SQL = "INSERT INTO sites (id, name, origins, timezone, currency, created_at) VALUES ('demo','Demo store','[]','UTC','EUR',0) ON CONFLICT DO NOTHING";
+/** The read key the drain polling sends to /api/v1/health/pipeline (inserted with the site; the state dir is fresh). */
+const READ_KEY = newKey();
+const KEY_SQL = insertKeySql({ id: READ_KEY.id, hash: READ_KEY.hash, site: SITE, name: "bench (read)", scopes: ["read"], now: 0 });
 
 // ───────────────────────────── CLI ─────────────────────────────
 const USAGE = `usage: node bench/ingest/run.mjs [options]
@@ -163,8 +168,9 @@ async function startDev(name, config, port, persistTo, logFile) {
 	return { child, port, logFile };
 }
 
+/** GET a JSON API path on our Worker with the read key. */
 async function getJson(port, pathname) {
-	const res = await fetch(`http://127.0.0.1:${port}${pathname}`, { headers: { "User-Agent": USER_AGENT }, signal: AbortSignal.timeout(10_000) });
+	const res = await fetch(`http://127.0.0.1:${port}${pathname}`, { headers: { "User-Agent": USER_AGENT, Authorization: `Bearer ${READ_KEY.secret}` }, signal: AbortSignal.timeout(10_000) });
 	const text = await res.text();
 	if (!res.ok) throw new Error(`GET ${pathname} → ${res.status}: ${text.slice(0, 500)}`);
 	return JSON.parse(text);
@@ -395,7 +401,7 @@ async function main() {
 	if (wantOurs) {
 		log("applying D1 migrations…");
 		await wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", STATE, "--config", "wrangler.toml"]).catch((e) => die(`D1 migrations failed: ${e.message}`));
-		await wrangler(["d1", "execute", "DB", "--local", "--persist-to", STATE, "--config", "wrangler.toml", "--command", SITE_SQL]).catch((e) => die(`inserting the demo site failed: ${e.message}`));
+		await wrangler(["d1", "execute", "DB", "--local", "--persist-to", STATE, "--config", "wrangler.toml", "--command", `${SITE_SQL}; ${KEY_SQL}`]).catch((e) => die(`inserting the demo site and its read key failed: ${e.message}`));
 	}
 
 	const servers = {};

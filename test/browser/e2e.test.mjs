@@ -4,9 +4,11 @@
  * Run after the build:  node scripts/build-tracker.mjs && npx node --test test/browser/
  *
  * The stack (test/browser/stack.mjs) runs on a free port with its own temporary state dir, so it never
- * touches `npm start`'s .wrangler/state. What the tracker sends is observed by a spy init script that
- * copies every body handed to sendBeacon / fetch to the harness capture server: Playwright does not
- * report the beacon a closing page sends on pagehide, and that flush is part of what is tested.
+ * touches `npm start`'s .wrangler/state; it holds a read key for the site, which stack.json() sends to
+ * /api/v1 as `Authorization: Bearer` (POST /e, the tracker's endpoint, takes no key). What the tracker
+ * sends is observed by a spy init script that copies every body handed to sendBeacon / fetch to the
+ * harness capture server: Playwright does not report the beacon a closing page sends on pagehide, and
+ * that flush is part of what is tested.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -186,6 +188,10 @@ describe("tracker → Worker → Queue → D1/R2 + live counter (wrangler dev)",
 		assert.equal(h.bots, 0);
 		assert.equal(h.rejected, 0);
 		assert.equal(h.dead_letters, 0);
+		// The same call without the key is refused.
+		const anonymous = await fetch(`${stack.base}/api/v1/health/pipeline?site=${SITE}&date=${days[0]}`, { signal: AbortSignal.timeout(10_000) });
+		await anonymous.arrayBuffer();
+		assert.equal(anonymous.status, 401, "/api/v1 without Authorization answers 401");
 	});
 
 	test("D1 holds exactly what the tracker sent, enriched; the purchase carries its value in EUR minor units", { timeout: 30_000 }, async () => {

@@ -9,6 +9,7 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { insertKeySql, newKey } from "../../scripts/lib/keys.mjs";
 import { ROOT, WRANGLER_JS, d1Json, freePort, killGroup, runWrangler, startWranglerDev, terminateGroups, waitForHttp } from "../../scripts/lib/wrangler.mjs";
 
 /** Every child we started and have not reaped yet, and every state dir we created. */
@@ -61,9 +62,11 @@ export async function stopAll() {
 
 /**
  * Starts the stack: fresh state dir under os.tmpdir(), D1 migrations, the `demo` site (origins:
- * this port on 127.0.0.1 and localhost), then `wrangler dev --log-level error` on a free port,
- * waiting until it answers HTTP. Needs dist/web (run scripts/build-tracker.mjs first).
- * Returns { base, port, persistTo, d1(sql), log(), stop() }; stop() is idempotent and never throws.
+ * this port on 127.0.0.1 and localhost) and an API key for it with the `read` scope, then
+ * `wrangler dev --log-level error` on a free port, waiting until it answers HTTP. Needs dist/web
+ * (run scripts/build-tracker.mjs first).
+ * Returns { base, port, persistTo, key, json(path), d1(sql), log(), stop() }; `key` is the read key's
+ * secret, which json() sends as `Authorization: Bearer`; stop() is idempotent and never throws.
  */
 export async function startStack({ site = "demo", readyTimeoutMs = 100_000 } = {}) {
 	if (closed) throw new Error("stack.mjs: stopAll() already ran");
@@ -91,9 +94,11 @@ export async function startStack({ site = "demo", readyTimeoutMs = 100_000 } = {
 		const local = ["--local", "--persist-to", persistTo, "--config", "wrangler.toml"];
 		await wrangler(["d1", "migrations", "apply", "DB", ...local]);
 		const origins = JSON.stringify([base, `http://localhost:${port}`]);
+		const key = newKey();
 		await wrangler([
 			"d1", "execute", "DB", ...local, "--command",
-			`INSERT INTO sites (id, name, origins, timezone, currency, created_at) VALUES ('${site}','Brain2Gain demo store','${origins}','UTC','EUR',0)`,
+			`INSERT INTO sites (id, name, origins, timezone, currency, created_at) VALUES ('${site}','Brain2Gain demo store','${origins}','UTC','EUR',0); ` +
+				insertKeySql({ id: key.id, hash: key.hash, site, name: "e2e test (read)", scopes: ["read"], now: 0 }),
 		]);
 
 		dev = await startWranglerDev({
@@ -116,9 +121,11 @@ export async function startStack({ site = "demo", readyTimeoutMs = 100_000 } = {
 			base,
 			port,
 			persistTo,
-			/** GET a JSON API path; throws on a non-2xx answer. */
+			/** The secret of the site's read key (for `Authorization: Bearer`). */
+			key: key.secret,
+			/** GET a JSON API path with the read key; throws on a non-2xx answer. */
 			async json(pathname) {
-				const res = await fetch(base + pathname, { signal: AbortSignal.timeout(10_000) });
+				const res = await fetch(base + pathname, { headers: { Authorization: `Bearer ${key.secret}` }, signal: AbortSignal.timeout(10_000) });
 				const text = await res.text();
 				if (!res.ok) throw new Error(`GET ${pathname} → ${res.status}: ${text.slice(0, 500)}`);
 				return JSON.parse(text);
