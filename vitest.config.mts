@@ -15,6 +15,7 @@ export default defineConfig(async () => {
 						// These replace (not merge with) wrangler.toml's consumer settings, so repeat them.
 						"b2g-events": { maxBatchSize: 100, maxBatchTimeout: 0.05, maxRetries: 6, deadLetterQueue: "b2g-events-dlq" },
 						"b2g-events-dlq": { maxBatchSize: 100, maxBatchTimeout: 0.05, maxRetries: 10 },
+						"b2g-imports": { maxBatchSize: 1, maxBatchTimeout: 0.05, maxRetries: 5 },
 					},
 				},
 			}),

@@ -31,8 +31,8 @@ describe("LiveSite", () => {
 		expect(snap.visitors60m).toBe(4); // a, b, c, d
 		expect(snap.visitorsNow).toBe(2); // minutes 3..7: a, d
 
-		expect(await live.ledger("2026-11-26")).toEqual({ accepted: 5, rejected: 0, bot: 0 });
-		expect(await live.ledger("2026-11-25")).toEqual({ accepted: 1, rejected: 0, bot: 0 });
+		expect(await live.ledger("2026-11-26")).toEqual({ accepted: 5, rejected: 0, bot: 0, imported: 0 });
+		expect(await live.ledger("2026-11-25")).toEqual({ accepted: 1, rejected: 0, bot: 0, imported: 0 });
 		// An hour later the window is empty.
 		const later = await live.snapshot(T0 + 68 * MIN);
 		expect(later.events60m).toBe(0);
@@ -45,7 +45,7 @@ describe("LiveSite", () => {
 		await evictDurableObject(live);
 		const again = stubFor("restart");
 		expect(await again.record([{ id: "r1", visitor: "a", day: "2026-11-26" }], T0 + 1000)).toEqual({ fresh: 0, duplicates: 1 });
-		expect(await again.ledger("2026-11-26")).toEqual({ accepted: 1, rejected: 0, bot: 3 });
+		expect(await again.ledger("2026-11-26")).toEqual({ accepted: 1, rejected: 0, bot: 3, imported: 0 });
 		expect((await again.snapshot(T0 + 2000)).events60m).toBe(1);
 	});
 

@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { admin } from "./auth/routes";
 import { commerce } from "./commerce/routes";
 import { hooks, webhookAdmin } from "./commerce/webhooks";
+import { imports } from "./import/routes";
 import { ingest } from "./ingest/routes";
 import { ApiError } from "./lib/http";
 import { pipeline } from "./pipeline/routes";
@@ -16,6 +17,7 @@ app.route("/api/v1", admin);
 app.route("/api/v1", webhookAdmin);
 app.route("/api/v1", realtime);
 app.route("/api/v1", pipeline);
+app.route("/api/v1", imports);
 app.route("/api/v1", commerce);
 
 app.notFound((c) => c.json({ error: "not_found", message: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));

@@ -1,6 +1,7 @@
 /** Entry point: wires the fetch, queue and scheduled handlers and exports the Durable Object classes. */
 import { app } from "./app";
 import { runMaintenance } from "./jobs/scheduled";
+import { consumeImports, IMPORTS_QUEUE } from "./import/consumer";
 import { consumeDeadLetters, consumeEvents, DEAD_LETTER_QUEUE } from "./pipeline/consumer";
 
 export { LiveSite } from "./realtime/live-site";
@@ -9,6 +10,7 @@ export default {
 	fetch: app.fetch,
 	async queue(batch, env) {
 		if (batch.queue === DEAD_LETTER_QUEUE) await consumeDeadLetters(batch, env);
+		else if (batch.queue === IMPORTS_QUEUE) await consumeImports(batch, env);
 		else await consumeEvents(batch, env);
 	},
 	async scheduled(controller, env) {

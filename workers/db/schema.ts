@@ -316,3 +316,41 @@ export const webhookDeliveries = sqliteTable(
 	},
 	(t) => [primaryKey({ columns: [t.site, t.signature] }), index("webhook_deliveries_received").on(t.receivedAt)],
 );
+
+/** A bulk import: the uploaded file sits in R2 and is processed in resumable slices by the import queue. */
+export const importJobs = sqliteTable(
+	"import_jobs",
+	{
+		id: text("id").primaryKey(),
+		site: text("site").notNull(),
+		entity: text("entity").notNull(),
+		format: text("format", { enum: ["csv", "ndjson"] }).notNull(),
+		status: text("status", { enum: ["uploading", "queued", "running", "done", "failed"] }).notNull(),
+		objectKey: text("object_key").notNull(),
+		bytesTotal: integer("bytes_total").notNull().default(0),
+		/** Byte offset processed so far: also the compare-and-set guard that makes slice redelivery harmless. */
+		bytesDone: integer("bytes_done").notNull().default(0),
+		/** File line number at bytes_done, and (CSV) the header read by the first slice, so any slice can resume. */
+		nextLine: integer("next_line").notNull().default(1),
+		header: text("header"),
+		rowsOk: integer("rows_ok").notNull().default(0),
+		rowsRejected: integer("rows_rejected").notNull().default(0),
+		rowsChanged: integer("rows_changed").notNull().default(0),
+		error: text("error"),
+		createdAt: integer("created_at").notNull(),
+		updatedAt: integer("updated_at").notNull(),
+		finishedAt: integer("finished_at"),
+	},
+	(t) => [index("import_jobs_site_created").on(t.site, t.createdAt)],
+);
+
+/** Rejected rows of an import (the first 1,000 per job are kept; all are counted). */
+export const importRejects = sqliteTable(
+	"import_rejects",
+	{
+		job: text("job").notNull(),
+		line: integer("line").notNull(),
+		reason: text("reason").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.job, t.line] })],
+);

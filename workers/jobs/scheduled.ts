@@ -1,8 +1,10 @@
 /**
- * Cron (every 10 minutes): the archive sweeper, salt rotation and webhook replay-record pruning. Nightly analytics jobs join here.
+ * Cron (every 10 minutes): the archive sweeper, salt rotation, webhook replay-record pruning, and a
+ * watchdog that re-queues import slices whose message was lost. Nightly analytics jobs join here.
  */
 import { archiveEvents, unarchived } from "../pipeline/archive";
 import { pruneDeliveries } from "../commerce/webhooks";
+import { resumeStalledImports } from "../import/slice";
 import { pruneSalts } from "../ingest/visitor";
 
 /** Events stored this long ago but still not in R2 are archived by the sweeper (the consumer normally does it within seconds). */
@@ -14,6 +16,7 @@ export interface MaintenanceReport {
 	objects: number;
 	saltsPruned: number;
 	webhookDeliveriesPruned: number;
+	importsResumed: number;
 }
 
 export async function runMaintenance(env: Env, now: number): Promise<MaintenanceReport> {
@@ -21,5 +24,6 @@ export async function runMaintenance(env: Env, now: number): Promise<Maintenance
 	const objects = refs.length ? await archiveEvents(env.DB, env.ARCHIVE, refs, now) : 0;
 	const saltsPruned = await pruneSalts(env.DB, now);
 	const webhookDeliveriesPruned = await pruneDeliveries(env.DB, now);
-	return { swept: refs.length, objects, saltsPruned, webhookDeliveriesPruned };
+	const importsResumed = await resumeStalledImports(env, now);
+	return { swept: refs.length, objects, saltsPruned, webhookDeliveriesPruned, importsResumed };
 }

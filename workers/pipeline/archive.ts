@@ -11,11 +11,15 @@ import { STORED_COLUMNS, storedEventSchema, type StoredEvent } from "./message";
 
 const INSERT_SQL = `INSERT INTO events (${STORED_COLUMNS.join(", ")}) VALUES (${STORED_COLUMNS.map(() => "?").join(", ")}) ON CONFLICT (site, id) DO NOTHING`;
 
-/** Inserts events into D1 in one batch (one transaction); already-stored ids are left untouched. */
-export async function storeEvents(db: D1Database, events: StoredEvent[]): Promise<void> {
-	if (!events.length) return;
+/**
+ * Inserts events into D1 in one batch (one transaction); already-stored ids are left untouched.
+ * Returns, per event, whether it was new.
+ */
+export async function storeEvents(db: D1Database, events: StoredEvent[]): Promise<boolean[]> {
+	if (!events.length) return [];
 	const stmt = db.prepare(INSERT_SQL);
-	await db.batch(events.map((e) => stmt.bind(...STORED_COLUMNS.map((k) => (k === "props" ? JSON.stringify(e.props) : e[k])))));
+	const results = await db.batch(events.map((e) => stmt.bind(...STORED_COLUMNS.map((k) => (k === "props" ? JSON.stringify(e.props) : e[k])))));
+	return results.map((r) => (r.meta.changes ?? 0) > 0);
 }
 
 /** `raw/site=<site>/dt=<YYYY-MM-DD>/hour=<HH>/` of an event time (UTC). */

@@ -48,11 +48,12 @@ pipeline.get("/health/pipeline", requireKey("read"), async (c) => {
 		archived: archived.events,
 		archive_objects: archived.objects,
 		pending_archive: storedRow?.unarchived ?? 0,
+		imported: ledger.imported,
 		rejected: ledger.rejected,
 		bots: ledger.bot,
 		dead_letters: deadLetters.objects,
-		reconciled: ledger.accepted === stored && stored === archived.events,
-		notes: "accepted/stored/archived count distinct event ids by event time (UTC day); rejected and bots by receive time.",
+		reconciled: ledger.accepted + ledger.imported === stored && stored === archived.events,
+		notes: "accepted (via /e) + imported (bulk import) = stored (D1) = archived (R2), distinct event ids by event time (UTC day); rejected and bots by receive time.",
 	});
 });
 

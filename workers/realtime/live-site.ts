@@ -22,12 +22,14 @@ export interface LiveEvent {
 	day: string;
 }
 
-export type LedgerKind = "accepted" | "rejected" | "bot";
+export type LedgerKind = "accepted" | "rejected" | "bot" | "imported";
 
 export interface Ledger {
 	accepted: number;
 	rejected: number;
 	bot: number;
+	/** New events stored by the bulk import (history backfill), which bypasses /e. */
+	imported: number;
 }
 
 export interface MinutePoint {
@@ -98,16 +100,16 @@ export class LiveSite extends DurableObject<Env> {
 		return { fresh, duplicates: events.length - fresh };
 	}
 
-	/** Adds rejected or bot events to a day's ledger (they are never stored as visits). */
+	/** Adds rejected or bot events (never stored as visits), or imported events, to a day's ledger. */
 	async count(kind: Exclude<LedgerKind, "accepted">, day: string, n: number): Promise<void> {
 		if (n > 0) this.bump(day, kind, n);
 	}
 
 	/** Accepted, rejected and bot counts for a UTC day. */
 	async ledger(day: string): Promise<Ledger> {
-		const out: Ledger = { accepted: 0, rejected: 0, bot: 0 };
+		const out: Ledger = { accepted: 0, rejected: 0, bot: 0, imported: 0 };
 		for (const row of this.sql.exec<{ kind: string; n: number }>("SELECT kind, n FROM day_counts WHERE day = ?", day)) {
-			if (row.kind === "accepted" || row.kind === "rejected" || row.kind === "bot") out[row.kind] = row.n;
+			if (row.kind === "accepted" || row.kind === "rejected" || row.kind === "bot" || row.kind === "imported") out[row.kind] = row.n;
 		}
 		return out;
 	}
