@@ -70,6 +70,14 @@ describe("PUT /api/v1/{entity} validation", () => {
 		expect(res.body.fields?.map((f) => f.field)).toContain(field);
 	});
 
+	it("says what a field should look like", async () => {
+		const res = await put("orders", order({ placed_at: "yesterday", total: false, items: [{ sku: "A", qty: "two", unit_price: 1 }] }));
+		const messages = Object.fromEntries((res.body.fields ?? []).map((f) => [f.field, f.message]));
+		expect(messages.placed_at).toMatch(/ISO 8601/);
+		expect(messages.total).toMatch(/decimal number/);
+		expect(messages["items[0].qty"]).toMatch(/whole number/);
+	});
+
 	it("answers 404 for an unknown entity, 400 for an empty array or non-JSON, 413 over 500 records", async () => {
 		expect((await put("widgets", {})).status).toBe(404);
 		expect((await put("orders", [])).status).toBe(400);

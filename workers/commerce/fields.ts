@@ -14,11 +14,13 @@ export const currency = z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code
 export const optionalCurrency = z.preprocess(empty, currency.optional());
 
 /** A decimal amount in currency units: 59.9 or "59.90" (no thousands separators). Converted to minor units later. */
-export const amount = z.union([z.number().finite(), z.string().trim().regex(/^-?\d+(\.\d+)?$/, "must be a decimal number such as 59.90")]);
+export const amount = z.union([z.number().finite(), z.string().trim().regex(/^-?\d+(\.\d+)?$/, "must be a decimal number such as 59.90")], {
+	error: "must be a decimal number such as 59.90",
+});
 export const optionalAmount = z.preprocess(empty, amount.optional());
 
 const intText = z.string().trim().regex(/^-?\d+$/, "must be a whole number").transform(Number);
-export const int = (min: number, max: number) => z.union([z.number().int(), intText]).pipe(z.number().int().min(min).max(max));
+export const int = (min: number, max: number) => z.union([z.number().int(), intText], { error: "must be a whole number" }).pipe(z.number().int().min(min).max(max));
 export const optionalInt = (min: number, max: number) => z.preprocess(empty, int(min, max).optional());
 
 const TRUE = new Set(["true", "1", "yes", "y", "t"]);
@@ -41,12 +43,14 @@ const ISO = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}
  * ISO 8601 (`2026-11-20T14:03:00Z`, offsets allowed; a bare date or a time without offset is UTC)
  * or epoch milliseconds → epoch ms.
  */
-export const timestamp = z.union([
+const TIMESTAMP_HELP = "must be an ISO 8601 date-time such as 2026-11-20T14:03:00Z, or epoch milliseconds";
+export const timestamp = z.union(
+	[
 	z.number().int().min(0).max(4_102_444_800_000),
 	z
 		.string()
 		.trim()
-		.regex(ISO, "must be an ISO 8601 date-time such as 2026-11-20T14:03:00Z")
+		.regex(ISO, TIMESTAMP_HELP)
 		.transform((s, ctx) => {
 			const normalized = s.replace(" ", "T");
 			const hasZone = /(Z|[+-]\d{2}:?\d{2})$/.test(normalized);
@@ -57,7 +61,9 @@ export const timestamp = z.union([
 			}
 			return ms;
 		}),
-]);
+	],
+	{ error: TIMESTAMP_HELP },
+);
 export const optionalTimestamp = z.preprocess(empty, timestamp.optional());
 
 /** A calendar day YYYY-MM-DD. */
