@@ -1,5 +1,6 @@
 /** Streaming CSV / NDJSON record parser for bulk imports: framing, offsets, resume, chunk-size independence, throughput. */
 import { describe, expect, it } from "vitest";
+import { mulberry32 } from "../scripts/seed-events.mjs";
 import { ImportFormatError, parseRecords, readCsvHeader, type Format, type ParsedRow, type ParseOptions } from "../workers/import/parse";
 
 const enc = new TextEncoder();
@@ -255,17 +256,8 @@ describe("offsets and resume", () => {
 	});
 });
 
-/** Small seeded PRNG (mulberry32) so failures reproduce. */
-function prng(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
+/** Small seeded PRNG (mulberry32, shared with the demo seed) so failures reproduce. */
+const prng = mulberry32;
 
 /** A generated file and the rows a correct parser must produce for it. */
 interface Fixture {

@@ -5,8 +5,7 @@
 import { z } from "zod";
 import type { WriteContext } from "../commerce/entities";
 import { parseEvent } from "../ingest/schema";
-import { classifySource } from "../ingest/classify";
-import { toMinor } from "../lib/money";
+import { eventColumns } from "../ingest/columns";
 import type { StoredEvent } from "../pipeline/message";
 
 /** Imported events may be of any age (but not more than a day ahead). */
@@ -21,21 +20,7 @@ export function importEventRecord(raw: unknown, ctx: WriteContext): { ok: true; 
 	if (!base) return { ok: false, error: new z.ZodError(issues.map((i) => ({ code: "custom", path: i.path as (string | number)[], message: i.message, input: undefined }))) };
 	const visitor = base.visitor_id ?? (base.customer_id ? `c:${base.customer_id}` : undefined);
 	if (!visitor) return { ok: false, error: new z.ZodError([{ code: "custom", path: ["visitor_id"], message: "imported events need visitor_id or customer_id", input: undefined }]) };
-	const url = new URL(base.url);
-	const props = base.props ?? {};
-	const currency = typeof props.currency === "string" ? props.currency : null;
-	const qty = typeof props.qty === "number" ? props.qty : 1;
-	const value = typeof props.value === "number" ? props.value : typeof props.price === "number" ? props.price * qty : null;
-	return {
-		ok: true,
-		event: {
-			site: ctx.site, id: base.id, name: base.name, ts: base.ts, received_at: ctx.now, visitor, customer_id: base.customer_id ?? null,
-			url: base.url, host: url.hostname, path: url.pathname, referrer: base.referrer || null, ...classifySource(url, base.referrer),
-			country: null, region: null, city: null, device: "other", browser: null, os: null,
-			order_id: typeof props.order_id === "string" ? props.order_id : null, sku: typeof props.sku === "string" ? props.sku : null,
-			value_minor: value === null ? null : toMinor(value, currency ?? ctx.currency), currency: value === null ? null : (currency ?? ctx.currency), props,
-		},
-	};
+	return { ok: true, event: { ...eventColumns(base, ctx.site, ctx.currency, ctx.now), visitor, country: null, region: null, city: null, device: "other", browser: null, os: null } };
 }
 
 /** The event passed every check but the age window: parse it again against its own time. */

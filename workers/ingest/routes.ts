@@ -7,8 +7,8 @@ import { Hono } from "hono";
 import { ApiError, fieldPath, utcDay, type FieldIssue } from "../lib/http";
 import { findSite, type Site } from "../lib/sites";
 import { chunkForSend, type EventMessage, type StoredEvent } from "../pipeline/message";
-import { toMinor } from "../lib/money";
-import { classifySource, isBotUserAgent, parseUserAgent } from "./classify";
+import { isBotUserAgent, parseUserAgent } from "./classify";
+import { eventColumns } from "./columns";
 import { toIssues } from "../lib/validation";
 import { batchSchema, MAX_BODY_BYTES, MAX_EVENTS, parseEvent, type WireEvent } from "./schema";
 import { dailySalt, visitorHash } from "./visitor";
@@ -133,33 +133,5 @@ async function enrich(db: D1Database, site: Site, events: WireEvent[], req: Requ
 	const client = parseUserAgent(ua);
 	const needsHash = events.some((e) => e.visitor_id === undefined);
 	const hashed = needsHash ? await visitorHash(await dailySalt(db, utcDay(now)), site.id, req.headers.get("CF-Connecting-IP") ?? "", ua) : "";
-	return events.map((e) => {
-		const url = new URL(e.url);
-		const props = e.props ?? {};
-		const currency = typeof props.currency === "string" ? props.currency : null;
-		// Line value: explicit `value`, else unit price × qty (an add_to_cart of 3 is worth 3 units).
-		const qty = typeof props.qty === "number" ? props.qty : 1;
-		const value = typeof props.value === "number" ? props.value : typeof props.price === "number" ? props.price * qty : null;
-		return {
-			site: site.id,
-			id: e.id,
-			name: e.name,
-			ts: e.ts,
-			received_at: now,
-			visitor: e.visitor_id ?? hashed,
-			customer_id: e.customer_id ?? null,
-			url: e.url,
-			host: url.hostname,
-			path: url.pathname,
-			referrer: e.referrer || null,
-			...classifySource(url, e.referrer),
-			...geo,
-			...client,
-			order_id: typeof props.order_id === "string" ? props.order_id : null,
-			sku: typeof props.sku === "string" ? props.sku : null,
-			value_minor: value === null ? null : toMinor(value, currency ?? site.currency),
-			currency: value === null ? null : (currency ?? site.currency),
-			props,
-		};
-	});
+	return events.map((e) => ({ ...eventColumns(e, site.id, site.currency, now), visitor: e.visitor_id ?? hashed, ...geo, ...client }));
 }
