@@ -1,6 +1,7 @@
 /** Bulk import: CSV/NDJSON through R2 and the import queue, rejected-row report, idempotent re-import, events backfill, 50 MB. */
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { SLICE_ROWS } from "../workers/import/slice";
 import { ADMIN_KEY, getJson, listKeys, readArchive, waitFor } from "./helpers";
 
 interface Job {
@@ -120,6 +121,17 @@ describe("bulk import", () => {
 		expect(job.status).toBe("failed");
 		expect(job.error).toMatch(/duplicate/i);
 	});
+
+	// Regression: a slice whose row budget ran out exactly at the last row queued a continuation at EOF,
+	// which R2 refused, so the job ended "failed" although every row had landed.
+	it("finishes a file whose row count is an exact multiple of the slice size, and a header-only file", async () => {
+		const rows = SLICE_ROWS;
+		const ndjson = Array.from({ length: rows }, (_, i) => JSON.stringify({ customer_id: `exact-${i}`, created_at: 1735689600000 + i })).join("\n") + "\n";
+		const job = await importFile("customers", ndjson, "ndjson", 60_000);
+		expect(job).toMatchObject({ status: "done", rows_ok: rows, rows_rejected: 0 });
+		const headerOnly = await importFile("customers", "customer_id,created_at\n", "csv");
+		expect(headerOnly).toMatchObject({ status: "done", rows_ok: 0, rows_rejected: 0 });
+	}, 90_000);
 
 	it("streams a 50 MB file through in resumable slices, never holding it whole", async () => {
 		const description = "d".repeat(900);

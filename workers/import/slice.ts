@@ -132,6 +132,13 @@ export async function processSlice(env: Env, msg: SliceMessage, now = Date.now):
 		job.bytes_done = h.end;
 		job.next_line = h.nextLine;
 	}
+	// Nothing left to read (a file of only a header, or a continuation queued at the end): R2 refuses an empty range.
+	if (job.bytes_done >= job.bytes_total) {
+		await env.DB.prepare("UPDATE import_jobs SET bytes_done = ?, next_line = ?, header = ?, status = 'done', updated_at = ?, finished_at = ? WHERE id = ? AND bytes_done = ?")
+			.bind(job.bytes_total, job.next_line, header ? JSON.stringify(header) : null, now(), now(), job.id, startedAt)
+			.run();
+		return { processed: true, done: true };
+	}
 	const object = await env.ARCHIVE.get(job.object_key, { range: { offset: job.bytes_done } });
 	if (!object) throw new Error(`import object ${job.object_key} is missing`);
 
@@ -162,6 +169,8 @@ export async function processSlice(env: Env, msg: SliceMessage, now = Date.now):
 		}
 	}
 	changed += await sink.flush();
+	// A budget that runs out on the very last row has still reached the end of the file.
+	if (offset >= job.bytes_total) finished = true;
 	if (finished) offset = job.bytes_total;
 
 	const keep = rejects.slice(0, Math.max(0, MAX_REJECTS_KEPT - job.rows_rejected));
