@@ -4,14 +4,17 @@
  *
  *   1. builds dist/web (scripts/build-tracker.mjs, or a plain copy of web/public)
  *   2. applies the D1 migrations to the local database (non-interactively)
- *   3. makes sure the `demo` site exists, and mints a fresh read-only API key for the status page
- *      (revoking the one of the previous run)
- *   4. checks whether the local database already holds events
+ *   3. makes sure the `demo` site exists, and mints a fresh read-only API key for the status page and an
+ *      ingest+read key for the seeder (revoking the ones of the previous run)
+ *   4. checks whether the local database already holds events or orders
  *   5. runs `wrangler dev` (Worker + D1 + R2 + Queues + Durable Objects, cron via /__scheduled)
- *   6. once it answers: seeds demo traffic if the database was empty, and prints where everything is
- *      (the status-page link carries the key in its #fragment, which never reaches the server)
+ *   6. once it answers: loads the demo store (scripts/seed.mjs: 24 months of orders, customers, …, and
+ *      the last 28 days of web events, through the bulk import API) if the database was empty, and
+ *      prints where everything is (the status-page link carries the key in its #fragment, which never
+ *      reaches the server)
  *
- * Options: --no-seed (never seed), --reseed (seed even if events exist; same ids, so idempotent).
+ * Options: --no-seed (never seed), --reseed (seed even if data exists; same ids on the same UTC day, so
+ * idempotent).
  * Env: PORT (default 8787).
  * Ctrl-C (SIGINT) / SIGTERM stop wrangler; this script exits with wrangler's code.
  * No dependencies beyond the project's own devDependencies (wrangler, the pinned Node).
@@ -32,6 +35,8 @@ const ORIGIN = `http://localhost:${PORT}`;
 const READY_TIMEOUT_MS = 180_000;
 /** The status page's key: read-only, for `demo`, replaced on every run (the previous one is revoked). */
 const STATUS_KEY_NAME = "status page (npm start)";
+/** The seeder's key: ingest + read for `demo` (the import API), replaced on every run likewise. */
+const SEED_KEY_NAME = "seed (npm start)";
 
 const tty = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (code) => (s) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -173,26 +178,32 @@ async function main() {
 		ok(applied.length ? `applied ${applied.join(", ")}` : "applied");
 	}
 
-	// 3 + 4. demo site, the status page's key, and does the database hold events? (one wrangler run)
-	step(`ensuring site '${SITE}' exists, minting the status page's read key and counting stored events`);
+	// 3 + 4. demo site, the status page's and the seeder's keys, and does the database hold data? (one wrangler run)
+	step(`ensuring site '${SITE}' exists, minting the status page's and the seeder's keys, counting stored events and orders`);
 	const origins = JSON.stringify([...new Set(["http://localhost:8787", "http://127.0.0.1:8787", ORIGIN, `http://${HOST}:${PORT}`])]);
 	const now = Date.now();
 	const key = newKey();
+	const seedKey = newKey();
 	const sql =
 		`INSERT INTO sites (id, name, origins, timezone, currency, created_at) VALUES ('${SITE}', 'Brain2Gain demo store', '${origins}', 'UTC', 'EUR', ${now}) ON CONFLICT DO NOTHING; ` +
 		`${revokeByNameSql(STATUS_KEY_NAME, now)}; ` +
 		`${insertKeySql({ id: key.id, hash: key.hash, site: SITE, name: STATUS_KEY_NAME, scopes: ["read"], now })}; ` +
-		"SELECT COUNT(*) AS n FROM events";
+		`${revokeByNameSql(SEED_KEY_NAME, now)}; ` +
+		`${insertKeySql({ id: seedKey.id, hash: seedKey.hash, site: SITE, name: SEED_KEY_NAME, scopes: ["ingest", "read"], now })}; ` +
+		"SELECT (SELECT COUNT(*) FROM events) AS n, (SELECT COUNT(*) FROM orders) AS o";
 	const q = await wrangler("wrangler d1 execute", ["d1", "execute", "DB", "--local", "--json", "--command", sql]);
 	let n = NaN;
+	let o = NaN;
 	try {
-		n = Number(d1Json(q.stdout).at(-1)?.results?.[0]?.n);
+		const row = d1Json(q.stdout).at(-1)?.results?.[0];
+		n = Number(row?.n);
+		o = Number(row?.o);
 	} catch {
 		/* reported below, with the output */
 	}
-	if (!Number.isFinite(n)) throw new StepError("could not read the event count from the local database", q.stdout);
-	const seedNow = wantSeed && (n === 0 || args.has("--reseed"));
-	ok(`site '${SITE}' ready; read key ${key.id} for the status page; ${n} event(s) stored${seedNow ? " → will seed demo traffic" : n ? " → not seeding" : ""}`);
+	if (!Number.isFinite(n) || !Number.isFinite(o)) throw new StepError("could not read the event and order counts from the local database", q.stdout);
+	const seedNow = wantSeed && ((n === 0 && o === 0) || args.has("--reseed"));
+	ok(`site '${SITE}' ready; read key ${key.id} for the status page; ${n} event(s) and ${o} order(s) stored${seedNow ? " → will load the demo store" : n || o ? " → not seeding" : ""}`);
 
 	// 5. wrangler dev ──────────────────────────────────────────────────────────────────────────
 	await ensurePortFree();
@@ -227,13 +238,16 @@ async function main() {
 
 	let seedReport = null;
 	if (seedNow) {
-		const { seed } = await import("./seed-events.mjs");
+		const { seedStore } = await import("./seed.mjs");
 		console.log("");
+		step("loading the demo store through the bulk import API (scripts/seed.mjs)");
 		try {
-			seedReport = await seed({ url: `http://${HOST}:${PORT}`, origin: ORIGIN, site: SITE, key: key.secret, log: (m) => console.log(`${cyan("▸")} ${m}`) });
+			const r = await seedStore({ url: `http://${HOST}:${PORT}`, origin: ORIGIN, site: SITE, key: seedKey.secret, log: (m) => console.log(`  ${m}`) });
+			// Keep the figures for the banner, not the generated store (~100 MB) for the rest of the session.
+			seedReport = { orders: r.store.orders.length, events: r.store.events.length, months: r.store.meta.months, eventDays: r.store.meta.eventDays, drop: r.store.meta.drop.dates, totalMs: r.totalMs };
 		} catch (err) {
-			const e = new StepError(`seeding demo traffic failed: ${err.message}`);
-			e.hint = "The Worker rejected the demo events; fix it and run `npm start` again (or `npm start -- --no-seed`).";
+			const e = new StepError(`loading the demo store failed: ${err.message}`);
+			e.hint = "The Worker rejected demo data or an import failed; fix it and run `npm start -- --reseed` (or `npm start -- --no-seed`).";
 			throw e;
 		}
 	}
@@ -259,8 +273,9 @@ function banner(seedReport, secret) {
 		`  More keys       npm run key -- create --site ${SITE} --scopes ingest,read,admin`,
 		"",
 		seedReport
-			? `  Seeded ${seedReport.sent} demo events (${seedReport.accepted} new${seedReport.duplicates ? `, ${seedReport.duplicates} already stored` : ""}) over the last 6 days in ${(seedReport.ms / 1000).toFixed(1)} s. More: node scripts/seed-events.mjs --seed 7`
-			: `  Demo data: not seeded (database not empty). More: node scripts/seed-events.mjs --seed 7`,
+			? `  Demo store: ${seedReport.orders.toLocaleString("en-US")} orders over ${seedReport.months} months, ${seedReport.events.toLocaleString("en-US")} web events (last ${seedReport.eventDays} days), loaded in ${(seedReport.totalMs / 1000).toFixed(1)} s; revenue drop on ${seedReport.drop.join(", ")}`
+			: `  Demo store: not loaded (database not empty). Reload: npm start -- --reseed, or npm run seed -- --key <ingest+read key>`,
+		`  Live demo traffic for the last days: node scripts/seed-events.mjs --seed 7`,
 		`  Local state lives in .wrangler/state (delete it for a clean slate). Ctrl-C stops everything.`,
 	];
 	const width = Math.max(...lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, "").length)) + 2;

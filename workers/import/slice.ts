@@ -19,7 +19,7 @@ import { parseRecords, readCsvHeader, type Format } from "./parse";
 export const SLICE_MS = 10_000;
 export const SLICE_ROWS = 25_000;
 /** Rows per D1 batch. */
-const FLUSH_ROWS = 500;
+const FLUSH_ROWS = 1000;
 /** Rejected rows kept per job (all are counted). */
 export const MAX_REJECTS_KEPT = 1000;
 
