@@ -9,13 +9,14 @@
  *
  * Prints a table and writes bench/out/import-<timestamp>.json. See bench/README.md.
  */
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { parseArgs } from "node:util";
 import { insertKeySql, newKey } from "../../scripts/lib/keys.mjs";
-import { ROOT, WRANGLER_JS, d1Json, freePort, killGroup, runWrangler, startWranglerDev, terminateGroups, waitForHttp } from "../../scripts/lib/wrangler.mjs";
+import { benchProcess, sleep, tail } from "../lib.mjs";
+import { ROOT, WRANGLER_JS, d1Json, freePort, startWranglerDev, terminateGroups, waitForHttp } from "../../scripts/lib/wrangler.mjs";
 
 const OUT = path.join(ROOT, "bench/out");
 const SITE = "demo";
@@ -76,41 +77,10 @@ const STATE = path.join(OUT, `import-state-${STAMP}`);
 const RESULT_FILE = path.join(OUT, `import-${STAMP}.json`);
 const log = (msg) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
-// ───────────────────────────── process hygiene (as bench/ingest) ─────────────────────────────
-const children = new Set();
-let cleaningUp = null;
-function track(child) {
-	children.add(child);
-	child.on("close", () => children.delete(child));
-}
-function cleanup() {
-	cleaningUp ??= terminateGroups(children).then(() => children.clear());
-	return cleaningUp;
-}
-async function die(msg, code = 1) {
-	console.error(`\n[bench] FAILED: ${msg}`);
-	await cleanup();
-	process.exit(code);
-}
-process.on("SIGINT", () => die("interrupted (SIGINT)", 130));
-process.on("SIGTERM", () => die("terminated (SIGTERM)", 143));
-process.on("uncaughtException", (err) => die(err?.stack ?? String(err)));
-process.on("unhandledRejection", (err) => die(err?.stack ?? String(err)));
-process.on("exit", () => {
-	for (const c of children) killGroup(c, "SIGKILL");
-});
+// Process hygiene and small helpers: bench/lib.mjs.
+const { track, cleanup, die, wrangler } = benchProcess(GLOBAL_TIMEOUT_MS);
 const DEADLINE = Date.now() + GLOBAL_TIMEOUT_MS;
-setTimeout(() => die(`global timeout of ${GLOBAL_TIMEOUT_MS / 1000}s exceeded`, 124), GLOBAL_TIMEOUT_MS).unref();
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const wrangler = (argv) => runWrangler(argv, { onSpawn: track }).then((r) => r.stdout);
-function tail(file, lines = 30) {
-	try {
-		return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-	} catch {
-		return "(no log)";
-	}
-}
 const fmt = (n, d = 0) => (n == null || Number.isNaN(n) ? "-" : n.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d }));
 function table(rows, header) {
 	const cells = [header, ...rows];

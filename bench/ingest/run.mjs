@@ -12,13 +12,14 @@
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { insertKeySql, newKey } from "../../scripts/lib/keys.mjs";
-import { ROOT, WRANGLER_JS, freePort, killGroup, runWrangler, startWranglerDev, terminateGroups, waitForHttp } from "../../scripts/lib/wrangler.mjs";
+import { benchProcess, sleep, tail } from "../lib.mjs";
+import { ROOT, WRANGLER_JS, freePort, startWranglerDev, waitForHttp } from "../../scripts/lib/wrangler.mjs";
 
 const OUT = path.join(ROOT, "bench/out");
 
@@ -109,51 +110,9 @@ const STATE = path.join(OUT, `state-${STAMP}`);
 const RESULT_FILE = path.join(OUT, `ingest-${STAMP}.json`);
 const log = (msg) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
-// ───────────────────────────── process hygiene ─────────────────────────────
-/** Children we started, each in its own process group (detached), killed as a group. */
-const children = new Set();
-let cleaningUp = null;
+// Process hygiene and small helpers: bench/lib.mjs.
+const { track, cleanup, die, wrangler } = benchProcess(GLOBAL_TIMEOUT_MS);
 
-/** onSpawn for every wrangler child. */
-function track(child) {
-	children.add(child);
-	child.on("close", () => children.delete(child));
-}
-
-/** SIGTERM, then SIGKILL, to every group we started (idempotent). */
-function cleanup() {
-	cleaningUp ??= terminateGroups(children).then(() => children.clear());
-	return cleaningUp;
-}
-
-async function die(msg, code = 1) {
-	console.error(`\n[bench] FAILED: ${msg}`);
-	await cleanup();
-	process.exit(code);
-}
-
-process.on("SIGINT", () => die("interrupted (SIGINT)", 130));
-process.on("SIGTERM", () => die("terminated (SIGTERM)", 143));
-process.on("uncaughtException", (err) => die(err?.stack ?? String(err)));
-process.on("unhandledRejection", (err) => die(err?.stack ?? String(err)));
-process.on("exit", () => {
-	for (const c of children) killGroup(c, "SIGKILL"); // last resort, synchronous
-});
-setTimeout(() => die(`global timeout of ${GLOBAL_TIMEOUT_MS / 1000}s exceeded`, 124), GLOBAL_TIMEOUT_MS).unref();
-
-// ───────────────────────────── helpers ─────────────────────────────
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Runs a one-shot wrangler command; resolves with its stdout, rejects (with the output) on failure. */
-const wrangler = (argv) => runWrangler(argv, { onSpawn: track }).then((r) => r.stdout);
-
-function tail(file, lines = 40) {
-	try {
-		return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-	} catch {
-		return "(no log)";
-	}
-}
 
 /** Starts `wrangler dev` (its own process group, see scripts/lib/wrangler.mjs); output goes to a log file. */
 async function startDev(name, config, port, persistTo, logFile) {

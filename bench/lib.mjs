@@ -1,0 +1,50 @@
+/**
+ * Process hygiene shared by the benchmarks: every wrangler child is tracked and killed as a process
+ * group on exit, on signals, on uncaught errors and when the global timeout fires.
+ */
+import { readFileSync } from "node:fs";
+import { killGroup, runWrangler, terminateGroups } from "../scripts/lib/wrangler.mjs";
+
+/** @param {number} globalTimeoutMs */
+export function benchProcess(globalTimeoutMs) {
+	/** Children we started, each in its own process group (detached), killed as a group. */
+	const children = new Set();
+	let cleaningUp = null;
+	/** onSpawn for every wrangler child. */
+	const track = (child) => {
+		children.add(child);
+		child.on("close", () => children.delete(child));
+	};
+	/** SIGTERM, then SIGKILL, to every group we started (idempotent). */
+	const cleanup = () => {
+		cleaningUp ??= terminateGroups(children).then(() => children.clear());
+		return cleaningUp;
+	};
+	const die = async (msg, code = 1) => {
+		console.error(`\n[bench] FAILED: ${msg}`);
+		await cleanup();
+		process.exit(code);
+	};
+	process.on("SIGINT", () => die("interrupted (SIGINT)", 130));
+	process.on("SIGTERM", () => die("terminated (SIGTERM)", 143));
+	process.on("uncaughtException", (err) => die(err?.stack ?? String(err)));
+	process.on("unhandledRejection", (err) => die(err?.stack ?? String(err)));
+	process.on("exit", () => {
+		for (const c of children) killGroup(c, "SIGKILL"); // last resort, synchronous
+	});
+	setTimeout(() => die(`global timeout of ${globalTimeoutMs / 1000}s exceeded`, 124), globalTimeoutMs).unref();
+	/** Runs a one-shot wrangler command; resolves with its stdout, rejects (with the output) on failure. */
+	const wrangler = (argv) => runWrangler(argv, { onSpawn: track }).then((r) => r.stdout);
+	return { children, track, cleanup, die, wrangler };
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The last lines of a log file, for error messages. */
+export function tail(file, lines = 40) {
+	try {
+		return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+	} catch {
+		return "(no log)";
+	}
+}
