@@ -107,6 +107,32 @@ describe("upsert semantics", () => {
 		expect(await rows("SELECT sku FROM order_items WHERE order_id = 'o-fix'")).toEqual([{ sku: "A" }]);
 	});
 
+	it("applies a repeated id within one request in order: the last copy wins", async () => {
+		const res = await put("orders", [
+			order({ order_id: "o-twice", total: 10, items: [{ sku: "A", qty: 1, unit_price: 5 }, { sku: "B", qty: 1, unit_price: 5 }] }),
+			order({ order_id: "o-twice", total: 7, items: [{ sku: "C", qty: 1, unit_price: 7 }] }),
+		]);
+		expect(res.status).toBe(200);
+		expect(await rows("SELECT total_minor FROM orders WHERE order_id = 'o-twice'")).toEqual([{ total_minor: 700 }]);
+		expect(await rows("SELECT sku FROM order_items WHERE order_id = 'o-twice'")).toEqual([{ sku: "C" }]);
+	});
+
+	it("writes a full request (250 orders, 1,000 writes) set-based: every row, every line, and a repeat changes nothing", async () => {
+		const many = Array.from({ length: 250 }, (_, i) =>
+			order({ order_id: `o-bulk-${i}`, customer_id: `c-${i % 37}`, total: `${i}.5`, is_subscription: i % 2 === 0, items: [{ sku: "A", qty: 1 + (i % 3), unit_price: "1.25" }, { sku: `S-${i % 11}`, qty: 1, unit_price: 2 }] }),
+		);
+		const first = await put("orders", many);
+		expect(first.status, JSON.stringify(first.body).slice(0, 500)).toBe(200);
+		expect(first.body.rows_changed).toBe(750);
+		expect((await put("orders", many)).body.rows_changed).toBe(0);
+		expect(await rows("SELECT count(*) AS n, sum(total_minor) AS total, sum(is_subscription) AS subs FROM orders WHERE order_id LIKE 'o-bulk-%'")).toEqual([{ n: 250, total: 3_125_000, subs: 125 }]);
+		expect(await rows("SELECT count(*) AS n, sum(qty) AS qty FROM order_items WHERE order_id LIKE 'o-bulk-%'")).toEqual([{ n: 500, qty: 749 }]);
+		// A correction to some of them: changed orders update in place, dropped lines go.
+		const fixed = many.map((o, i) => (i % 50 === 0 ? { ...o, total: "1", items: o.items.slice(0, 1) } : o));
+		expect((await put("orders", fixed)).body.rows_changed).toBe(5);
+		expect(await rows("SELECT count(*) AS n FROM order_items WHERE order_id LIKE 'o-bulk-%'")).toEqual([{ n: 495 }]);
+	});
+
 	it("accepts an order before its customer and products and links them when they arrive", async () => {
 		await put("orders", order({ order_id: "o-early", customer_id: "c-late", items: [{ sku: "SKU-LATE", qty: 3, unit_price: "4.50" }] }));
 		const joinSql = `SELECT o.order_id, c.channel, p.name, i.qty FROM orders o JOIN order_items i ON i.site = o.site AND i.order_id = o.order_id

@@ -65,6 +65,16 @@ describe("queue consumer", () => {
 		expect(head?.customMetadata).toMatchObject({ count: "1", site: "demo", dt: "2026-11-22", hour: "00" });
 	});
 
+	it("stores every column as given and reports which events were new (of two copies in one batch, the first)", async () => {
+		const a = stored({ customer_id: "c-7", value_minor: 4250, currency: "EUR", props: { items: [{ sku: "A", qty: 2 }], note: "ü ✓ \"q\"" }, utm_campaign: "jan'26" });
+		const b = stored();
+		expect(await storeEvents(env.DB, [a, { ...a, name: "changed" }, b])).toEqual([true, false, true]);
+		expect(await storeEvents(env.DB, [b, a])).toEqual([false, false]);
+		const row = await env.DB.prepare("SELECT * FROM events WHERE site = ? AND id = ?").bind(a.site, a.id).first<Record<string, unknown>>();
+		expect({ ...row, props: JSON.parse(String(row?.props)) }).toEqual({ ...a, archive_key: null, archived_at: null });
+		expect(typeof row?.ts).toBe("number");
+	});
+
 	it("rewrites the same object when a crash hit between the R2 put and the D1 stamp", async () => {
 		const events = [stored({ ts: Date.UTC(2026, 10, 19, 8) }), stored({ ts: Date.UTC(2026, 10, 19, 8, 30) })];
 		await storeEvents(env.DB, events);

@@ -1,44 +1,129 @@
-/** Turns entity writes into D1 statements: idempotent upserts that skip unchanged rows. */
+/**
+ * Turns entity writes into D1 statements: idempotent upserts that skip unchanged rows.
+ *
+ * Writes of one shape (same table and columns) are sent as one set-based statement that reads its
+ * rows from a single JSON parameter (`… SELECT … FROM json_each(?)`), so a batch of a thousand
+ * records is a handful of statements instead of thousands, and D1's 100-bound-parameter limit does
+ * not apply. That is only equivalent to running the writes one by one when no two of them touch the
+ * same row; when some do (a repeated id in one request), the writes run one statement each, in order.
+ */
+import { jsonChunks } from "../lib/json-rows";
 import type { Write } from "./entities";
 
 const sqlCache = new Map<string, string>();
-
-/**
- * `INSERT … ON CONFLICT (site, key…) DO UPDATE … WHERE <row differs>`: a repeated payload changes
- * nothing (not even updated_at), a corrected one updates the row in place.
- */
-function upsertSql(table: string, key: string[], columns: string[]): string {
-	const cacheKey = `${table}|${key.join(",")}|${columns.join(",")}`;
-	const cached = sqlCache.get(cacheKey);
-	if (cached) return cached;
-	const conflict = ["site", ...key];
-	const data = columns.filter((c) => !conflict.includes(c) && c !== "updated_at");
-	const set = [...data, ...(columns.includes("updated_at") ? ["updated_at"] : [])].map((c) => `${c} = excluded.${c}`).join(", ");
-	const differs = data.length ? ` WHERE (${data.map((c) => `${table}.${c}`).join(", ")}) IS NOT (${data.map((c) => `excluded.${c}`).join(", ")})` : "";
-	const sql = `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")}) ON CONFLICT (${conflict.join(", ")}) DO ${data.length ? `UPDATE SET ${set}${differs}` : "NOTHING"}`;
-	sqlCache.set(cacheKey, sql);
+function cached(key: string, build: () => string): string {
+	let sql = sqlCache.get(key);
+	if (sql === undefined) sqlCache.set(key, (sql = build()));
 	return sql;
 }
 
-export function toStatements(db: D1Database, writes: Write[]): D1PreparedStatement[] {
-	return writes.map((w) => {
-		if (w.kind === "delete") {
-			const cols = Object.keys(w.where);
-			const sql = `DELETE FROM ${w.table} WHERE ${cols.map((c) => `${c} = ?`).join(" AND ")} AND ${w.keep.column} NOT IN (SELECT value FROM json_each(?))`;
-			return db.prepare(sql).bind(...cols.map((c) => w.where[c] ?? null), JSON.stringify(w.keep.values));
-		}
-		const cols = Object.keys(w.values);
-		return db.prepare(upsertSql(w.table, w.key, cols)).bind(...cols.map((c) => { const v = w.values[c]; return typeof v === "boolean" ? Number(v) : (v ?? null); }));
-	});
+/**
+ * `ON CONFLICT (site, key…) DO UPDATE … WHERE <row differs>`: a repeated payload changes nothing
+ * (not even updated_at), a corrected one updates the row in place.
+ */
+function conflictClause(table: string, key: string[], columns: string[]): string {
+	const conflict = ["site", ...key];
+	const data = columns.filter((c) => !conflict.includes(c) && c !== "updated_at");
+	if (!data.length) return `ON CONFLICT (${conflict.join(", ")}) DO NOTHING`;
+	const set = [...data, ...(columns.includes("updated_at") ? ["updated_at"] : [])].map((c) => `${c} = excluded.${c}`).join(", ");
+	return `ON CONFLICT (${conflict.join(", ")}) DO UPDATE SET ${set} WHERE (${data.map((c) => `${table}.${c}`).join(", ")}) IS NOT (${data.map((c) => `excluded.${c}`).join(", ")})`;
 }
 
-/** Rows inserted or changed by the upserts among `writes`, from their batch results (same order). */
-export function changedRows(writes: Write[], results: D1Result[]): number {
-	return results.reduce((n, r, i) => n + (writes[i]?.kind === "upsert" ? (r.meta.changes ?? 0) : 0), 0);
+const upsertOneSql = (table: string, key: string[], columns: string[]) =>
+	cached(`1|${table}|${key}|${columns}`, () => `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")}) ${conflictClause(table, key, columns)}`);
+
+/** Rows come as one JSON array of arrays; `WHERE true` keeps SQLite from reading ON CONFLICT as a join clause. */
+const upsertManySql = (table: string, key: string[], columns: string[]) =>
+	cached(`n|${table}|${key}|${columns}`, () => `INSERT INTO ${table} (${columns.join(", ")}) SELECT ${columns.map((_, i) => `value ->> ${i}`).join(", ")} FROM json_each(?) WHERE true ${conflictClause(table, key, columns)}`);
+
+const deleteOneSql = (table: string, where: string[], keep: string) =>
+	cached(`d1|${table}|${where}|${keep}`, () => `DELETE FROM ${table} WHERE ${where.map((c) => `${c} = ?`).join(" AND ")} AND ${keep} NOT IN (SELECT value FROM json_each(?))`);
+
+/** Each JSON row is `[where values…, [kept values]]`; rows are found through the primary key, not by scanning. */
+const deleteManySql = (table: string, where: string[], keep: string) =>
+	cached(
+		`dn|${table}|${where}|${keep}`,
+		() =>
+			`DELETE FROM ${table} WHERE rowid IN (SELECT t.rowid FROM json_each(?) j JOIN ${table} t ON ${where.map((c, i) => `t.${c} = j.value ->> ${i}`).join(" AND ")} WHERE t.${keep} NOT IN (SELECT value FROM json_each(j.value -> ${where.length})))`,
+	);
+
+const sqlValue = (v: string | number | boolean | null | undefined) => (typeof v === "boolean" ? Number(v) : (v ?? null));
+
+/** D1 statements for some writes, and which of them are upserts (whose changes count as rows changed). */
+export interface Planned {
+	statements: D1PreparedStatement[];
+	upserts: boolean[];
+}
+
+/** Identity of the row (or child set) a write touches. */
+function target(w: Write): string {
+	if (w.kind === "upsert") return JSON.stringify([w.table, ...["site", ...w.key].map((k) => w.values[k] ?? null)]);
+	return JSON.stringify(["-", w.table, ...Object.values(w.where)]);
+}
+
+function oneByOne(db: D1Database, writes: Write[]): Planned {
+	return {
+		statements: writes.map((w) => {
+			if (w.kind === "delete") {
+				const cols = Object.keys(w.where);
+				return db.prepare(deleteOneSql(w.table, cols, w.keep.column)).bind(...cols.map((c) => w.where[c] ?? null), JSON.stringify(w.keep.values));
+			}
+			const cols = Object.keys(w.values);
+			return db.prepare(upsertOneSql(w.table, w.key, cols)).bind(...cols.map((c) => sqlValue(w.values[c])));
+		}),
+		upserts: writes.map((w) => w.kind === "upsert"),
+	};
+}
+
+/**
+ * Plans writes as set-based statements, one group per shape in order of first appearance. When two
+ * writes touch the same row, falls back to one statement per write in the given order.
+ */
+export function toStatements(db: D1Database, writes: Write[]): Planned {
+	const seen = new Set<string>();
+	for (const w of writes) {
+		const t = target(w);
+		if (seen.has(t)) return oneByOne(db, writes);
+		seen.add(t);
+	}
+	// With every target distinct, writes of different shapes commute: an upsert touches one row, a delete
+	// only its own parent's child rows that are not kept, and a kept child is never deleted.
+	const groups = new Map<string, { sql: string; rows: unknown[][]; upsert: boolean }>();
+	for (const w of writes) {
+		if (w.kind === "upsert") {
+			const cols = Object.keys(w.values);
+			const shape = `u|${w.table}|${w.key}|${cols}`;
+			let g = groups.get(shape);
+			if (!g) groups.set(shape, (g = { sql: upsertManySql(w.table, w.key, cols), rows: [], upsert: true }));
+			g.rows.push(cols.map((c) => sqlValue(w.values[c])));
+		} else {
+			const cols = Object.keys(w.where);
+			const shape = `d|${w.table}|${cols}|${w.keep.column}`;
+			let g = groups.get(shape);
+			if (!g) groups.set(shape, (g = { sql: deleteManySql(w.table, cols, w.keep.column), rows: [], upsert: false }));
+			g.rows.push([...cols.map((c) => w.where[c] ?? null), w.keep.values]);
+		}
+	}
+	const planned: Planned = { statements: [], upserts: [] };
+	for (const g of groups.values()) {
+		for (const json of jsonChunks(g.rows)) {
+			planned.statements.push(db.prepare(g.sql).bind(json));
+			planned.upserts.push(g.upsert);
+		}
+	}
+	return planned;
+}
+
+/** Rows inserted or changed by the upserts of a plan, from its batch results (same order). */
+export function changedRows(planned: Planned, results: D1Result[]): number {
+	return results.reduce((n, r, i) => n + (planned.upserts[i] ? (r.meta.changes ?? 0) : 0), 0);
 }
 
 /** Runs writes in one D1 batch (one transaction). Returns how many upserts inserted or changed a row. */
 export async function applyWrites(db: D1Database, writes: Write[]): Promise<{ changed: number }> {
 	if (!writes.length) return { changed: 0 };
-	return { changed: changedRows(writes, await db.batch(toStatements(db, writes))) };
+	const planned = toStatements(db, writes);
+	return { changed: changedRows(planned, await db.batch(planned.statements)) };
 }
+
+

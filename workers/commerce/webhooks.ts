@@ -73,8 +73,9 @@ hooks.post("/orders", async (c) => {
 	// write leaves no delivery record, so the sender's retry is accepted.
 	const recordDelivery = c.env.DB.prepare("INSERT INTO webhook_deliveries (site, signature, received_at) VALUES (?, ?, ?)").bind(site.id, sigHeader.toLowerCase(), now);
 	try {
-		const results = await c.env.DB.batch([recordDelivery, ...toStatements(c.env.DB, writes)]);
-		return c.json({ site: site.id, received: records, rows_changed: changedRows(writes, results.slice(1)) });
+		const planned = toStatements(c.env.DB, writes);
+		const results = await c.env.DB.batch([recordDelivery, ...planned.statements]);
+		return c.json({ site: site.id, received: records, rows_changed: changedRows(planned, results.slice(1)) });
 	} catch (err) {
 		if (err instanceof Error && /UNIQUE constraint failed: webhook_deliveries/.test(err.message)) {
 			throw new ApiError(409, "replayed", "this delivery was already accepted", [{ field: "X-B2G-Signature", message: "already used" }]);

@@ -18,8 +18,9 @@ import { parseRecords, readCsvHeader, type Format } from "./parse";
 /** A slice stops after this much wall time or this many rows, so each invocation stays well inside limits. */
 export const SLICE_MS = 10_000;
 export const SLICE_ROWS = 25_000;
-/** Rows per D1 batch. */
+/** Records per D1 batch: commerce records (an order brings its lines), and backfilled events (fewer, larger archive objects). */
 const FLUSH_ROWS = 1000;
+const FLUSH_EVENTS = 5000;
 /** Rejected rows kept per job (all are counted). */
 export const MAX_REJECTS_KEPT = 1000;
 
@@ -43,6 +44,8 @@ const jobRow = z.object({
 
 /** Where validated rows go: `add` returns a rejection reason or null; `flush` writes and returns rows changed. */
 interface Sink {
+	/** Flush when this many records are waiting. */
+	flushAt: number;
 	add(record: Record<string, unknown>): string | null;
 	size(): number;
 	flush(): Promise<number>;
@@ -59,6 +62,7 @@ function entitySink(env: Env, entity: string, ctx: WriteContext): Sink {
 	let writes: Write[] = [];
 	let rows = 0;
 	return {
+		flushAt: FLUSH_ROWS,
 		add(record) {
 			const r = spec.parse(record, ctx);
 			if (!r.ok) return reason(r.error);
@@ -80,6 +84,7 @@ function entitySink(env: Env, entity: string, ctx: WriteContext): Sink {
 function eventSink(env: Env, ctx: WriteContext): Sink {
 	let events: StoredEvent[] = [];
 	return {
+		flushAt: FLUSH_EVENTS,
 		add(record) {
 			const r = importEventRecord(record, ctx);
 			if (!r.ok) return reason(r.error);
@@ -162,7 +167,7 @@ export async function processSlice(env: Env, msg: SliceMessage, now = Date.now):
 		offset = row.end;
 		nextLine = row.nextLine;
 		rows++;
-		if (sink.size() >= FLUSH_ROWS) changed += await sink.flush();
+		if (sink.size() >= sink.flushAt) changed += await sink.flush();
 		if (rows >= SLICE_ROWS || now() - started > SLICE_MS) {
 			finished = false;
 			break;

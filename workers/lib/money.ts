@@ -1,12 +1,19 @@
 /** Money: integer minor units of an ISO 4217 currency. */
 
-/** Minor units per currency unit (EUR 2, JPY 0, BHD 3). */
+const digitsCache = new Map<string, number>();
+
+/** Minor units per currency unit (EUR 2, JPY 0, BHD 3). Cached: building an Intl.NumberFormat costs tens of µs. */
 export function currencyDigits(code: string): number {
-	try {
-		return new Intl.NumberFormat("en", { style: "currency", currency: code }).resolvedOptions().maximumFractionDigits ?? 2;
-	} catch {
-		return 2;
+	let digits = digitsCache.get(code);
+	if (digits === undefined) {
+		try {
+			digits = new Intl.NumberFormat("en", { style: "currency", currency: code }).resolvedOptions().maximumFractionDigits ?? 2;
+		} catch {
+			digits = 2;
+		}
+		if (digitsCache.size < 1000) digitsCache.set(code, digits);
 	}
+	return digits;
 }
 
 /**
