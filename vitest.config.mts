@@ -9,7 +9,8 @@ export default defineConfig(async () => {
 				wrangler: { configPath: "./wrangler.toml" },
 				miniflare: {
 					// Test-only bindings: the migrations to apply, and no retry backoff so retry tests run fast.
-					bindings: { TEST_MIGRATIONS: migrations, RETRY_BASE_SECONDS: "0" },
+					// The rate limit is out of the way here (one admin key makes hundreds of calls); test/access tests it with its own env.
+					bindings: { TEST_MIGRATIONS: migrations, RETRY_BASE_SECONDS: "0", RATE_LIMIT_REQUESTS: "1000000", KPI_CACHE_SECONDS: "0" },
 					compatibilityFlags: ["service_binding_extra_handlers"],
 					queueConsumers: {
 						// These replace (not merge with) wrangler.toml's consumer settings, so repeat them.

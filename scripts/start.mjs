@@ -5,7 +5,8 @@
  *   1. builds dist/web (scripts/build-tracker.mjs, or a plain copy of web/public)
  *   2. applies the D1 migrations to the local database (non-interactively)
  *   3. makes sure the `demo` site exists, and mints a fresh read-only API key for the status page and an
- *      ingest+read key for the seeder (revoking the ones of the previous run)
+ *      ingest+read key for the seeder (revoking the ones of the previous run); on a database without
+ *      dashboard users, creates admin@localhost (role admin) with a one-time login link
  *   4. checks whether the local database already holds events or orders
  *   5. runs `wrangler dev` (Worker + D1 + R2 + Queues + Durable Objects, cron via /__scheduled)
  *   6. once it answers: loads the demo store (scripts/seed.mjs: 24 months of orders, customers, …, and
@@ -25,6 +26,7 @@ import { createServer } from "node:net";
 import { constants } from "node:os";
 import { join } from "node:path";
 import { insertKeySql, newKey, revokeByNameSql } from "./lib/keys.mjs";
+import { LOGIN_TOKEN_TTL_MS, insertLoginTokenSql, loginUrl, newLoginToken, newUserId } from "./lib/users.mjs";
 import { ROOT as root, WRANGLER_ENV, WRANGLER_JS, WRANGLER_NODE, d1Json, killGroup, runCaptured } from "./lib/wrangler.mjs";
 
 const args = new Set(process.argv.slice(2));
@@ -37,6 +39,8 @@ const READY_TIMEOUT_MS = 180_000;
 const STATUS_KEY_NAME = "status page (npm start)";
 /** The seeder's key: ingest + read for `demo` (the import API), replaced on every run likewise. */
 const SEED_KEY_NAME = "seed (npm start)";
+/** The dashboard admin made on a database without users (later runs print how to get a new link). */
+const ADMIN_EMAIL = "admin@localhost";
 
 const tty = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (code) => (s) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -179,31 +183,39 @@ async function main() {
 	}
 
 	// 3 + 4. demo site, the status page's and the seeder's keys, and does the database hold data? (one wrangler run)
-	step(`ensuring site '${SITE}' exists, minting the status page's and the seeder's keys, counting stored events and orders`);
+	step(`ensuring site '${SITE}' exists, minting the status page's and the seeder's keys, checking for dashboard users, counting stored events and orders`);
 	const origins = JSON.stringify([...new Set(["http://localhost:8787", "http://127.0.0.1:8787", ORIGIN, `http://${HOST}:${PORT}`])]);
 	const now = Date.now();
 	const key = newKey();
 	const seedKey = newKey();
+	// admin@localhost only if there is no user at all; its login token only if that insert happened (a fresh random id).
+	const adminId = newUserId();
+	const adminToken = newLoginToken();
 	const sql =
 		`INSERT INTO sites (id, name, origins, timezone, currency, created_at) VALUES ('${SITE}', 'Brain2Gain demo store', '${origins}', 'UTC', 'EUR', ${now}) ON CONFLICT DO NOTHING; ` +
 		`${revokeByNameSql(STATUS_KEY_NAME, now)}; ` +
 		`${insertKeySql({ id: key.id, hash: key.hash, site: SITE, name: STATUS_KEY_NAME, scopes: ["read"], now })}; ` +
 		`${revokeByNameSql(SEED_KEY_NAME, now)}; ` +
 		`${insertKeySql({ id: seedKey.id, hash: seedKey.hash, site: SITE, name: SEED_KEY_NAME, scopes: ["ingest", "read"], now })}; ` +
-		"SELECT (SELECT COUNT(*) FROM events) AS n, (SELECT COUNT(*) FROM orders) AS o";
+		`INSERT INTO users (id, email, role, created_at) SELECT '${adminId}', '${ADMIN_EMAIL}', 'admin', ${now} WHERE NOT EXISTS (SELECT 1 FROM users); ` +
+		`${insertLoginTokenSql({ hash: adminToken.hash, userId: adminId, now })}; ` +
+		`SELECT (SELECT COUNT(*) FROM events) AS n, (SELECT COUNT(*) FROM orders) AS o, (SELECT COUNT(*) FROM login_tokens WHERE token_hash = '${adminToken.hash}') AS admin_link`;
 	const q = await wrangler("wrangler d1 execute", ["d1", "execute", "DB", "--local", "--json", "--command", sql]);
 	let n = NaN;
 	let o = NaN;
+	let adminLink = null;
 	try {
 		const row = d1Json(q.stdout).at(-1)?.results?.[0];
 		n = Number(row?.n);
 		o = Number(row?.o);
+		if (Number(row?.admin_link) === 1) adminLink = { url: loginUrl(ORIGIN, adminToken.token), expiresAt: now + LOGIN_TOKEN_TTL_MS };
 	} catch {
 		/* reported below, with the output */
 	}
 	if (!Number.isFinite(n) || !Number.isFinite(o)) throw new StepError("could not read the event and order counts from the local database", q.stdout);
 	const seedNow = wantSeed && ((n === 0 && o === 0) || args.has("--reseed"));
 	ok(`site '${SITE}' ready; read key ${key.id} for the status page; ${n} event(s) and ${o} order(s) stored${seedNow ? " → will load the demo store" : n || o ? " → not seeding" : ""}`);
+	if (adminLink) ok(`no dashboard users yet: created ${ADMIN_EMAIL} (role admin); its login link is in the banner`);
 
 	// 5. wrangler dev ──────────────────────────────────────────────────────────────────────────
 	await ensurePortFree();
@@ -252,10 +264,10 @@ async function main() {
 		}
 	}
 	if (stopping) return;
-	banner(seedReport, key.secret);
+	banner(seedReport, key.secret, adminLink);
 }
 
-function banner(seedReport, secret) {
+function banner(seedReport, secret, adminLink) {
 	const u = ORIGIN;
 	const today = new Date().toISOString().slice(0, 10);
 	const auth = `-H "Authorization: Bearer ${secret}"`;
@@ -271,6 +283,9 @@ function banner(seedReport, secret) {
 		`  APIs            /api/v1/… need 'Authorization: Bearer <key>': curl examples with this run's key below`,
 		`  Run the cron    curl "${u}/__scheduled?cron=*/10+*+*+*+*"`,
 		`  More keys       npm run key -- create --site ${SITE} --scopes ingest,read,admin`,
+		...(adminLink
+			? [`  Dashboard login ${cyan(adminLink.url)}`, `                  (${ADMIN_EMAIL}, role admin: one-time link, valid until ${new Date(adminLink.expiresAt).toTimeString().slice(0, 5)}; users: npm run user -- list)`]
+			: [`  Dashboard login npm run user -- link --email ${ADMIN_EMAIL}${PORT === 8787 ? "" : ` --url ${ORIGIN}`}   (a new one-time link; users: npm run user -- list)`]),
 		"",
 		seedReport
 			? `  Demo store: ${seedReport.orders.toLocaleString("en-US")} orders over ${seedReport.months} months, ${seedReport.events.toLocaleString("en-US")} web events (last ${seedReport.eventDays} days), loaded in ${(seedReport.totalMs / 1000).toFixed(1)} s; revenue drop on ${seedReport.drop.join(", ")}`

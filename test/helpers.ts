@@ -1,4 +1,6 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
+import type { Role } from "../workers/auth/roles";
+import { consumeLoginToken, createLoginToken, createUser, type User } from "../workers/auth/users";
 import type { StoredEvent } from "../workers/pipeline/message";
 
 export const BROWSER_UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
@@ -86,4 +88,22 @@ export async function api(method: string, path: string, body?: unknown, key: str
 	const headers: Record<string, string> = { "Content-Type": "application/json" };
 	if (key) headers.Authorization = `Bearer ${key}`;
 	return exports.default.fetch(`https://b2g.test${path}`, { method, headers, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+}
+
+let userSeq = 0;
+/** A dashboard user with a live session: `cookie` is the Cookie header value that carries it. */
+export async function userSession(role: Role, email?: string): Promise<{ user: User; cookie: string }> {
+	const user = await createUser(env.DB, { email: email ?? `${role}-${++userSeq}-${crypto.randomUUID().slice(0, 8)}@example.com`, role });
+	const { token } = await createLoginToken(env.DB, user.id);
+	const { sessionId } = await consumeLoginToken(env.DB, token);
+	return { user, cookie: `b2g_session=${sessionId}` };
+}
+
+/** A JSON request to the API carrying a session cookie (and no Authorization header). */
+export async function apiWithCookie(method: string, path: string, cookie: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
+	return exports.default.fetch(`https://b2g.test${path}`, {
+		method,
+		headers: { "Content-Type": "application/json", Cookie: cookie, ...headers },
+		body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+	});
 }

@@ -4,6 +4,7 @@ import { runMaintenance } from "./jobs/scheduled";
 import { consumeImports, IMPORTS_QUEUE } from "./import/consumer";
 import { consumeDeadLetters, consumeEvents, DEAD_LETTER_QUEUE } from "./pipeline/consumer";
 
+export { RateLimiter } from "./auth/rate-limit";
 export { LiveSite } from "./realtime/live-site";
 
 export default {

@@ -30,11 +30,11 @@ function conflictClause(table: string, key: string[], columns: string[]): string
 }
 
 const upsertOneSql = (table: string, key: string[], columns: string[]) =>
-	cached(`1|${table}|${key}|${columns}`, () => `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")}) ${conflictClause(table, key, columns)}`);
+	cached(`1|${table}|${key}|${columns}`, () => `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")}) ${conflictClause(table, key, columns)} RETURNING 1 AS changed`);
 
 /** Rows come as one JSON array of arrays; `WHERE true` keeps SQLite from reading ON CONFLICT as a join clause. */
 const upsertManySql = (table: string, key: string[], columns: string[]) =>
-	cached(`n|${table}|${key}|${columns}`, () => `INSERT INTO ${table} (${columns.join(", ")}) SELECT ${columns.map((_, i) => `value ->> ${i}`).join(", ")} FROM json_each(?) WHERE true ${conflictClause(table, key, columns)}`);
+	cached(`n|${table}|${key}|${columns}`, () => `INSERT INTO ${table} (${columns.join(", ")}) SELECT ${columns.map((_, i) => `value ->> ${i}`).join(", ")} FROM json_each(?) WHERE true ${conflictClause(table, key, columns)} RETURNING 1 AS changed`);
 
 const deleteOneSql = (table: string, where: string[], keep: string) =>
 	cached(`d1|${table}|${where}|${keep}`, () => `DELETE FROM ${table} WHERE ${where.map((c) => `${c} = ?`).join(" AND ")} AND ${keep} NOT IN (SELECT value FROM json_each(?))`);
@@ -114,9 +114,12 @@ export function toStatements(db: D1Database, writes: Write[]): Planned {
 	return planned;
 }
 
-/** Rows inserted or changed by the upserts of a plan, from its batch results (same order). */
+/**
+ * Rows inserted or changed by the upserts of a plan, from its batch results (same order): the rows
+ * they RETURNed. Not `meta.changes`, which also counts what the rollup triggers wrote.
+ */
 export function changedRows(planned: Planned, results: D1Result[]): number {
-	return results.reduce((n, r, i) => n + (planned.upserts[i] ? (r.meta.changes ?? 0) : 0), 0);
+	return results.reduce((n, r, i) => n + (planned.upserts[i] ? r.results.length : 0), 0);
 }
 
 /** Runs writes in one D1 batch (one transaction). Returns how many upserts inserted or changed a row. */

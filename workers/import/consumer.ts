@@ -3,6 +3,7 @@
  * the job at once; other errors retry with backoff, and the last failed attempt marks the job failed.
  */
 import { ImportFormatError } from "./parse";
+import { refreshRollups } from "../metrics/rollup";
 import { failJob, processSlice, sliceMessageSchema } from "./slice";
 
 export const IMPORTS_QUEUE = "b2g-imports";
@@ -18,8 +19,10 @@ export async function consumeImports(batch: MessageBatch<unknown>, env: Env): Pr
 			continue;
 		}
 		try {
-			await processSlice(env, parsed.data);
+			const result = await processSlice(env, parsed.data);
 			msg.ack();
+			// A finished import brings the site's KPI rollups up to date (what is left, cron finishes).
+			if (result.finishedSite) await refreshRollups(env, result.finishedSite);
 		} catch (err) {
 			const message = err instanceof Error ? err.message : String(err);
 			console.error(`import ${parsed.data.job} slice at ${parsed.data.offset} failed (attempt ${msg.attempts})`, message);

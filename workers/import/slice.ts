@@ -112,6 +112,8 @@ function eventSink(env: Env, ctx: WriteContext): Sink {
 export interface SliceResult {
 	processed: boolean;
 	done: boolean;
+	/** The job's site, when this slice finished the job. */
+	finishedSite?: string;
 }
 
 export async function processSlice(env: Env, msg: SliceMessage, now = Date.now): Promise<SliceResult> {
@@ -142,7 +144,7 @@ export async function processSlice(env: Env, msg: SliceMessage, now = Date.now):
 		await env.DB.prepare("UPDATE import_jobs SET bytes_done = ?, next_line = ?, header = ?, status = 'done', updated_at = ?, finished_at = ? WHERE id = ? AND bytes_done = ?")
 			.bind(job.bytes_total, job.next_line, header ? JSON.stringify(header) : null, now(), now(), job.id, startedAt)
 			.run();
-		return { processed: true, done: true };
+		return { processed: true, done: true, finishedSite: job.site };
 	}
 	const object = await env.ARCHIVE.get(job.object_key, { range: { offset: job.bytes_done } });
 	if (!object) throw new Error(`import object ${job.object_key} is missing`);
@@ -187,7 +189,7 @@ export async function processSlice(env: Env, msg: SliceMessage, now = Date.now):
 	const results = await env.DB.batch([...keep.map((r) => keepStmt.bind(job.id, r.line, r.reason.slice(0, 1000))), advance]);
 	const advanced = (results.at(-1)?.meta.changes ?? 0) > 0;
 	if (advanced && !finished) await env.IMPORTS_QUEUE.send({ job: job.id, offset } satisfies SliceMessage, { contentType: "json" });
-	return { processed: advanced, done: finished };
+	return { processed: advanced, done: finished, ...(advanced && finished ? { finishedSite: job.site } : {}) };
 }
 
 /** Marks a job failed (after its slice ran out of retries). */

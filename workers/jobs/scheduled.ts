@@ -1,10 +1,14 @@
 /**
- * Cron (every 10 minutes): the archive sweeper, salt rotation, webhook replay-record pruning, and a
- * watchdog that re-queues import slices whose message was lost. Nightly analytics jobs join here.
+ * Cron (every 10 minutes): the archive sweeper, salt rotation, webhook replay-record pruning, a
+ * watchdog that re-queues import slices whose message was lost, and pruning of the audit log (400 days)
+ * and of ended login tokens and sessions, and the KPI rollup sweep. Nightly analytics jobs join here.
  */
+import { pruneAudit } from "../auth/audit";
+import { pruneLogins } from "../auth/users";
 import { archiveEvents, unarchived } from "../pipeline/archive";
 import { pruneDeliveries } from "../commerce/webhooks";
 import { resumeStalledImports } from "../import/slice";
+import { sweepRollups } from "../metrics/rollup";
 import { pruneSalts } from "../ingest/visitor";
 
 /** Events stored this long ago but still not in R2 are archived by the sweeper (the consumer normally does it within seconds). */
@@ -17,6 +21,12 @@ export interface MaintenanceReport {
 	saltsPruned: number;
 	webhookDeliveriesPruned: number;
 	importsResumed: number;
+	/** Audit rows older than 400 days. */
+	auditPruned: number;
+	/** Login tokens and dashboard sessions that ended more than a day ago. */
+	loginsPruned: number;
+	/** KPI rollup (source, day) pairs recomputed from dirty hours. */
+	rollupDays: number;
 }
 
 export async function runMaintenance(env: Env, now: number): Promise<MaintenanceReport> {
@@ -25,5 +35,8 @@ export async function runMaintenance(env: Env, now: number): Promise<Maintenance
 	const saltsPruned = await pruneSalts(env.DB, now);
 	const webhookDeliveriesPruned = await pruneDeliveries(env.DB, now);
 	const importsResumed = await resumeStalledImports(env, now);
-	return { swept: refs.length, objects, saltsPruned, webhookDeliveriesPruned, importsResumed };
+	const auditPruned = await pruneAudit(env.DB, now);
+	const loginsPruned = await pruneLogins(env.DB, now);
+	const rollupDays = await sweepRollups(env);
+	return { swept: refs.length, objects, saltsPruned, webhookDeliveriesPruned, importsResumed, auditPruned, loginsPruned, rollupDays };
 }

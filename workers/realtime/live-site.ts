@@ -9,6 +9,7 @@
  * (windows, funnels, WebSocket push, shards) on the same design.
  */
 import { DurableObject } from "cloudflare:workers";
+import { migrateDurableObject } from "../lib/do-migrations";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -67,14 +68,7 @@ export class LiveSite extends DurableObject<Env> {
 	}
 
 	private migrate(): void {
-		this.sql.exec("CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY)");
-		const done = this.sql.exec<{ v: number | null }>("SELECT MAX(version) AS v FROM _migrations").one().v ?? 0;
-		for (let v = done; v < MIGRATIONS.length; v++) {
-			this.ctx.storage.transactionSync(() => {
-				this.sql.exec(MIGRATIONS[v] as string);
-				this.sql.exec("INSERT INTO _migrations (version) VALUES (?)", v + 1);
-			});
-		}
+		migrateDurableObject(this.ctx, MIGRATIONS);
 	}
 
 	/**

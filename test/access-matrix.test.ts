@@ -1,0 +1,153 @@
+/**
+ * Role × route matrix: every /api/v1 route mounted in workers/app.ts, called by each dashboard role
+ * (a session cookie), by account-wide keys with each scope, and with no credentials. A further test
+ * fails when a route is mounted without a row here, so each new route gets its access decided.
+ *
+ * Path placeholders, replaced per call: `:freshUser` (a new user's id), `:freshKey` (a new key's id).
+ * `body` may be a function, for bodies that must be unique per call.
+ */
+import { env, exports } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { app } from "../workers/app";
+import { createKey } from "../workers/auth/keys";
+import type { Role } from "../workers/auth/roles";
+import { consumeLoginToken, createLoginToken, createUser } from "../workers/auth/users";
+
+type Who = "admin" | "executive" | "analyst" | "operations" | "ingestKey" | "readKey" | "adminKey" | "anonymous";
+
+export interface MatrixRow {
+	method: string;
+	path: string;
+	body?: unknown;
+	expect: Record<Who, number>;
+}
+
+/** Statuses for: read-only roles and the read key pass, the ingest key does not. */
+const READ = (ok: number): Record<Who, number> => ({ admin: ok, executive: ok, analyst: ok, operations: ok, ingestKey: 403, readKey: ok, adminKey: ok, anonymous: 401 });
+/** Only the admin role and the admin key pass. */
+const ADMIN = (ok: number): Record<Who, number> => ({ admin: ok, executive: 403, analyst: 403, operations: 403, ingestKey: 403, readKey: 403, adminKey: ok, anonymous: 401 });
+/** The ingest scope: the admin role (admin ⊇ ingest), the ingest and admin keys. */
+const INGEST = (ok: number): Record<Who, number> => ({ admin: ok, executive: 403, analyst: 403, operations: 403, ingestKey: ok, readKey: 403, adminKey: ok, anonymous: 401 });
+
+const unique = () => crypto.randomUUID().slice(0, 8);
+const product = { sku: "MX-1", name: "Matrix bar", price: 2 };
+
+export const ROUTE_MATRIX: MatrixRow[] = [
+	// Access (workers/auth/access-routes.ts)
+	{ method: "GET", path: "/api/v1/me", expect: { admin: 200, executive: 200, analyst: 200, operations: 200, ingestKey: 200, readKey: 200, adminKey: 200, anonymous: 401 } },
+	{ method: "POST", path: "/api/v1/logout", expect: { admin: 200, executive: 200, analyst: 200, operations: 200, ingestKey: 400, readKey: 400, adminKey: 400, anonymous: 401 } },
+	{ method: "GET", path: "/api/v1/users", expect: ADMIN(200) },
+	{ method: "POST", path: "/api/v1/users", body: () => ({ email: `matrix-${unique()}@example.com`, role: "analyst" }), expect: ADMIN(201) },
+	{ method: "PATCH", path: "/api/v1/users/:freshUser", body: { role: "executive" }, expect: ADMIN(200) },
+	{ method: "DELETE", path: "/api/v1/users/:freshUser", expect: ADMIN(200) },
+	{ method: "POST", path: "/api/v1/users/:freshUser/login-link", expect: ADMIN(201) },
+	{ method: "GET", path: "/api/v1/audit", expect: ADMIN(200) },
+	// Sites and keys (workers/auth/routes.ts); the same values as test/setup.ts, so an update changes nothing.
+	{ method: "POST", path: "/api/v1/sites", body: { id: "demo", name: "Demo store" }, expect: ADMIN(200) },
+	{ method: "GET", path: "/api/v1/sites", expect: READ(200) },
+	{ method: "POST", path: "/api/v1/keys", body: { name: "matrix", scopes: ["read"] }, expect: ADMIN(201) },
+	{ method: "GET", path: "/api/v1/keys", expect: ADMIN(200) },
+	{ method: "DELETE", path: "/api/v1/keys/:freshKey", expect: ADMIN(200) },
+	// Webhook secret (workers/commerce/webhooks.ts)
+	{ method: "POST", path: "/api/v1/webhooks/secret?site=demo", expect: ADMIN(201) },
+	// Real time and pipeline (workers/realtime, workers/pipeline)
+	{ method: "GET", path: "/api/v1/realtime?site=demo", expect: READ(200) },
+	{ method: "GET", path: "/api/v1/health/pipeline?site=demo", expect: READ(200) },
+	{ method: "GET", path: "/api/v1/pipeline/dead-letters?site=demo", expect: READ(200) },
+	{ method: "POST", path: "/api/v1/pipeline/dead-letters/replay?site=demo", expect: ADMIN(200) },
+	// Bulk import (workers/import/routes.ts); an unknown job id is a 404 only after the scope check.
+	{ method: "POST", path: "/api/v1/import/products?site=demo&format=ndjson", body: `${JSON.stringify(product)}\n`, expect: INGEST(202) },
+	{ method: "GET", path: "/api/v1/import/00000000-0000-4000-8000-000000000000?site=demo", expect: READ(404) },
+	{ method: "GET", path: "/api/v1/import?site=demo", expect: READ(200) },
+	// KPIs and targets (workers/metrics/routes.ts)
+	{ method: "GET", path: "/api/v1/kpis/catalog?site=demo", expect: READ(200) },
+	{ method: "GET", path: "/api/v1/kpis?site=demo", expect: READ(200) },
+	// Strategic KPIs (MRR, CAC, CLV, spend …) are not for the operations role.
+	{ method: "GET", path: "/api/v1/kpis?site=demo&ids=mrr", expect: { ...READ(200), operations: 403 } },
+	{ method: "GET", path: "/api/v1/kpis?site=demo&ids=revenue,fulfilment_hours", expect: READ(200) },
+	{ method: "GET", path: "/api/v1/targets?site=demo", expect: READ(200) },
+	{ method: "PUT", path: "/api/v1/targets?site=demo", body: { kpi: "revenue", period: "2026-11", value: 1000 }, expect: ADMIN(200) },
+	// Commerce upserts (workers/commerce/routes.ts), last: its /:entity pattern is the catch-all.
+	{ method: "PUT", path: "/api/v1/products?site=demo", body: product, expect: INGEST(200) },
+	{ method: "POST", path: "/api/v1/products?site=demo", body: product, expect: INGEST(200) },
+];
+
+const ROLES_UNDER_TEST: Role[] = ["admin", "executive", "analyst", "operations"];
+const WHO: Who[] = [...ROLES_UNDER_TEST, "ingestKey", "readKey", "adminKey", "anonymous"];
+const users: Partial<Record<Role, string>> = {};
+const secrets: Partial<Record<Who, string>> = {};
+
+beforeAll(async () => {
+	for (const role of ROLES_UNDER_TEST) users[role] = (await createUser(env.DB, { email: `matrix-${role}@example.com`, role })).id;
+	secrets.ingestKey = (await createKey(env.DB, { site: null, name: "matrix ingest", scopes: ["ingest"] })).secret;
+	secrets.readKey = (await createKey(env.DB, { site: null, name: "matrix read", scopes: ["read"] })).secret;
+	secrets.adminKey = (await createKey(env.DB, { site: null, name: "matrix admin", scopes: ["admin"] })).secret;
+});
+
+/** Credentials for one call; every session call gets a new session (logout ends the one it uses). */
+async function credentials(who: Who): Promise<Record<string, string>> {
+	if (who === "anonymous") return {};
+	const userId = users[who as Role];
+	if (userId) {
+		const { sessionId } = await consumeLoginToken(env.DB, (await createLoginToken(env.DB, userId)).token);
+		return { Cookie: `b2g_session=${sessionId}` };
+	}
+	return { Authorization: `Bearer ${secrets[who]}` };
+}
+
+async function concretePath(path: string): Promise<string> {
+	let out = path;
+	if (out.includes(":freshUser")) out = out.replace(":freshUser", (await createUser(env.DB, { email: `target-${unique()}@example.com`, role: "analyst" })).id);
+	if (out.includes(":freshKey")) out = out.replace(":freshKey", (await createKey(env.DB, { site: null, name: "matrix target", scopes: ["read"] })).key.id);
+	return out;
+}
+
+async function call(row: MatrixRow, who: Who): Promise<number> {
+	const body = typeof row.body === "function" ? (row.body as () => unknown)() : row.body;
+	const res = await exports.default.fetch(`https://b2g.test${await concretePath(row.path)}`, {
+		method: row.method,
+		headers: { "Content-Type": "application/json", ...(await credentials(who)) },
+		body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+	});
+	await res.arrayBuffer();
+	return res.status;
+}
+
+describe("role × route matrix", () => {
+	for (const row of ROUTE_MATRIX) {
+		it(`${row.method} ${row.path}`, async () => {
+			const got: Partial<Record<Who, number>> = {};
+			for (const who of WHO) got[who] = await call(row, who);
+			expect(got).toEqual(row.expect);
+		});
+	}
+});
+
+/** `/api/v1/users/:id` or `/api/v1/:entity{[a-z_]+}` as a regular expression over concrete paths. */
+function routePattern(path: string): RegExp {
+	const source = path
+		.split("/")
+		.map((seg) => {
+			const m = /^:\w+(?:\{(.+)\})?$/.exec(seg);
+			if (m) return `(?:${m[1] ?? "[^/]+"})`;
+			return seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+		})
+		.join("/");
+	return new RegExp(`^${source}$`);
+}
+
+describe("matrix coverage", () => {
+	it("has a row for every /api/v1 route mounted in workers/app.ts", () => {
+		const mounted: { method: string; path: string }[] = [];
+		for (const r of app.routes) if (r.method !== "ALL" && r.path.startsWith("/api/v1/") && !mounted.some((m) => m.method === r.method && m.path === r.path)) mounted.push({ method: r.method, path: r.path });
+		expect(mounted.length).toBeGreaterThanOrEqual(27);
+		// A row covers the first mounted route that would serve it, so POST /api/v1/users does not count for the /:entity catch-all.
+		const covered = new Set<string>();
+		for (const row of ROUTE_MATRIX) {
+			const first = mounted.find((route) => route.method === row.method && routePattern(route.path).test(row.path.split("?")[0] as string));
+			if (first) covered.add(`${first.method} ${first.path}`);
+		}
+		const uncovered = mounted.map((r) => `${r.method} ${r.path}`).filter((k) => !covered.has(k));
+		expect(uncovered).toEqual([]);
+	});
+});

@@ -1,0 +1,297 @@
+/**
+ * Daily KPI rollups, kept current from the dirty hours that the raw tables' triggers record
+ * (migrations/0005_rollups.sql). Re-rolling a day deletes its rollup rows and recomputes them from raw
+ * rows in one transaction together with clearing the dirty hours it covered, so the result is the same
+ * however often, late or out of order the raw data arrived. Days are the site's local days.
+ *
+ * Who calls it: the KPI query (for the days it is about to read, bounded), the import consumer after
+ * each slice, and the cron sweep (everything left).
+ */
+import { z } from "zod";
+import { jsonChunks } from "../lib/json-rows";
+import { findSite } from "../lib/sites";
+import { dayBounds, daysOfHour, localDay } from "./calendar";
+
+export const SOURCES = ["sales", "web", "support", "inventory", "supply"] as const;
+export type Source = (typeof SOURCES)[number];
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+/** A customer with no order for this many days has lapsed (churned). */
+export const LAPSE_DAYS = 90;
+/** Sessions are rebuilt from events this far either side of the day (a session that spans midnight starts on its first event's day). */
+const SESSION_MARGIN_MS = 6 * HOUR;
+/** Days per D1 batch. */
+const DAYS_PER_BATCH = 20;
+
+/** Refund reasons that count as a shipping error (wrong, missing, damaged or lost goods). */
+export const SHIPPING_ERROR_SQL = "(COALESCE(r.reason, '') LIKE '%wrong item%' OR r.reason LIKE '%missing item%' OR r.reason LIKE '%damaged%' OR r.reason LIKE '%lost in transit%')";
+
+// Each statement binds ?1 site, ?2 day label, ?3 day start (UTC ms), ?4 day end (exclusive). CROSS JOIN fixes
+// the join order (SQLite's documented hint): the day's orders drive the lookups of their lines, never the reverse.
+const DAY_SQL: Record<Source, string[]> = {
+	sales: [
+		"DELETE FROM kpi_sales_daily WHERE site = ?1 AND day = ?2 AND ?3 IS NOT NULL AND ?4 IS NOT NULL",
+		"DELETE FROM kpi_products_daily WHERE site = ?1 AND day = ?2 AND ?3 IS NOT NULL AND ?4 IS NOT NULL",
+		`INSERT INTO kpi_sales_daily (site, day, channel, country, orders, revenue, gross_total, discount, shipping, tax, line_revenue, costed_revenue, cogs, units,
+			multi_sku_orders, first_orders, subscription_orders, subscription_revenue, shipped_orders, fulfil_ms)
+		SELECT ?1, ?2, COALESCE(o.channel, 'unknown'), COALESCE(c.country, 'unknown'), COUNT(*), SUM(o.total_minor - o.tax_minor), SUM(o.total_minor),
+			SUM(o.discount_minor), SUM(o.shipping_minor), SUM(o.tax_minor),
+			COALESCE(SUM(li.line_revenue), 0), COALESCE(SUM(li.costed_revenue), 0), COALESCE(SUM(li.cogs), 0), COALESCE(SUM(li.units), 0), COALESCE(SUM(li.skus >= 2), 0),
+			SUM(NOT EXISTS (SELECT 1 FROM orders p WHERE p.site = o.site AND p.customer_id = o.customer_id AND p.status <> 'cancelled'
+				AND (p.placed_at < o.placed_at OR (p.placed_at = o.placed_at AND p.order_id < o.order_id)))),
+			SUM(o.is_subscription), SUM(CASE WHEN o.is_subscription THEN o.total_minor - o.tax_minor ELSE 0 END),
+			SUM(o.shipped_at IS NOT NULL), SUM(CASE WHEN o.shipped_at IS NOT NULL THEN o.shipped_at - o.placed_at ELSE 0 END)
+		FROM orders o
+		LEFT JOIN customers c ON c.site = o.site AND c.customer_id = o.customer_id
+		LEFT JOIN (
+			SELECT i.order_id, SUM(i.qty * i.unit_price_minor) AS line_revenue, SUM(i.qty) AS units, COUNT(*) AS skus,
+				SUM(CASE WHEN COALESCE(i.unit_cost_minor, p.unit_cost_minor) IS NULL THEN 0 ELSE i.qty * i.unit_price_minor END) AS costed_revenue,
+				SUM(i.qty * COALESCE(i.unit_cost_minor, p.unit_cost_minor, 0)) AS cogs
+			FROM orders oo CROSS JOIN order_items i ON i.site = oo.site AND i.order_id = oo.order_id
+			LEFT JOIN products p ON p.site = i.site AND p.sku = i.sku
+			WHERE oo.site = ?1 AND oo.placed_at >= ?3 AND oo.placed_at < ?4
+			GROUP BY i.order_id
+		) li ON li.order_id = o.order_id
+		WHERE o.site = ?1 AND o.placed_at >= ?3 AND o.placed_at < ?4 AND o.status <> 'cancelled'
+		GROUP BY 3, 4`,
+		`INSERT INTO kpi_sales_daily (site, day, channel, country, refunds, refund_amount, returns, shipping_errors)
+		SELECT ?1, ?2, COALESCE(o.channel, 'unknown'), COALESCE(c.country, 'unknown'), COUNT(*), SUM(r.amount_minor), SUM(r.is_return), SUM(COALESCE(${SHIPPING_ERROR_SQL}, 0))
+		FROM refunds r
+		LEFT JOIN orders o ON o.site = r.site AND o.order_id = r.order_id
+		LEFT JOIN customers c ON c.site = o.site AND c.customer_id = o.customer_id
+		WHERE r.site = ?1 AND r.created_at >= ?3 AND r.created_at < ?4 AND (o.status IS NULL OR o.status <> 'cancelled')
+		GROUP BY 3, 4
+		ON CONFLICT (site, day, channel, country) DO UPDATE SET refunds = excluded.refunds, refund_amount = excluded.refund_amount, returns = excluded.returns, shipping_errors = excluded.shipping_errors`,
+		`INSERT INTO kpi_products_daily (site, day, sku, orders, units, line_revenue, costed_revenue, cogs)
+		SELECT ?1, ?2, i.sku, COUNT(*), SUM(i.qty), SUM(i.qty * i.unit_price_minor),
+			SUM(CASE WHEN COALESCE(i.unit_cost_minor, p.unit_cost_minor) IS NULL THEN 0 ELSE i.qty * i.unit_price_minor END),
+			SUM(i.qty * COALESCE(i.unit_cost_minor, p.unit_cost_minor, 0))
+		FROM orders o CROSS JOIN order_items i ON i.site = o.site AND i.order_id = o.order_id
+		LEFT JOIN products p ON p.site = i.site AND p.sku = i.sku
+		WHERE o.site = ?1 AND o.placed_at >= ?3 AND o.placed_at < ?4 AND o.status <> 'cancelled'
+		GROUP BY i.sku`,
+		`INSERT INTO kpi_products_daily (site, day, sku, returned_units)
+		SELECT ?1, ?2, r.sku, SUM(COALESCE(r.qty, 1))
+		FROM refunds r LEFT JOIN orders o ON o.site = r.site AND o.order_id = r.order_id
+		WHERE r.site = ?1 AND r.created_at >= ?3 AND r.created_at < ?4 AND r.is_return AND r.sku IS NOT NULL AND (o.status IS NULL OR o.status <> 'cancelled')
+		GROUP BY r.sku
+		ON CONFLICT (site, day, sku) DO UPDATE SET returned_units = excluded.returned_units`,
+	],
+	web: [
+		"DELETE FROM kpi_web_daily WHERE site = ?1 AND day = ?2 AND ?3 IS NOT NULL AND ?4 IS NOT NULL",
+		"DELETE FROM kpi_product_views_daily WHERE site = ?1 AND day = ?2 AND ?3 IS NOT NULL AND ?4 IS NOT NULL",
+		`INSERT INTO kpi_web_daily (site, day, channel, device, country, visitors, sessions, events, page_views, bounces, duration_ms,
+			view_sessions, view_purchase_sessions, cart_sessions, cart_purchase_sessions, checkout_sessions, checkout_purchase_sessions, purchase_sessions)
+		WITH ${sessionCtes()}
+		SELECT ?1, ?2, channel, device, country, COUNT(DISTINCT visitor), COUNT(*), SUM(events), SUM(page_views), SUM(events = 1), SUM(ended - started),
+			SUM(viewed), SUM(viewed AND bought), SUM(carted), SUM(carted AND bought), SUM(checked), SUM(checked AND bought), SUM(bought)
+		FROM sess WHERE started >= ?3 AND started < ?4
+		GROUP BY channel, device, country`,
+		`INSERT INTO kpi_product_views_daily (site, day, sku, view_sessions, purchase_sessions)
+		WITH ${sessionCtes()},
+		pairs AS (
+			SELECT visitor, sno, sku, 1 AS viewed, 0 AS bought FROM numbered WHERE name = 'product_view' AND sku IS NOT NULL AND started >= ?3 AND started < ?4
+			UNION ALL
+			SELECT n.visitor, n.sno, j.value ->> 'sku', 0, 1 FROM numbered n, json_each(n.props, '$.items') j WHERE n.name = 'purchase' AND n.started >= ?3 AND n.started < ?4
+		)
+		SELECT ?1, ?2, sku, COUNT(*), SUM(bought)
+		FROM (SELECT sku, MAX(viewed) AS viewed, MAX(bought) AS bought FROM pairs GROUP BY visitor, sno, sku)
+		WHERE viewed = 1 AND sku IS NOT NULL
+		GROUP BY sku`,
+	],
+	support: [
+		"DELETE FROM kpi_support_daily WHERE site = ?1 AND day = ?2 AND ?3 IS NOT NULL AND ?4 IS NOT NULL",
+		`INSERT INTO kpi_support_daily (site, day, tickets_opened, tickets_resolved, first_responses, first_response_ms, resolution_ms,
+			nps_responses, promoters, detractors, csat_responses, csat_satisfied, csat_sum)
+		SELECT ?1, ?2, t.opened, t.resolved, t.responded, t.response_ms, t.resolution_ms, s.nps, s.promoters, s.detractors, s.csat, s.satisfied, s.csat_sum
+		FROM (
+			SELECT COUNT(*) AS opened, COALESCE(SUM(resolved_at IS NOT NULL), 0) AS resolved, COALESCE(SUM(first_response_at IS NOT NULL), 0) AS responded,
+				COALESCE(SUM(first_response_at - opened_at), 0) AS response_ms,
+				(SELECT json_group_array(ms) FROM (SELECT resolved_at - opened_at AS ms FROM tickets WHERE site = ?1 AND opened_at >= ?3 AND opened_at < ?4 AND resolved_at IS NOT NULL ORDER BY ms)) AS resolution_ms
+			FROM tickets WHERE site = ?1 AND opened_at >= ?3 AND opened_at < ?4
+		) t, (
+			SELECT COALESCE(SUM(kind = 'nps'), 0) AS nps, COALESCE(SUM(kind = 'nps' AND score >= 9), 0) AS promoters, COALESCE(SUM(kind = 'nps' AND score <= 6), 0) AS detractors,
+				COALESCE(SUM(kind = 'csat'), 0) AS csat, COALESCE(SUM(kind = 'csat' AND score >= 4), 0) AS satisfied, COALESCE(SUM(CASE WHEN kind = 'csat' THEN score ELSE 0 END), 0) AS csat_sum
+			FROM surveys WHERE site = ?1 AND kind IN ('nps', 'csat') AND responded_at >= ?3 AND responded_at < ?4
+		) s
+		WHERE t.opened + s.nps + s.csat > 0`,
+	],
+	inventory: [
+		"DELETE FROM kpi_inventory_daily WHERE site = ?1 AND day = ?2 AND ?3 IS NOT NULL AND ?4 IS NOT NULL",
+		`INSERT INTO kpi_inventory_daily (site, day, skus, stockouts, below_reorder, inventory_value)
+		SELECT ?1, ?2, COUNT(*), SUM(s.stock <= 0), SUM(s.reorder_point IS NOT NULL AND s.stock < s.reorder_point), COALESCE(SUM(MAX(s.stock, 0) * COALESCE(p.unit_cost_minor, 0)), 0)
+		FROM (
+			SELECT sku, stock, reorder_point, ROW_NUMBER() OVER (PARTITION BY sku ORDER BY taken_at DESC) AS rn
+			FROM inventory_snapshots WHERE site = ?1 AND taken_at >= ?3 AND taken_at < ?4
+		) s LEFT JOIN products p ON p.site = ?1 AND p.sku = s.sku
+		WHERE s.rn = 1
+		HAVING COUNT(*) > 0`,
+	],
+	supply: [
+		"DELETE FROM kpi_supply_daily WHERE site = ?1 AND day = ?2 AND ?3 IS NOT NULL AND ?4 IS NOT NULL",
+		`INSERT INTO kpi_supply_daily (site, day, due, delivered, on_time, lead_days_sum, lead_days_sq)
+		SELECT ?1, ?2, COUNT(*), SUM(delivered_at IS NOT NULL), SUM(delivered_at IS NOT NULL AND delivered_at <= promised_at),
+			COALESCE(SUM((delivered_at - ordered_at) / 86400000.0), 0), COALESCE(SUM(((delivered_at - ordered_at) / 86400000.0) * ((delivered_at - ordered_at) / 86400000.0)), 0)
+		FROM supplier_deliveries WHERE site = ?1 AND promised_at >= ?3 AND promised_at < ?4
+		HAVING COUNT(*) > 0`,
+	],
+};
+
+/** Sessions of the events around the day: a new session after 30 minutes idle; dimensions of its first event. */
+function sessionCtes(): string {
+	return `ev AS (
+			SELECT visitor, id, ts, name, channel, device, COALESCE(country, 'unknown') AS country, sku, props FROM events
+			WHERE site = ?1 AND ts >= ?3 - ${SESSION_MARGIN_MS} AND ts < ?4 + ${SESSION_MARGIN_MS}
+		),
+		marked AS (SELECT *, CASE WHEN ts - LAG(ts) OVER (PARTITION BY visitor ORDER BY ts, id) <= 1800000 THEN 0 ELSE 1 END AS is_start FROM ev),
+		numbered AS (
+			SELECT *, SUM(is_start) OVER w AS sno, MAX(CASE WHEN is_start THEN ts END) OVER w AS started
+			FROM marked WINDOW w AS (PARTITION BY visitor ORDER BY ts, id ROWS UNBOUNDED PRECEDING)
+		),
+		sess AS (
+			SELECT visitor, sno, MIN(ts) AS started, MAX(ts) AS ended, COUNT(*) AS events, SUM(name = 'page_view') AS page_views,
+				MAX(name = 'product_view') AS viewed, MAX(name = 'add_to_cart') AS carted, MAX(name = 'begin_checkout') AS checked, MAX(name = 'purchase') AS bought,
+				MAX(CASE WHEN is_start THEN channel END) AS channel, MAX(CASE WHEN is_start THEN device END) AS device, MAX(CASE WHEN is_start THEN country END) AS country
+			FROM numbered GROUP BY visitor, sno
+		)`;
+}
+
+const dirtyRow = z.object({ source: z.enum(SOURCES), hour: z.number().int() });
+
+export interface RerollResult {
+	/** (source, day) pairs recomputed. */
+	days: number;
+	/** Whether the customer-base table was recomputed. */
+	customers: boolean;
+	/** Dirty hours still waiting (the limit was reached). */
+	remaining: boolean;
+}
+
+/**
+ * Recomputes the days of up to `maxHours` dirty hours of a site (all sources), oldest first, or only
+ * those within [from, to] local days when given. The customer base is recomputed when any sales day was.
+ */
+export async function reroll(db: D1Database, site: { id: string; timezone: string }, opts: { maxHours?: number; from?: string; to?: string } = {}): Promise<RerollResult> {
+	const maxHours = opts.maxHours ?? 5000;
+	const tz = site.timezone;
+	// Hours overlapping the local range (one extra hour either side covers any offset).
+	const lo = opts.from ? Math.floor(dayBounds(opts.from, tz)[0] / HOUR) - 1 : -1e12;
+	const hi = opts.to ? Math.floor(dayBounds(opts.to, tz)[1] / HOUR) + 1 : 1e12;
+	const raw = await db.prepare("SELECT source, hour FROM rollup_dirty WHERE site = ? AND hour BETWEEN ? AND ? ORDER BY hour LIMIT ?").bind(site.id, lo, hi, maxHours + 1).all();
+	const rows = raw.results.map((r) => dirtyRow.parse(r));
+	const remaining = rows.length > maxHours;
+	if (remaining) {
+		// Never split an hour's days across calls: drop the last hour's rows so it is handled whole next time.
+		const lastHour = rows[maxHours]?.hour;
+		while (rows.length && rows.at(-1)?.hour === lastHour) rows.pop();
+	}
+	if (!rows.length) return { days: 0, customers: false, remaining };
+
+	// (source, day) → the dirty hours it clears; an hour spanning two local days is cleared with the later one.
+	const work = new Map<string, { source: Source; day: string; hours: number[] }>();
+	for (const { source, hour } of rows) {
+		const days = daysOfHour(hour, tz);
+		days.forEach((day, i) => {
+			const k = `${day}|${source}`;
+			let w = work.get(k);
+			if (!w) work.set(k, (w = { source, day, hours: [] }));
+			if (i === days.length - 1) w.hours.push(hour);
+		});
+	}
+	const items = [...work.values()].sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
+	const clear = db.prepare("DELETE FROM rollup_dirty WHERE site = ? AND source = ? AND hour IN (SELECT value FROM json_each(?))");
+	for (let i = 0; i < items.length; i += DAYS_PER_BATCH) {
+		const chunk = items.slice(i, i + DAYS_PER_BATCH);
+		const statements: D1PreparedStatement[] = [];
+		for (const w of chunk) {
+			const [start, end] = dayBounds(w.day, tz);
+			for (const sql of DAY_SQL[w.source]) statements.push(db.prepare(sql).bind(site.id, w.day, start, end));
+			if (w.hours.length) statements.push(clear.bind(site.id, w.source, JSON.stringify(w.hours)));
+		}
+		await db.batch(statements);
+	}
+	const customers = items.some((w) => w.source === "sales");
+	if (customers) await rollCustomers(db, site);
+	return { days: items.length, customers, remaining };
+}
+
+/** Re-rolls one site's dirty hours, oldest first, up to `maxHours`; never throws (the next call retries). */
+export async function refreshRollups(env: Env, siteId: string, maxHours = 50_000): Promise<RerollResult | null> {
+	try {
+		const site = await findSite(env.DB, siteId);
+		return site ? await reroll(env.DB, site, { maxHours }) : null;
+	} catch (err) {
+		console.error(`rollup refresh of ${siteId} failed; cron retries`, err instanceof Error ? err.message : err);
+		return null;
+	}
+}
+
+/** Cron: every site with dirty hours gets a bounded re-roll. Returns the (source, day) pairs recomputed. */
+export async function sweepRollups(env: Env, maxHours = 20_000): Promise<number> {
+	const sites = await env.DB.prepare("SELECT DISTINCT site FROM rollup_dirty LIMIT 100").all<{ site: string }>();
+	let days = 0;
+	for (const { site } of sites.results) days += (await refreshRollups(env, site, maxHours))?.days ?? 0;
+	return days;
+}
+
+/**
+ * Daily customer base, in whole local days. A customer is active on day D when they ordered on one of
+ * the 90 days before D; they lapse (churn) at the end of their last active day, 90 days after an order
+ * with none since. Input: orders sorted by customer, then time. Output: every day from the first order
+ * to the last lapse, with `active` (customers active that day) and `lapsed` (customers whose last
+ * active day it is), so lapses in a period are all of customers who were active in it.
+ */
+export function customerBase(orders: { customer: string; at: number }[], timeZone: string): Map<string, { active: number; lapsed: number }> {
+	const dayCache = new Map<number, number>();
+	const dayNumber = (ms: number) => {
+		const h = Math.floor(ms / HOUR);
+		let d = dayCache.get(h);
+		if (d === undefined) dayCache.set(h, (d = Date.parse(`${localDay(ms, timeZone)}T00:00:00Z`) / DAY));
+		return d;
+	};
+	const delta = new Map<number, number>();
+	const lapses = new Map<number, number>();
+	const add = (m: Map<number, number>, k: number, v: number) => m.set(k, (m.get(k) ?? 0) + v);
+	const days = orders.map((o) => dayNumber(o.at));
+	for (let i = 0; i < orders.length; i++) {
+		const o = orders[i] as { customer: string; at: number };
+		const day = days[i] as number;
+		const nextDay = orders[i + 1]?.customer === o.customer ? (days[i + 1] as number) : undefined;
+		// This order covers days day+1 … min(day+90, next order day); the next order covers from its own day+1.
+		const last = nextDay === undefined ? day + LAPSE_DAYS : Math.min(day + LAPSE_DAYS, nextDay);
+		if (last >= day + 1) {
+			add(delta, day + 1, 1);
+			add(delta, last + 1, -1);
+		}
+		if (nextDay === undefined || nextDay > day + LAPSE_DAYS) add(lapses, day + LAPSE_DAYS, 1);
+	}
+	const out = new Map<string, { active: number; lapsed: number }>();
+	if (!orders.length) return out;
+	const first = Math.min(...delta.keys(), ...lapses.keys());
+	const lastDay = Math.max(...delta.keys(), ...lapses.keys());
+	let active = 0;
+	for (let d = first; d <= lastDay; d++) {
+		active += delta.get(d) ?? 0;
+		out.set(new Date(d * DAY).toISOString().slice(0, 10), { active, lapsed: lapses.get(d) ?? 0 });
+	}
+	return out;
+}
+
+async function rollCustomers(db: D1Database, site: { id: string; timezone: string }): Promise<void> {
+	const r = await db
+		.prepare("SELECT customer_id AS c, placed_at AS t FROM orders WHERE site = ? AND status <> 'cancelled' ORDER BY customer_id, placed_at, order_id")
+		.bind(site.id)
+		.raw<[string, number]>();
+	const base = customerBase(
+		r.map(([customer, at]) => ({ customer, at })),
+		site.timezone,
+	);
+	const rows = [...base].map(([day, v]) => [site.id, day, v.active, v.lapsed]);
+	await db.batch([
+		db.prepare("DELETE FROM kpi_customers_daily WHERE site = ?").bind(site.id),
+		...jsonChunks(rows).map((json) =>
+			db.prepare("INSERT INTO kpi_customers_daily (site, day, active, lapsed) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)").bind(json),
+		),
+	]);
+}

@@ -1,0 +1,185 @@
+/**
+ * KPI API: `GET /api/v1/kpis` (values, comparison, breakdown; JSON or CSV), `GET /api/v1/kpis/catalog`,
+ * `GET/PUT /api/v1/targets`. Responses carry an ETag (304 on If-None-Match) and may be served from
+ * the edge cache for KPI_CACHE_SECONDS, keyed by the URL and a hash of the caller's credentials.
+ */
+import { Hono, type Context } from "hono";
+import { z } from "zod";
+import { requireKey, type AuthVars } from "../auth/middleware";
+import { ApiError } from "../lib/http";
+import { parseOr400 } from "../lib/validation";
+import { addDays, bucketLabel, bucketStart, daysBetween, GRAINS, localDay } from "./calendar";
+import { DIMS, KPI_BY_ID, KPIS, kpiDims, visibleTo, type Kpi } from "./catalog";
+import { bucketsOf, runKpiQuery, type KpiResponse, type Point } from "./query";
+
+export const metrics = new Hono<{ Bindings: Env; Variables: AuthVars }>();
+
+/** What a dashboard's first screen asks for when no ids are given. */
+export const DEFAULT_KPIS = ["revenue", "net_revenue", "orders", "aov", "conversion_rate", "gross_margin", "new_customers", "cac", "return_customer_rate", "revenue_per_visitor"];
+const MAX_DAYS = 5 * 366;
+const MAX_BUCKETS = 2000;
+const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
+const realDay = (s: string) => DAY_RE.test(s) && new Date(`${s}T00:00:00Z`).toISOString().slice(0, 10) === s;
+const day = z.string().refine(realDay, "must be a day YYYY-MM-DD");
+
+const querySchema = z.strictObject({
+	site: z.string().optional(),
+	ids: z
+		.string()
+		.optional()
+		.transform((s) => (s === undefined || s.trim() === "" ? DEFAULT_KPIS : [...new Set(s.split(",").map((x) => x.trim()).filter(Boolean))]))
+		.superRefine((ids, ctx) => {
+			const unknown = ids.filter((id) => !KPI_BY_ID.has(id));
+			if (unknown.length) ctx.addIssue({ code: "custom", message: `unknown KPI ${unknown.join(", ")} (GET /api/v1/kpis/catalog lists them)` });
+			if (ids.length > 50) ctx.addIssue({ code: "custom", message: "at most 50 KPIs per query" });
+		}),
+	from: day.optional(),
+	to: day.optional(),
+	grain: z.enum(GRAINS, { error: `must be one of ${GRAINS.join(", ")}` }).default("day"),
+	compare: z.enum(["previous", "yoy"], { error: "must be previous or yoy" }).optional(),
+	by: z.enum(DIMS, { error: `must be one of ${DIMS.join(", ")}` }).optional(),
+	format: z.enum(["json", "csv"], { error: "must be json or csv" }).optional(),
+});
+
+const CATALOG_FIELDS = (k: Kpi) => ({
+	id: k.id,
+	name: k.name,
+	area: k.area,
+	description: k.description,
+	formula: k.formula,
+	unit: k.unit,
+	good: k.good,
+	breakdowns: kpiDims(k),
+	...(k.growth ? { growth: k.growth } : {}),
+	roles: k.roles ?? ["admin", "executive", "analyst", "operations"],
+});
+
+metrics.get("/kpis/catalog", requireKey("read"), (c) =>
+	c.json({ kpis: KPIS.filter((k) => visibleTo(k, c.var.principal)).map(CATALOG_FIELDS) }, 200, { "Cache-Control": "private, max-age=300", Vary: "Authorization, Cookie" }),
+);
+
+async function sha256Hex(text: string): Promise<string> {
+	const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+	return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const csvCell = (v: unknown) => {
+	const s = v === null || v === undefined ? "" : String(v);
+	return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+};
+
+/** One CSV row per KPI × group × period, plus a `total` row for each KPI × group. */
+export function kpiCsv(r: KpiResponse): string {
+	const header = ["kpi", "name", "unit", "group", "period", "from", "to", "value", "compare", "delta", "delta_pct", "target", "progress"];
+	const lines = [header.join(",")];
+	const row = (k: { id: string; name: string; unit: string }, group: string, period: string, from: string, to: string, p: Point) =>
+		lines.push([k.id, k.name, k.unit, group, period, from, to, p.value, p.compare, p.delta, p.delta_pct, p.target, p.progress].map(csvCell).join(","));
+	for (const k of r.kpis) {
+		for (const g of [{ key: "", total: k.total, series: k.series }, ...(k.groups ?? [])]) {
+			row(k, g.key, "total", r.from, r.to, g.total);
+			for (const s of g.series) row(k, g.key, s.period, s.from, s.to, s);
+		}
+	}
+	return `${lines.join("\r\n")}\r\n`;
+}
+
+/** Period label of a whole range when it is exactly one bucket of the grain, or one calendar year. */
+function rangeLabel(from: string, to: string, grain: (typeof GRAINS)[number]): string | null {
+	if (from.endsWith("-01-01") && to === `${from.slice(0, 4)}-12-31`) return from.slice(0, 4);
+	const b = bucketsOf(from, to, grain);
+	return b.length === 1 && b[0]?.from === b[0]?.start && b[0] && bucketStart(addDays(b[0].to, 1), grain) === addDays(b[0].to, 1) ? bucketLabel(b[0].start, grain) : null;
+}
+
+async function attachTargets(db: D1Database, site: string, r: KpiResponse): Promise<void> {
+	const ids = r.kpis.map((k) => k.id);
+	const rows = await db.prepare("SELECT kpi, period, value FROM kpi_targets WHERE site = ? AND kpi IN (SELECT value FROM json_each(?))").bind(site, JSON.stringify(ids)).all<{ kpi: string; period: string; value: number }>();
+	if (!rows.results.length) return;
+	const targets = new Map(rows.results.map((t) => [`${t.kpi}|${t.period}`, t.value]));
+	const totalLabel = rangeLabel(r.from, r.to, r.grain);
+	const apply = (kpi: string, period: string | null, p: Point) => {
+		const t = period === null ? undefined : targets.get(`${kpi}|${period}`);
+		if (t === undefined) return;
+		p.target = t;
+		p.progress = p.value === null || t === 0 ? null : Math.round((10_000 * p.value) / t) / 100;
+	};
+	for (const k of r.kpis) {
+		apply(k.id, totalLabel, k.total);
+		for (const s of k.series) apply(k.id, s.period, s);
+	}
+}
+
+metrics.get("/kpis", requireKey("read"), async (c) => {
+	const q = parseOr400(querySchema, c.req.query());
+	const site = c.var.site;
+	// Each role sees its KPIs: the default set shrinks to them, an explicit request for another is refused.
+	const hidden = q.ids.filter((id) => !visibleTo(KPI_BY_ID.get(id) as Kpi, c.var.principal));
+	if (hidden.length && c.req.query("ids")) {
+		const role = c.var.principal.kind === "user" ? c.var.principal.role : "this key";
+		throw new ApiError(403, "forbidden", `the ${role} role may not see ${hidden.join(", ")}`, [{ field: "ids", message: `not visible to ${role}: ${hidden.join(", ")}` }]);
+	}
+	q.ids = q.ids.filter((id) => !hidden.includes(id));
+	const to = q.to ?? localDay(Date.now(), site.timezone);
+	const from = q.from ?? addDays(to, -29);
+	if (from > to) throw new ApiError(400, "invalid_request", "from is after to", [{ field: "from", message: `must not be after to (${to})` }]);
+	if (daysBetween(from, to) + 1 > MAX_DAYS) throw new ApiError(400, "invalid_request", "the range is too long", [{ field: "from", message: `at most ${MAX_DAYS} days from from to to` }]);
+	if (bucketsOf(from, to, q.grain).length > MAX_BUCKETS) throw new ApiError(400, "invalid_request", "too many periods", [{ field: "grain", message: `at most ${MAX_BUCKETS} periods; use a coarser grain` }]);
+	if (q.by) {
+		const unsupported = q.ids.filter((id) => !kpiDims(KPI_BY_ID.get(id) as Kpi).includes(q.by as (typeof DIMS)[number]));
+		if (unsupported.length) throw new ApiError(400, "invalid_request", `cannot break ${unsupported.join(", ")} down by ${q.by}`, [{ field: "by", message: `not supported by ${unsupported.join(", ")} (see breakdowns in /api/v1/kpis/catalog)` }]);
+	}
+	const wantsCsv = q.format === "csv" || (q.format === undefined && /\btext\/csv\b/.test(c.req.header("Accept") ?? ""));
+
+	// Edge cache: the same URL and credentials within KPI_CACHE_SECONDS get the stored answer.
+	const ttl = Number(c.env.KPI_CACHE_SECONDS ?? 0);
+	const cacheKey = ttl > 0 ? new Request(`https://kpi-cache.invalid${new URL(c.req.url).pathname}?${new URLSearchParams({ ...c.req.query(), from, to, csv: String(wantsCsv) })}&who=${await sha256Hex(`${c.req.header("Authorization") ?? ""}|${c.req.header("Cookie") ?? ""}`)}`) : null;
+	let res = cacheKey ? await caches.default.match(cacheKey) : undefined;
+	if (!res) {
+		const result = await runKpiQuery(c.env.DB, site, { ids: q.ids, from, to, grain: q.grain, compare: q.compare, by: q.by });
+		await attachTargets(c.env.DB, site.id, result);
+		const body = wantsCsv ? kpiCsv(result) : JSON.stringify(result);
+		const etag = `"${(await sha256Hex(body)).slice(0, 32)}"`;
+		res = new Response(body, {
+			headers: {
+				"Content-Type": wantsCsv ? "text/csv; charset=utf-8" : "application/json",
+				ETag: etag,
+				"Cache-Control": `private, max-age=${Math.max(0, ttl)}`,
+				Vary: "Authorization, Cookie, Accept",
+				...(wantsCsv ? { "Content-Disposition": `attachment; filename="kpis-${site.id}-${from}-${to}.csv"` } : {}),
+			},
+		});
+		if (cacheKey) c.executionCtx.waitUntil(caches.default.put(cacheKey, new Response(body, { headers: { ...Object.fromEntries(res.headers), "Cache-Control": `max-age=${ttl}` } })));
+	}
+	const etag = res.headers.get("ETag") ?? "";
+	const match = c.req.header("If-None-Match");
+	if (match && match.split(",").some((t) => t.trim() === etag || t.trim() === `W/${etag}`)) return new Response(null, { status: 304, headers: { ETag: etag, "Cache-Control": `private, max-age=${Math.max(0, ttl)}` } });
+	return new Response(res.body, { status: 200, headers: { ...Object.fromEntries(res.headers), "Cache-Control": `private, max-age=${Math.max(0, ttl)}` } });
+});
+
+const PERIOD_RE = /^(\d{4}|\d{4}-(0[1-9]|1[0-2])|\d{4}-Q[1-4]|\d{4}-W(0[1-9]|[1-4]\d|5[0-3])|\d{4}-\d{2}-\d{2})$/;
+const targetSchema = z.strictObject({
+	kpi: z.string().refine((id) => KPI_BY_ID.has(id), "unknown KPI (GET /api/v1/kpis/catalog lists them)"),
+	period: z.string().refine((p) => PERIOD_RE.test(p) && (!DAY_RE.test(p) || realDay(p)), "must be a period: 2026, 2026-Q4, 2026-11, 2026-W48 or 2026-11-27"),
+	value: z.number().finite(),
+});
+const targetsBody = z.preprocess((t) => (Array.isArray(t) ? t : [t]), z.array(targetSchema).min(1).max(500));
+
+metrics.put("/targets", requireKey("admin"), async (c: Context<{ Bindings: Env; Variables: AuthVars }>) => {
+	const targets = parseOr400(targetsBody, await c.req.json().catch(() => {
+		throw new ApiError(400, "invalid_request", "the body is not JSON", [{ field: "body", message: "not JSON" }]);
+	}));
+	const now = Date.now();
+	const stmt = c.env.DB.prepare(
+		"INSERT INTO kpi_targets (site, kpi, period, value, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (site, kpi, period) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at WHERE kpi_targets.value IS NOT excluded.value",
+	);
+	const results = await c.env.DB.batch(targets.map((t) => stmt.bind(c.var.site.id, t.kpi, t.period, t.value, now)));
+	return c.json({ site: c.var.site.id, received: targets.length, rows_changed: results.reduce((n, r) => n + (r.meta.changes ?? 0), 0) });
+});
+
+metrics.get("/targets", requireKey("read"), async (c) => {
+	const kpi = c.req.query("kpi");
+	if (kpi !== undefined && !KPI_BY_ID.has(kpi)) throw new ApiError(400, "invalid_request", "unknown KPI", [{ field: "kpi", message: "unknown KPI" }]);
+	const rows = await c.env.DB.prepare("SELECT kpi, period, value, updated_at FROM kpi_targets WHERE site = ? AND (?2 IS NULL OR kpi = ?2) ORDER BY kpi, period")
+		.bind(c.var.site.id, kpi ?? null)
+		.all<{ kpi: string; period: string; value: number; updated_at: number }>();
+	return c.json({ site: c.var.site.id, targets: rows.results });
+});
