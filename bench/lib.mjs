@@ -3,6 +3,7 @@
  * group on exit, on signals, on uncaught errors and when the global timeout fires.
  */
 import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
 import { killGroup, runWrangler, terminateGroups } from "../scripts/lib/wrangler.mjs";
 
 /** @param {number} globalTimeoutMs */
@@ -47,4 +48,30 @@ export function tail(file, lines = 40) {
 	} catch {
 		return "(no log)";
 	}
+}
+
+/**
+ * Command-line options of a benchmark: parses `options` (node:util parseArgs, strict, plus -h/--help),
+ * prints `usage` and exits 2 on a bad flag, 0 on --help. `int(name, min)` reads an integer option the
+ * same way (exit 2 with the usage when it is not one).
+ */
+export function benchArgs(options, usage) {
+	let values;
+	try {
+		values = parseArgs({ options: { ...options, help: { type: "boolean", short: "h", default: false } }, strict: true }).values;
+	} catch (err) {
+		console.error(`${err.message}\n${usage}`);
+		process.exit(2);
+	}
+	if (values.help) {
+		console.log(usage);
+		process.exit(0);
+	}
+	const int = (name, min) => {
+		const v = Number(values[name]);
+		if (Number.isInteger(v) && v >= min) return v;
+		console.error(`--${name} must be an integer >= ${min} (got ${values[name]})\n${usage}`);
+		process.exit(2);
+	};
+	return { args: values, int };
 }

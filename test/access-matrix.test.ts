@@ -12,6 +12,7 @@ import { app } from "../workers/app";
 import { createKey } from "../workers/auth/keys";
 import type { Role } from "../workers/auth/roles";
 import { consumeLoginToken, createLoginToken, createUser } from "../workers/auth/users";
+import type { EntityName } from "../workers/commerce/entities";
 
 type Who = "admin" | "executive" | "analyst" | "operations" | "ingestKey" | "readKey" | "adminKey" | "anonymous";
 
@@ -31,6 +32,21 @@ const INGEST = (ok: number): Record<Who, number> => ({ admin: ok, executive: 403
 
 const unique = () => crypto.randomUUID().slice(0, 8);
 const product = { sku: "MX-1", name: "Matrix bar", price: 2 };
+/** A valid record of every commerce entity (a new entity fails the typecheck until it has one). */
+const UPSERT_SAMPLES: Record<EntityName, Record<string, unknown>> = {
+	customers: { customer_id: "mx-c1", created_at: "2026-11-01" },
+	products: product,
+	orders: { order_id: "mx-o1", customer_id: "mx-c1", placed_at: "2026-11-20T10:00:00Z", total: "10.00", currency: "EUR" },
+	order_items: { order_id: "mx-o1", sku: "MX-1", qty: 1, unit_price: "2.00" },
+	refunds: { refund_id: "mx-r1", order_id: "mx-o1", created_at: "2026-11-21", amount: "2.00", currency: "EUR" },
+	inventory: { sku: "MX-1", taken_at: "2026-11-20", stock: 10 },
+	suppliers: { supplier_id: "mx-s1", name: "Matrix supplies" },
+	deliveries: { delivery_id: "mx-d1", supplier_id: "mx-s1", ordered_at: "2026-11-01", promised_at: "2026-11-08" },
+	tickets: { ticket_id: "mx-t1", opened_at: "2026-11-20" },
+	surveys: { response_id: "mx-n1", kind: "nps", score: 9, responded_at: "2026-11-20" },
+	spend: { day: "2026-11-20", channel: "paid_search", amount: "5.00", currency: "EUR" },
+	messages: { message_id: "mx-m1", kind: "email", sent_at: "2026-11-20" },
+};
 
 export const ROUTE_MATRIX: MatrixRow[] = [
 	// Access (workers/auth/access-routes.ts)
@@ -67,9 +83,12 @@ export const ROUTE_MATRIX: MatrixRow[] = [
 	{ method: "GET", path: "/api/v1/kpis?site=demo&ids=revenue,fulfilment_hours", expect: READ(200) },
 	{ method: "GET", path: "/api/v1/targets?site=demo", expect: READ(200) },
 	{ method: "PUT", path: "/api/v1/targets?site=demo", body: { kpi: "revenue", period: "2026-11", value: 1000 }, expect: ADMIN(200) },
-	// Commerce upserts (workers/commerce/routes.ts), last: its /:entity pattern is the catch-all.
-	{ method: "PUT", path: "/api/v1/products?site=demo", body: product, expect: INGEST(200) },
-	{ method: "POST", path: "/api/v1/products?site=demo", body: product, expect: INGEST(200) },
+	// Commerce upserts (workers/commerce/routes.ts): one declared route per entity and method.
+	...(Object.entries(UPSERT_SAMPLES) as [EntityName, Record<string, unknown>][]).flatMap(([entity, body]) =>
+		(["PUT", "POST"] as const).map((method) => ({ method, path: `/api/v1/${entity}?site=demo`, body, expect: INGEST(200) })),
+	),
+	// The API reference (workers/docs/routes.ts) is public.
+	{ method: "GET", path: "/api/v1/openapi.json", expect: { admin: 200, executive: 200, analyst: 200, operations: 200, ingestKey: 200, readKey: 200, adminKey: 200, anonymous: 200 } },
 ];
 
 const ROLES_UNDER_TEST: Role[] = ["admin", "executive", "analyst", "operations"];

@@ -7,8 +7,10 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runMaintenance } from "../workers/jobs/scheduled";
 import { storeEvents } from "../workers/pipeline/archive";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
-import { ADMIN_KEY, api, apiWithCookie, storedEvent, userSession } from "./helpers";
+import { app } from "../workers/app";
+import { ADMIN_KEY, api, apiWithCookie, storedEvent, userSession, waitFor } from "./helpers";
 
 const exports_fetch = (path: string, headers: Record<string, string>) => exports.default.fetch(`https://b2g.test${path}`, { headers: { Authorization: `Bearer ${ADMIN_KEY}`, ...headers } });
 
@@ -131,6 +133,8 @@ describe("KPI values against a hand-computed store (site k1, 2026-03-01 … 03-0
 			arr: 3652.43, // 304.36875 × 12 = 3652.425
 			revenue_per_visitor: 20, // 60 ÷ 3 visitors
 		});
+		// CAC payback: CAC 22.50 ÷ monthly gross profit per customer (43.00 ÷ (0 active + 2 new) ÷ (3 ÷ 30.436875) months = 218.13) = 0.1031 → 0.10
+		expect(await totals("k1", ["cac_payback_months"], ...range)).toEqual({ cac_payback_months: 0.1 });
 	});
 
 	it("conversion KPIs (4 sessions: v1 converts, v2 abandons its cart, v3 and v1's second visit bounce)", async () => {
@@ -165,6 +169,9 @@ describe("KPI values against a hand-computed store (site k1, 2026-03-01 … 03-0
 		expect(await totals("k1", ["active_customers"], "2026-03-02", "2026-03-02")).toEqual({ active_customers: 2 });
 		// CLV needs a churn: over March nobody lapses, so lifetime is unbounded and CLV has no value.
 		expect(await totals("k1", ["clv"], ...range)).toEqual({ clv: null });
+		// 03-02 … 05-31 (91 days = m months): 2 active at the start, no new customers, both lapse → monthly churn 1 ÷ m;
+		// revenue 30.00 (o3), margin 90 % (C: 30.00 at cost 3.00): (30 ÷ 2 ÷ m) × m × 0.9 = 13.50.
+		expect(await totals("k1", ["clv"], "2026-03-02", "2026-05-31")).toEqual({ clv: 13.5 });
 	});
 
 	it("operational KPIs", async () => {
@@ -294,10 +301,26 @@ describe("late and corrected data re-roll the days they touch", () => {
 		expect(dirty.results).toEqual([{ source: "sales", hour: T("2026-03-20T10:00:00Z") / 3_600_000 }]);
 	});
 
+	it("a finished bulk import brings the rollups up to date without any query", async () => {
+		await addSite("kimp", "UTC");
+		const body = [
+			{ order_id: "i1", customer_id: "a", placed_at: "2026-02-01T10:00:00Z", total: 10, currency: "EUR" },
+			{ order_id: "i2", customer_id: "b", placed_at: "2026-02-02T10:00:00Z", total: 15, currency: "EUR" },
+		].map((o) => JSON.stringify(o)).join("\n");
+		const res = await exports.default.fetch("https://b2g.test/api/v1/import/orders?site=kimp&format=ndjson", { method: "POST", headers: { Authorization: `Bearer ${ADMIN_KEY}` }, body });
+		expect(res.status).toBe(202);
+		const rows = await waitFor(async () => {
+			const r = await env.DB.prepare("SELECT day, orders, revenue FROM kpi_sales_daily WHERE site = 'kimp' AND channel = '' AND country = '' ORDER BY day").all();
+			const dirty = await env.DB.prepare("SELECT COUNT(*) AS n FROM rollup_dirty WHERE site = 'kimp'").first<{ n: number }>();
+			return r.results.length === 2 && dirty?.n === 0 ? r.results : undefined;
+		});
+		expect(rows).toEqual([{ day: "2026-02-01", orders: 1, revenue: 1000 }, { day: "2026-02-02", orders: 1, revenue: 1500 }]);
+	});
+
 	it("the cron sweep re-rolls what no query asked for", async () => {
 		await runMaintenance(env, Date.now());
 		expect((await env.DB.prepare("SELECT COUNT(*) AS n FROM rollup_dirty WHERE site = 'klate'").first<{ n: number }>())?.n).toBe(0);
-		expect(await env.DB.prepare("SELECT day, orders, revenue FROM kpi_sales_daily WHERE site = 'klate'").all().then((r) => r.results)).toEqual([{ day: "2026-03-20", orders: 1, revenue: 500 }]);
+		expect(await env.DB.prepare("SELECT day, orders, revenue FROM kpi_sales_daily WHERE site = 'klate' AND channel = '' AND country = ''").all().then((r) => r.results)).toEqual([{ day: "2026-03-20", orders: 1, revenue: 500 }]);
 	});
 
 	it("an empty site answers zeros and nulls, never errors", async () => {
@@ -348,6 +371,24 @@ describe("the API around the numbers", () => {
 		const { cookie: exec } = await userSession("executive");
 		const all = (await (await apiWithCookie("GET", "/api/v1/kpis?site=k1&from=2026-03-01&to=2026-03-03", exec)).json()) as R;
 		expect(all.kpis.map((k) => k.id)).toContain("cac");
+	});
+
+	it("serves a repeated query from the edge cache for KPI_CACHE_SECONDS; Cache-Control: no-cache recomputes", async () => {
+		await addSite("kcache", "UTC");
+		await put("kcache", "orders", { order_id: "q1", customer_id: "x", placed_at: "2026-05-01T10:00:00Z", total: 10, currency: "EUR" });
+		const cachedEnv = { ...env, KPI_CACHE_SECONDS: "60" };
+		const ask = async (headers: Record<string, string> = {}) => {
+			const ctx = createExecutionContext();
+			const res = await app.fetch(new Request("https://b2g.test/api/v1/kpis?site=kcache&ids=revenue&from=2026-05-01&to=2026-05-31", { headers: { Authorization: `Bearer ${ADMIN_KEY}`, ...headers } }), cachedEnv, ctx);
+			await waitOnExecutionContext(ctx);
+			expect(res.headers.get("Cache-Control")).toBe("private, max-age=60");
+			return ((await res.json()) as R).kpis[0]?.total.value;
+		};
+		expect(await ask()).toBe(10);
+		await put("kcache", "orders", { order_id: "q2", customer_id: "x", placed_at: "2026-05-02T10:00:00Z", total: 5, currency: "EUR" });
+		expect(await ask()).toBe(10); // the stored answer
+		expect(await ask({ "Cache-Control": "no-cache" })).toBe(15);
+		expect(await ask()).toBe(15); // refreshed by the no-cache request
 	});
 
 	it("exports CSV and answers 304 to a matching If-None-Match", async () => {

@@ -1,39 +1,51 @@
-/** The Hono app: one sub-app per feature, one error mapper. */
-import { Hono } from "hono";
+/** The Hono app: one sub-app per feature, one error mapper, the OpenAPI document of them all. */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { HTTPException } from "hono/http-exception";
 import { access, login } from "./auth/access-routes";
 import { apiAccess } from "./auth/middleware";
 import { admin } from "./auth/routes";
 import { commerce } from "./commerce/routes";
 import { hooks, webhookAdmin } from "./commerce/webhooks";
+import { reference } from "./docs/routes";
 import { imports } from "./import/routes";
 import { ingest } from "./ingest/routes";
 import { ApiError } from "./lib/http";
+import { validationHook } from "./lib/openapi";
 import { metrics } from "./metrics/routes";
 import { pipeline } from "./pipeline/routes";
 import { realtime } from "./realtime/routes";
 
-export const app = new Hono<{ Bindings: Env }>();
+const root = new OpenAPIHono<{ Bindings: Env }>({ defaultHook: validationHook });
 
-app.route("/", ingest);
-app.route("/", login);
-app.route("/hooks", hooks);
-// Every /api/v1 request: principal (key or session), rate limit, audit row. Before any route.
-app.use("/api/v1/*", apiAccess());
-// Before `commerce`, whose /:entity pattern would also match POST /users and /logout.
-app.route("/api/v1", access);
-app.route("/api/v1", admin);
-app.route("/api/v1", webhookAdmin);
-app.route("/api/v1", realtime);
-app.route("/api/v1", pipeline);
-app.route("/api/v1", imports);
-// Before commerce: its /:entity routes would otherwise claim /targets.
-app.route("/api/v1", metrics);
-app.route("/api/v1", commerce);
+// The API reference is public: registered before the /api/v1 middleware, which it then never reaches.
+root.route("/", reference(() => app));
+// Every other /api/v1 request: principal (key or session), rate limit, audit row. Before any route.
+root.use("/api/v1/*", apiAccess());
+
+/** Every route; `AppType` (its type) drives the typed client in workers/client.ts. */
+export const app = root
+	.route("/", ingest)
+	.route("/", login)
+	.route("/hooks", hooks)
+	.route("/api/v1", access)
+	.route("/api/v1", admin)
+	.route("/api/v1", webhookAdmin)
+	.route("/api/v1", realtime)
+	.route("/api/v1", pipeline)
+	.route("/api/v1", imports)
+	.route("/api/v1", metrics)
+	.route("/api/v1", commerce);
+
+export type AppType = typeof app;
 
 app.notFound((c) => c.json({ error: "not_found", message: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
 
+const HTTP_CODES: Partial<Record<number, string>> = { 400: "invalid_request", 413: "body_too_large", 415: "unsupported_media_type" };
+
 app.onError((err, c) => {
 	if (err instanceof ApiError) return c.json(err.body(), err.status, err.headers);
+	// Hono's own refusals (a validator's media-type gate, a malformed body it parsed) in the API's error shape.
+	if (err instanceof HTTPException && err.status < 500) return c.json({ error: HTTP_CODES[err.status] ?? "invalid_request", message: err.message || "the request was refused" }, err.status);
 	console.error("unhandled error", err);
 	return c.json({ error: "internal_error", message: "something went wrong; the request can be retried" }, 500);
 });

@@ -13,9 +13,8 @@ import { createWriteStream, existsSync, mkdirSync, rmSync, statSync, writeFileSy
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { parseArgs } from "node:util";
 import { insertKeySql, newKey } from "../../scripts/lib/keys.mjs";
-import { benchProcess, sleep, tail } from "../lib.mjs";
+import { benchArgs, benchProcess, sleep, tail } from "../lib.mjs";
 import { ROOT, WRANGLER_JS, d1Json, freePort, startWranglerDev, terminateGroups, waitForHttp } from "../../scripts/lib/wrangler.mjs";
 
 const OUT = path.join(ROOT, "bench/out");
@@ -36,33 +35,16 @@ const USAGE = `usage: node bench/import/run.mjs [options]
   --timeout S     global timeout in seconds (default 1200)
   --keep-state    keep bench/out/import-state-<timestamp>
   -h, --help`;
-let args;
-try {
-	args = parseArgs({
-		options: {
-			customers: { type: "string", default: "50000" },
-			orders: { type: "string", default: "20000" },
-			only: { type: "string" },
-			timeout: { type: "string", default: "1200" },
-			"keep-state": { type: "boolean", default: false },
-			help: { type: "boolean", short: "h", default: false },
-		},
-		strict: true,
-	}).values;
-} catch (err) {
-	console.error(`${err.message}\n${USAGE}`);
-	process.exit(2);
-}
-if (args.help) {
-	console.log(USAGE);
-	process.exit(0);
-}
-const intArg = (name, min) => {
-	const v = Number(args[name]);
-	if (Number.isInteger(v) && v >= min) return v;
-	console.error(`--${name} must be an integer >= ${min} (got ${args[name]})\n${USAGE}`);
-	process.exit(2);
-};
+const { args, int: intArg } = benchArgs(
+	{
+		customers: { type: "string", default: "50000" },
+		orders: { type: "string", default: "20000" },
+		only: { type: "string" },
+		timeout: { type: "string", default: "1200" },
+		"keep-state": { type: "boolean", default: false },
+	},
+	USAGE,
+);
 const CUSTOMERS = intArg("customers", 1);
 const ORDERS = intArg("orders", 0);
 const GLOBAL_TIMEOUT_MS = intArg("timeout", 10) * 1000;

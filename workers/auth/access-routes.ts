@@ -3,12 +3,11 @@
  * `GET /me`, `POST /logout`, the admin-only users API (`/users`, `/users/{id}`, `/users/{id}/login-link`)
  * and the admin-only audit log (`GET /audit`).
  */
-import { Hono } from "hono";
+import { createRoute, z } from "@hono/zod-openapi";
 import { getCookie, setCookie } from "hono/cookie";
-import { z } from "zod";
-import { jsonBody } from "../lib/body";
-import { ApiError, fieldPath } from "../lib/http";
-import { parseOr400, toIssues } from "../lib/validation";
+import { readJson } from "../lib/body";
+import { ApiError } from "../lib/http";
+import { apiErrors, error, errors, intParam, json, jsonBody, openApiApp, secured, SESSION as SESSION_SCHEME } from "../lib/openapi";
 import { queryAudit, requestOrigin, writeAudit, type AuditRow } from "./audit";
 import { SCOPES } from "./keys";
 import { clearSessionCookie, requireAccountAdmin, requireAccountKey, requirePrincipal, SESSION_COOKIE_OPTIONS, userIdentity, type AuthVars } from "./middleware";
@@ -29,8 +28,7 @@ import {
 	type User,
 } from "./users";
 
-export const login = new Hono<{ Bindings: Env }>();
-export const access = new Hono<{ Bindings: Env; Variables: AuthVars }>();
+export const login = openApiApp();
 
 const NO_STORE = { "Cache-Control": "no-store", "Referrer-Policy": "no-referrer" };
 
@@ -59,9 +57,28 @@ function loginErrorPage(err: LoginError): string {
 <p>An admin makes a new link in the dashboard's user settings, or locally with <code>npm run user -- link --email you@example.com</code>.</p></body></html>`;
 }
 
+const loginRoute = createRoute({
+	method: "get",
+	path: "/login",
+	operationId: "login",
+	tags: ["Users and audit"],
+	summary: "Open a login link",
+	description:
+		"Consumes a one-time login link (valid 15 minutes, usable once), sets the `b2g_session` cookie (HttpOnly, Secure, SameSite=Lax, 7 days) and redirects to the dashboard. " +
+		"Failures are an HTML page, or the JSON error with `Accept: application/json`.",
+	security: [],
+	request: { query: z.object({ token: z.string().optional().describe("the token of the link") }) },
+	responses: {
+		303: { description: "logged in: `Set-Cookie: b2g_session=…`, `Location: /`" },
+		400: error("`invalid_token`: unknown or malformed link"),
+		403: error("`user_disabled`"),
+		410: error("`token_expired` or `token_used`"),
+	},
+});
+
 /** Consumes a one-time login link, sets the session cookie and sends the browser to the dashboard. */
-login.get("/login", async (c) => {
-	const token = c.req.query("token") ?? "";
+login.openapi(loginRoute, async (c) => {
+	const token = c.req.valid("query").token ?? "";
 	const now = Date.now();
 	try {
 		const { sessionId, user } = await consumeLoginToken(c.env.DB, token, now);
@@ -79,22 +96,37 @@ login.get("/login", async (c) => {
 	}
 });
 
-/** The current principal, for role-aware navigation. */
-access.get("/me", requirePrincipal(), (c) => {
-	const p = c.var.principal;
-	const common = { scopes: principalScopes(p), can_see_pii: canSeePii(p) };
-	if (p.kind === "user") return c.json({ kind: "user", id: p.id, email: p.email, role: p.role, ...common }, 200, { "Cache-Control": "no-store" });
-	return c.json({ kind: "key", id: p.id, name: c.var.key.name, site: p.site, ...common }, 200, { "Cache-Control": "no-store" });
+const meRoute = createRoute({
+	method: "get",
+	path: "/me",
+	operationId: "me",
+	tags: ["Users and audit"],
+	summary: "Who am I",
+	description: "The principal of this request (a dashboard user or an API key), for role-aware navigation.",
+	security: secured(),
+	middleware: [requirePrincipal()],
+	responses: {
+		200: json(
+			z.discriminatedUnion("kind", [
+				z.object({ kind: z.literal("user"), id: z.string(), email: z.string(), role: z.enum(ROLES), scopes: z.array(z.enum(SCOPES)), can_see_pii: z.boolean() }),
+				z.object({ kind: z.literal("key"), id: z.string(), name: z.string(), site: z.string().nullable(), scopes: z.array(z.enum(SCOPES)), can_see_pii: z.boolean() }),
+			]),
+			"the principal",
+		),
+		...errors(401, 429),
+	},
 });
 
-/** Ends the dashboard session of this request and clears the cookie. */
-access.post("/logout", requirePrincipal(), async (c) => {
-	if (c.var.principal.kind !== "user") {
-		throw new ApiError(400, "no_session", "logout ends a dashboard session; an API key is revoked with DELETE /api/v1/keys/{id}", [{ field: "Authorization", message: "not a session" }]);
-	}
-	await revokeSession(c.env.DB, getCookie(c, SESSION_COOKIE) ?? "");
-	c.header("Set-Cookie", clearSessionCookie());
-	return c.json({ logged_out: true });
+const logoutRoute = createRoute({
+	method: "post",
+	path: "/logout",
+	operationId: "logout",
+	tags: ["Users and audit"],
+	summary: "Log out",
+	description: "Ends the dashboard session of this request at once and clears the cookie. An API key is revoked with DELETE /api/v1/keys/{id} instead (400).",
+	security: [{ [SESSION_SCHEME]: [] }],
+	middleware: [requirePrincipal()],
+	responses: { 200: json(z.object({ logged_out: z.boolean() }), "logged out"), ...errors(400, 401, 403, 429) },
 });
 
 // ─── users (admin) ───────────────────────────────────────────────────────────────────────────────
@@ -110,11 +142,24 @@ function userView(u: User) {
 	return { id: u.id, email: u.email, role: u.role, created_at: u.createdAt, last_login_at: u.lastLoginAt, disabled: u.disabledAt !== null, disabled_at: u.disabledAt };
 }
 
+const UserView = z
+	.object({
+		id: z.string(),
+		email: z.string(),
+		role: z.enum(ROLES),
+		created_at: z.number().int().describe("epoch ms"),
+		last_login_at: z.number().int().nullable(),
+		disabled: z.boolean(),
+		disabled_at: z.number().int().nullable(),
+	})
+	.openapi("User");
+
 function origin(url: string): string {
 	return new URL(url).origin;
 }
 
 const USER_ID = /^[0-9a-f]{12}$/;
+const userParams = z.object({ id: z.string().regex(USER_ID, "unknown user").describe("the user id (12 hex characters)") });
 
 async function userOr404(db: D1Database, id: string): Promise<User> {
 	const user = USER_ID.test(id) ? await findUser(db, id) : null;
@@ -128,43 +173,76 @@ function refuseSelfLockout(c: { var: AuthVars }, id: string, what: string): void
 	if (p.kind === "user" && p.id === id) throw new ApiError(409, "conflict", `you cannot ${what} your own account; ask another admin`, [{ field: "id", message: "your own account" }]);
 }
 
-access.get("/users", requireAccountAdmin(), async (c) => {
-	return c.json({ users: (await listUsers(c.env.DB)).map(userView) });
+const ADMINS_ONLY = "The admin role or an account-wide admin key.";
+
+const listUsersRoute = createRoute({
+	method: "get",
+	path: "/users",
+	operationId: "listUsers",
+	tags: ["Users and audit"],
+	summary: "Dashboard users",
+	description: ADMINS_ONLY,
+	security: secured("admin"),
+	middleware: [requireAccountAdmin()],
+	responses: { 200: json(z.object({ users: z.array(UserView) }), "the users"), ...apiErrors() },
 });
 
-/** Creates a user (201) with a one-time login link in the answer. */
-access.post("/users", requireAccountAdmin(), async (c) => {
-	const input = parseOr400(createSchema, await jsonBody(c.req.raw, 10_000));
-	const user = await createUser(c.env.DB, input);
-	const link = await createLoginToken(c.env.DB, user.id);
-	return c.json({ ...userView(user), login_url: loginUrl(origin(c.req.url), link.token), login_url_expires_at: link.expiresAt }, 201);
+const createUserRoute = createRoute({
+	method: "post",
+	path: "/users",
+	operationId: "createUser",
+	tags: ["Users and audit"],
+	summary: "Create a user",
+	description: `${ADMINS_ONLY} The answer carries a one-time login link (valid 15 minutes); 409 when the email is taken.`,
+	security: secured("admin"),
+	middleware: [requireAccountAdmin(), readJson(10_000)],
+	request: { body: jsonBody(createSchema, "the new user") },
+	responses: {
+		201: json(UserView.extend({ login_url: z.string().describe("one-time login link"), login_url_expires_at: z.number().int().describe("epoch ms") }), "created"),
+		...apiErrors(409, 413, 415),
+	},
 });
 
-access.patch("/users/:id", requireAccountAdmin(), async (c) => {
-	const id = c.req.param("id");
-	const change = parseOr400(patchSchema, await jsonBody(c.req.raw, 10_000));
-	await userOr404(c.env.DB, id);
-	if (change.disabled === true) refuseSelfLockout(c, id, "disable");
-	if (change.role !== undefined && change.role !== "admin") refuseSelfLockout(c, id, "demote");
-	const user = await updateUser(c.env.DB, id, change);
-	if (!user) throw new ApiError(404, "not_found", `no user '${id}'`, [{ field: "id", message: "unknown user" }]);
-	return c.json(userView(user));
+const patchUserRoute = createRoute({
+	method: "patch",
+	path: "/users/{id}",
+	operationId: "updateUser",
+	tags: ["Users and audit"],
+	summary: "Change a user's role, disable or enable",
+	description: `${ADMINS_ONLY} Disabling ends the user's sessions at once; an admin cannot disable or demote themself (409).`,
+	security: secured("admin"),
+	middleware: [requireAccountAdmin(), readJson(10_000)],
+	request: { params: userParams, body: jsonBody(patchSchema, "role and/or disabled") },
+	responses: { 200: json(UserView, "the changed user"), ...apiErrors(404, 409, 413, 415) },
 });
 
-access.delete("/users/:id", requireAccountAdmin(), async (c) => {
-	const id = c.req.param("id");
-	await userOr404(c.env.DB, id);
-	refuseSelfLockout(c, id, "delete");
-	if (!(await deleteUser(c.env.DB, id))) throw new ApiError(404, "not_found", `no user '${id}'`, [{ field: "id", message: "unknown user" }]);
-	return c.json({ id, deleted: true });
+const deleteUserRoute = createRoute({
+	method: "delete",
+	path: "/users/{id}",
+	operationId: "deleteUser",
+	tags: ["Users and audit"],
+	summary: "Delete a user",
+	description: `${ADMINS_ONLY} An admin cannot delete themself (409).`,
+	security: secured("admin"),
+	middleware: [requireAccountAdmin()],
+	request: { params: userParams },
+	responses: { 200: json(z.object({ id: z.string(), deleted: z.boolean() }), "deleted"), ...apiErrors(404, 409) },
 });
 
-/** A new one-time login link for a user (earlier unused links stay valid until they expire). */
-access.post("/users/:id/login-link", requireAccountAdmin(), async (c) => {
-	const user = await userOr404(c.env.DB, c.req.param("id"));
-	if (user.disabledAt !== null) throw new ApiError(409, "conflict", "this user is disabled; enable it first (PATCH {\"disabled\": false})", [{ field: "id", message: "disabled user" }]);
-	const link = await createLoginToken(c.env.DB, user.id);
-	return c.json({ user: userView(user), login_url: loginUrl(origin(c.req.url), link.token), expires_at: link.expiresAt }, 201);
+const loginLinkRoute = createRoute({
+	method: "post",
+	path: "/users/{id}/login-link",
+	operationId: "createLoginLink",
+	tags: ["Users and audit"],
+	summary: "A new login link",
+	description: `${ADMINS_ONLY} A new one-time login link (earlier unused links stay valid until they expire); 409 for a disabled user.`,
+	security: secured("admin"),
+	middleware: [requireAccountAdmin()],
+	request: { params: userParams },
+	responses: {
+		201: json(z.object({ user: UserView, login_url: z.string(), expires_at: z.number().int().describe("epoch ms") }), "the link"),
+		...apiErrors(404, 409),
+	},
 });
 
 // ─── audit log (admin) ───────────────────────────────────────────────────────────────────────────
@@ -180,15 +258,10 @@ const instant = z.string().transform((s, ctx) => {
 });
 
 const auditQuerySchema = z.strictObject({
-	from: instant.optional(),
-	to: instant.optional(),
-	actor: z.string().min(1).max(254).optional(),
-	limit: z
-		.string()
-		.regex(/^\d+$/, "must be a whole number from 1 to 1000")
-		.transform(Number)
-		.pipe(z.number().int().min(1, "must be a whole number from 1 to 1000").max(1000, "must be a whole number from 1 to 1000"))
-		.default(100),
+	from: instant.optional().describe("epoch ms or ISO 8601 (inclusive)"),
+	to: instant.optional().describe("epoch ms or ISO 8601 (exclusive)"),
+	actor: z.string().min(1).max(254).optional().describe("a user id, email or key id"),
+	limit: intParam(1, 1000).optional().describe("rows per page (default 100)"),
 	cursor: z
 		.string()
 		.regex(/^\d{1,15}\.\d{1,15}$/, "must be the next_cursor of a previous page")
@@ -196,9 +269,27 @@ const auditQuerySchema = z.strictObject({
 			const [at, id] = s.split(".").map(Number);
 			return { at: at ?? 0, id: id ?? 0 };
 		})
-		.optional(),
-	site: z.string().optional(),
+		.optional()
+		.describe("the previous page's next_cursor"),
+	site: z.string().optional().describe("only rows of this site (a site-bound key: its own)"),
 });
+
+const AuditEntry = z
+	.object({
+		id: z.number().int(),
+		at: z.number().int().describe("epoch ms"),
+		actor: z.object({ kind: z.enum(["key", "user"]), id: z.string(), label: z.string().nullable(), role: z.enum(ROLES).nullable(), scopes: z.array(z.enum(SCOPES)) }),
+		method: z.string(),
+		path: z.string(),
+		query: z.string().nullable(),
+		site: z.string().nullable(),
+		status: z.number().int(),
+		duration_ms: z.number().int(),
+		ip: z.string(),
+		country: z.string().nullable(),
+		user_agent: z.string().nullable(),
+	})
+	.openapi("AuditEntry");
 
 function auditView(r: AuditRow) {
 	return {
@@ -217,18 +308,73 @@ function auditView(r: AuditRow) {
 	};
 }
 
-/**
- * Newest first, paginated by `cursor`. Admins only: the admin role or an admin-scope key; a
- * site-bound admin key sees only its site's rows.
- */
-access.get("/audit", requireAccountKey("admin"), async (c) => {
-	const parsed = auditQuerySchema.safeParse(c.req.query());
-	if (!parsed.success) throw new ApiError(400, "invalid_request", "the query is invalid", toIssues(parsed.error).map((i) => ({ field: fieldPath(i.path), message: i.message })));
-	const q = parsed.data;
-	if (q.from !== undefined && q.to !== undefined && q.from >= q.to) throw new ApiError(400, "invalid_request", "from must be before to", [{ field: "to", message: "must be after from" }]);
-	const boundSite = c.var.key.site;
-	if (boundSite !== null && q.site !== undefined && q.site !== boundSite) throw new ApiError(403, "forbidden", `this key belongs to site '${boundSite}'`, [{ field: "site", message: "not this key's site" }]);
-	const site = boundSite ?? q.site;
-	const { rows, next } = await queryAudit(c.env.DB, { from: q.from, to: q.to, actor: q.actor, site, limit: q.limit, cursor: q.cursor });
-	return c.json({ entries: rows.map(auditView), next_cursor: next ? `${next.at}.${next.id}` : null }, 200, { "Cache-Control": "no-store" });
+const auditRoute = createRoute({
+	method: "get",
+	path: "/audit",
+	operationId: "auditLog",
+	tags: ["Users and audit"],
+	summary: "Audit log",
+	description: "Every /api/v1 request past authentication and every login, newest first, paginated by `cursor`. Admins only: the admin role or an admin-scope key; a site-bound admin key sees only its site's rows.",
+	security: secured("admin"),
+	middleware: [requireAccountKey("admin")],
+	request: { query: auditQuerySchema },
+	responses: { 200: json(z.object({ entries: z.array(AuditEntry), next_cursor: z.string().nullable() }), "a page of the log"), ...apiErrors() },
 });
+
+export const access = openApiApp<AuthVars>()
+	/** The current principal, for role-aware navigation. */
+	.openapi(meRoute, (c) => {
+		const p = c.var.principal;
+		const common = { scopes: principalScopes(p), can_see_pii: canSeePii(p) };
+		if (p.kind === "user") return c.json({ kind: "user" as const, id: p.id, email: p.email, role: p.role, ...common }, 200, { "Cache-Control": "no-store" });
+		return c.json({ kind: "key" as const, id: p.id, name: c.var.key.name, site: p.site, ...common }, 200, { "Cache-Control": "no-store" });
+	})
+	/** Ends the dashboard session of this request and clears the cookie. */
+	.openapi(logoutRoute, async (c) => {
+		if (c.var.principal.kind !== "user") {
+			throw new ApiError(400, "no_session", "logout ends a dashboard session; an API key is revoked with DELETE /api/v1/keys/{id}", [{ field: "Authorization", message: "not a session" }]);
+		}
+		await revokeSession(c.env.DB, getCookie(c, SESSION_COOKIE) ?? "");
+		c.header("Set-Cookie", clearSessionCookie());
+		return c.json({ logged_out: true }, 200);
+	})
+	.openapi(listUsersRoute, async (c) => c.json({ users: (await listUsers(c.env.DB)).map(userView) }, 200))
+	/** Creates a user (201) with a one-time login link in the answer. */
+	.openapi(createUserRoute, async (c) => {
+		const user = await createUser(c.env.DB, c.req.valid("json"));
+		const link = await createLoginToken(c.env.DB, user.id);
+		return c.json({ ...userView(user), login_url: loginUrl(origin(c.req.url), link.token), login_url_expires_at: link.expiresAt }, 201);
+	})
+	.openapi(patchUserRoute, async (c) => {
+		const { id } = c.req.valid("param");
+		const change = c.req.valid("json");
+		await userOr404(c.env.DB, id);
+		if (change.disabled === true) refuseSelfLockout(c, id, "disable");
+		if (change.role !== undefined && change.role !== "admin") refuseSelfLockout(c, id, "demote");
+		const user = await updateUser(c.env.DB, id, change);
+		if (!user) throw new ApiError(404, "not_found", `no user '${id}'`, [{ field: "id", message: "unknown user" }]);
+		return c.json(userView(user), 200);
+	})
+	.openapi(deleteUserRoute, async (c) => {
+		const { id } = c.req.valid("param");
+		await userOr404(c.env.DB, id);
+		refuseSelfLockout(c, id, "delete");
+		if (!(await deleteUser(c.env.DB, id))) throw new ApiError(404, "not_found", `no user '${id}'`, [{ field: "id", message: "unknown user" }]);
+		return c.json({ id, deleted: true }, 200);
+	})
+	/** A new one-time login link for a user (earlier unused links stay valid until they expire). */
+	.openapi(loginLinkRoute, async (c) => {
+		const user = await userOr404(c.env.DB, c.req.valid("param").id);
+		if (user.disabledAt !== null) throw new ApiError(409, "conflict", "this user is disabled; enable it first (PATCH {\"disabled\": false})", [{ field: "id", message: "disabled user" }]);
+		const link = await createLoginToken(c.env.DB, user.id);
+		return c.json({ user: userView(user), login_url: loginUrl(origin(c.req.url), link.token), expires_at: link.expiresAt }, 201);
+	})
+	.openapi(auditRoute, async (c) => {
+		const q = c.req.valid("query");
+		if (q.from !== undefined && q.to !== undefined && q.from >= q.to) throw new ApiError(400, "invalid_request", "from must be before to", [{ field: "to", message: "must be after from" }]);
+		const boundSite = c.var.key.site;
+		if (boundSite !== null && q.site !== undefined && q.site !== boundSite) throw new ApiError(403, "forbidden", `this key belongs to site '${boundSite}'`, [{ field: "site", message: "not this key's site" }]);
+		const site = boundSite ?? q.site;
+		const { rows, next } = await queryAudit(c.env.DB, { from: q.from, to: q.to, actor: q.actor, site, limit: q.limit ?? 100, cursor: q.cursor });
+		return c.json({ entries: rows.map(auditView), next_cursor: next ? `${next.at}.${next.id}` : null }, 200, { "Cache-Control": "no-store" });
+	});

@@ -1,17 +1,15 @@
 /** Sites and API keys: /api/v1/sites and /api/v1/keys. */
+import { createRoute, z } from "@hono/zod-openapi";
 import { desc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { Hono } from "hono";
-import { z } from "zod";
+import { createMiddleware } from "hono/factory";
 import { apiKeys, sites } from "../db/schema";
-import { jsonBody } from "../lib/body";
+import { readJson } from "../lib/body";
 import { ApiError, SITE_ID } from "../lib/http";
+import { apiErrors, json, jsonBody, openApiApp, secured } from "../lib/openapi";
 import { findSite, forgetSite } from "../lib/sites";
 import { revokeKey, createKey, SCOPES } from "./keys";
-import { requireAccountKey } from "./middleware";
-import { parseOr400 } from "../lib/validation";
-
-export const admin = new Hono<{ Bindings: Env }>();
+import { requireAccountKey, type AuthVars } from "./middleware";
 
 const timezone = z.string().refine((tz) => {
 	try {
@@ -33,55 +31,143 @@ const siteSchema = z.strictObject({
 	currency: z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as EUR").default("EUR"),
 });
 
-/** Creates or updates a site (account-wide admin key). 201 when created, 200 when it existed. */
-admin.post("/sites", requireAccountKey("admin"), async (c) => {
+const SiteView = z
+	.object({ id: z.string(), name: z.string(), origins: z.array(z.string()), timezone: z.string(), currency: z.string() })
+	.openapi("Site");
+
+/** Only an account-wide key (or a dashboard admin) may create sites; checked before the body. */
+const accountWideOnly = createMiddleware<{ Bindings: Env; Variables: AuthVars }>(async (c, next) => {
 	if (c.var.key.site !== null) throw new ApiError(403, "forbidden", "only an account-wide key can create sites", [{ field: "Authorization", message: "site-bound key" }]);
-	const input = parseOr400(siteSchema, await jsonBody(c.req.raw));
-	const origins = input.origins.map((o) => new URL(o).origin);
-	const existed = (await findSite(c.env.DB, input.id)) !== null;
-	await drizzle(c.env.DB)
-		.insert(sites)
-		.values({ id: input.id, name: input.name, origins: JSON.stringify(origins), timezone: input.timezone, currency: input.currency, createdAt: Date.now() })
-		.onConflictDoUpdate({ target: sites.id, set: { name: input.name, origins: JSON.stringify(origins), timezone: input.timezone, currency: input.currency } });
-	forgetSite(input.id);
-	return c.json({ ...input, origins }, existed ? 200 : 201);
+	await next();
 });
 
-admin.get("/sites", requireAccountKey("read"), async (c) => {
-	const db = drizzle(c.env.DB);
-	const rows = c.var.key.site === null ? await db.select().from(sites).all() : await db.select().from(sites).where(eq(sites.id, c.var.key.site)).all();
-	return c.json({ sites: rows.map((r) => ({ id: r.id, name: r.name, origins: z.array(z.string()).parse(JSON.parse(r.origins)), timezone: r.timezone, currency: r.currency, created_at: r.createdAt })) });
+const upsertSiteRoute = createRoute({
+	method: "post",
+	path: "/sites",
+	operationId: "upsertSite",
+	tags: ["Sites and keys"],
+	summary: "Create or update a site",
+	description: "Account-wide admin keys and admin users only. 201 when created, 200 when it existed (then updated).",
+	security: secured("admin"),
+	middleware: [requireAccountKey("admin"), accountWideOnly, readJson()],
+	request: { body: jsonBody(siteSchema, "the site") },
+	responses: { 200: json(SiteView, "updated"), 201: json(SiteView, "created"), ...apiErrors(413, 415) },
+});
+
+const listSitesRoute = createRoute({
+	method: "get",
+	path: "/sites",
+	operationId: "listSitesRoute",
+	tags: ["Sites and keys"],
+	summary: "Sites",
+	description: "The sites this key sees: all of them for an account-wide key or a user, its own for a site-bound key.",
+	security: secured("read"),
+	middleware: [requireAccountKey("read")],
+	responses: { 200: json(z.object({ sites: z.array(SiteView.extend({ created_at: z.number().int().describe("epoch ms") })) }), "the sites"), ...apiErrors() },
 });
 
 const keySchema = z.strictObject({
 	name: z.string().trim().min(1).max(128),
-	scopes: z.array(z.enum(SCOPES)).min(1),
-	site: z.string().regex(SITE_ID).nullable().optional(),
+	scopes: z.array(z.enum(SCOPES)).min(1).describe("admin implies read and ingest"),
+	site: z.string().regex(SITE_ID).nullable().optional().describe("bind the key to this site; omitted or null: account-wide (a site-bound admin key always mints keys for its own site)"),
 });
 
-/** Creates a key; the secret is in this response only. A site-bound admin key can only mint keys for its site. */
-admin.post("/keys", requireAccountKey("admin"), async (c) => {
-	const input = parseOr400(keySchema, await jsonBody(c.req.raw));
-	const site = c.var.key.site ?? input.site ?? null;
-	if (c.var.key.site !== null && input.site !== undefined && input.site !== c.var.key.site) {
-		throw new ApiError(403, "forbidden", `this key can only create keys for site '${c.var.key.site}'`, [{ field: "site", message: "not this key's site" }]);
-	}
-	if (site !== null && !(await findSite(c.env.DB, site))) throw new ApiError(404, "unknown_site", `site '${site}' does not exist`, [{ field: "site", message: "unknown site" }]);
-	const { secret, key } = await createKey(c.env.DB, { site, name: input.name, scopes: input.scopes });
-	return c.json({ ...key, secret, note: "store the secret now: it is not shown again" }, 201);
+const KeyView = z.object({ id: z.string(), site: z.string().nullable(), name: z.string(), scopes: z.array(z.enum(SCOPES)) });
+
+const createKeyRoute = createRoute({
+	method: "post",
+	path: "/keys",
+	operationId: "createKey",
+	tags: ["Sites and keys"],
+	summary: "Create an API key",
+	description: "The secret is in this answer only (stored as SHA-256). A site-bound admin key can only mint keys for its site.",
+	security: secured("admin"),
+	middleware: [requireAccountKey("admin"), readJson()],
+	request: { body: jsonBody(keySchema, "the key") },
+	responses: {
+		201: json(KeyView.extend({ secret: z.string().describe("`b2g_<id>_<secret>`: send as `Authorization: Bearer <secret>`"), note: z.string() }), "created"),
+		...apiErrors(404, 413, 415),
+	},
 });
 
-admin.get("/keys", requireAccountKey("admin"), async (c) => {
-	const db = drizzle(c.env.DB);
-	const q = db.select().from(apiKeys);
-	const rows = c.var.key.site === null ? await q.orderBy(desc(apiKeys.createdAt)).all() : await q.where(eq(apiKeys.site, c.var.key.site)).orderBy(desc(apiKeys.createdAt)).all();
-	return c.json({
-		keys: rows.map((r) => ({ id: r.id, site: r.site, name: r.name, scopes: z.array(z.enum(SCOPES)).parse(JSON.parse(r.scopes)), created_at: r.createdAt, last_used_at: r.lastUsedAt, revoked_at: r.revokedAt })),
+const listKeysRoute = createRoute({
+	method: "get",
+	path: "/keys",
+	operationId: "listKeysRoute",
+	tags: ["Sites and keys"],
+	summary: "API keys",
+	description: "Every key (a site-bound admin key: its site's), newest first; never the secrets.",
+	security: secured("admin"),
+	middleware: [requireAccountKey("admin")],
+	responses: {
+		200: json(
+			z.object({
+				keys: z.array(
+					KeyView.extend({ created_at: z.number().int(), last_used_at: z.number().int().nullable().describe("epoch ms, recorded at most once a minute"), revoked_at: z.number().int().nullable() }),
+				),
+			}),
+			"the keys",
+		),
+		...apiErrors(),
+	},
+});
+
+const revokeKeyRoute = createRoute({
+	method: "delete",
+	path: "/keys/{id}",
+	operationId: "revokeKey",
+	tags: ["Sites and keys"],
+	summary: "Revoke an API key",
+	description: "Effective everywhere within 30 s (keys are cached per isolate).",
+	security: secured("admin"),
+	middleware: [requireAccountKey("admin")],
+	request: { params: z.object({ id: z.string().describe("the key id (the part after `b2g_`)") }) },
+	responses: { 200: json(z.object({ id: z.string(), revoked: z.boolean() }), "revoked"), ...apiErrors(404) },
+});
+
+export const admin = openApiApp<AuthVars>()
+	/** Creates or updates a site (account-wide admin key). 201 when created, 200 when it existed. */
+	.openapi(upsertSiteRoute, async (c) => {
+		const input = c.req.valid("json");
+		const origins = input.origins.map((o) => new URL(o).origin);
+		const existed = (await findSite(c.env.DB, input.id)) !== null;
+		await drizzle(c.env.DB)
+			.insert(sites)
+			.values({ id: input.id, name: input.name, origins: JSON.stringify(origins), timezone: input.timezone, currency: input.currency, createdAt: Date.now() })
+			.onConflictDoUpdate({ target: sites.id, set: { name: input.name, origins: JSON.stringify(origins), timezone: input.timezone, currency: input.currency } });
+		forgetSite(input.id);
+		const site = { ...input, origins };
+		return existed ? c.json(site, 200) : c.json(site, 201);
+	})
+	.openapi(listSitesRoute, async (c) => {
+		const db = drizzle(c.env.DB);
+		const rows = c.var.key.site === null ? await db.select().from(sites).all() : await db.select().from(sites).where(eq(sites.id, c.var.key.site)).all();
+		return c.json({ sites: rows.map((r) => ({ id: r.id, name: r.name, origins: z.array(z.string()).parse(JSON.parse(r.origins)), timezone: r.timezone, currency: r.currency, created_at: r.createdAt })) }, 200);
+	})
+	/** Creates a key; the secret is in this response only. A site-bound admin key can only mint keys for its site. */
+	.openapi(createKeyRoute, async (c) => {
+		const input = c.req.valid("json");
+		const site = c.var.key.site ?? input.site ?? null;
+		if (c.var.key.site !== null && input.site !== undefined && input.site !== c.var.key.site) {
+			throw new ApiError(403, "forbidden", `this key can only create keys for site '${c.var.key.site}'`, [{ field: "site", message: "not this key's site" }]);
+		}
+		if (site !== null && !(await findSite(c.env.DB, site))) throw new ApiError(404, "unknown_site", `site '${site}' does not exist`, [{ field: "site", message: "unknown site" }]);
+		const { secret, key } = await createKey(c.env.DB, { site, name: input.name, scopes: input.scopes });
+		return c.json({ ...key, secret, note: "store the secret now: it is not shown again" }, 201);
+	})
+	.openapi(listKeysRoute, async (c) => {
+		const db = drizzle(c.env.DB);
+		const q = db.select().from(apiKeys);
+		const rows = c.var.key.site === null ? await q.orderBy(desc(apiKeys.createdAt)).all() : await q.where(eq(apiKeys.site, c.var.key.site)).orderBy(desc(apiKeys.createdAt)).all();
+		return c.json(
+			{
+				keys: rows.map((r) => ({ id: r.id, site: r.site, name: r.name, scopes: z.array(z.enum(SCOPES)).parse(JSON.parse(r.scopes)), created_at: r.createdAt, last_used_at: r.lastUsedAt, revoked_at: r.revokedAt })),
+			},
+			200,
+		);
+	})
+	.openapi(revokeKeyRoute, async (c) => {
+		const { id } = c.req.valid("param");
+		if (!(await revokeKey(c.env.DB, id, c.var.key.site))) throw new ApiError(404, "not_found", `no live key '${id}' that this key may revoke`, [{ field: "id", message: "unknown or already revoked" }]);
+		return c.json({ id, revoked: true }, 200);
 	});
-});
-
-admin.delete("/keys/:id", requireAccountKey("admin"), async (c) => {
-	const id = c.req.param("id");
-	if (!(await revokeKey(c.env.DB, id, c.var.key.site))) throw new ApiError(404, "not_found", `no live key '${id}' that this key may revoke`, [{ field: "id", message: "unknown or already revoked" }]);
-	return c.json({ id, revoked: true });
-});

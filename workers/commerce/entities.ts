@@ -205,16 +205,22 @@ const messageSchema = z.object({
 	bounced_at: optionalTimestamp,
 });
 
-export interface EntitySpec {
+export interface EntitySpec<S extends z.ZodType = z.ZodType> {
 	/** URL segment and import entity name. */
 	name: string;
+	/** The public record: validates the upsert API's bodies and import rows, and documents them (OpenAPI). */
+	schema: S;
 	/** Validates one raw record (JSON object or CSV row) and returns its D1 writes, or the zod error. */
 	parse(raw: unknown, ctx: WriteContext): { ok: true; writes: Write[] } | { ok: false; error: z.ZodError };
+	/** The D1 writes of a record `schema` has already validated. */
+	writes(record: z.output<S>, ctx: WriteContext): Write[];
 }
 
-function spec<S extends z.ZodType>(name: string, schema: S, writes: (r: z.output<S>, ctx: WriteContext) => Write[]): EntitySpec {
+function spec<S extends z.ZodType>(name: string, schema: S, writes: (r: z.output<S>, ctx: WriteContext) => Write[]): EntitySpec<S> {
 	return {
 		name,
+		schema,
+		writes,
 		parse(raw, ctx) {
 			const r = schema.safeParse(raw);
 			return r.success ? { ok: true, writes: writes(r.data, ctx) } : { ok: false, error: r.error };

@@ -8,19 +8,17 @@
  * (409), so a captured request cannot roll an order back. The comparison is crypto.subtle.verify,
  * which is constant-time.
  */
-import { Hono } from "hono";
+import { createRoute, z } from "@hono/zod-openapi";
 import { requireKey, type AuthVars } from "../auth/middleware";
 import { ApiError, SITE_ID } from "../lib/http";
+import { apiErrors, error, errors, json, openApiApp, secured, siteQuery, WEBHOOK_SIGNATURE } from "../lib/openapi";
 import { findSite } from "../lib/sites";
 import { ENTITIES } from "./entities";
-import { bodyToWrites } from "./routes";
+import { bodyToWrites, MAX_RECORDS, recordSchemaName } from "./routes";
 import { changedRows, toStatements } from "./store";
 
 export const REPLAY_WINDOW_S = 300;
 const MAX_BODY = 1_000_000;
-
-export const hooks = new Hono<{ Bindings: Env }>();
-export const webhookAdmin = new Hono<{ Bindings: Env; Variables: AuthVars }>();
 
 function unauthorized(message: string, field: string): ApiError {
 	return new ApiError(401, "invalid_signature", message, [{ field, message }]);
@@ -41,7 +39,45 @@ export async function signWebhook(secret: string, timestamp: number, body: strin
 	return `sha256=${[...mac].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
-hooks.post("/orders", async (c) => {
+const header = (name: string, description: string) => ({ name, in: "header" as const, required: true, description, schema: { type: "string" as const } });
+
+// Documented, not validated by the route: the signature covers the raw bytes, so it is verified first
+// and the body parsed after it, by the same `orders` schema the upsert route declares.
+const ordersRef = { $ref: `#/components/schemas/${recordSchemaName("orders")}` };
+
+const ordersWebhook = createRoute({
+	method: "post",
+	path: "/orders",
+	operationId: "orderWebhook",
+	tags: ["Commerce data"],
+	summary: "Signed order webhook",
+	description:
+		"The store pushes orders as they change, signed with the site's webhook secret (`POST /api/v1/webhooks/secret`). " +
+		"The signature is checked first, on the raw bytes; then the body is validated against the `orders` record schema " +
+		`(one record or an array of up to ${MAX_RECORDS}; 400 names each field). Timestamps more than ${REPLAY_WINDOW_S / 60} minutes off are refused (401); ` +
+		"a delivery whose signature was already accepted is refused (409), so a captured request cannot roll an order back.",
+	security: [{ [WEBHOOK_SIGNATURE]: [] }],
+	parameters: [
+		header("X-B2G-Site", "the site id"),
+		header("X-B2G-Timestamp", "unix seconds when the delivery was signed"),
+		header("X-B2G-Signature", "`sha256=<hex HMAC-SHA256(secret, \"<timestamp>.<raw body>\")>`"),
+	],
+	request: {
+		body: {
+			required: true,
+			description: `one ${recordSchemaName("orders")} or an array of them (the raw bytes are what the signature covers)`,
+			content: { "application/json": { schema: { anyOf: [ordersRef, { type: "array", items: ordersRef, minItems: 1, maxItems: MAX_RECORDS }] } } },
+		},
+	},
+	responses: {
+		200: json(z.object({ site: z.string(), received: z.number().int(), rows_changed: z.number().int() }), "stored"),
+		...errors(400, 413),
+		401: error(`\`invalid_signature\`: unknown site or no secret, a timestamp more than ${REPLAY_WINDOW_S} s off, or a signature that does not match`),
+		409: error("`replayed`: this delivery was already accepted"),
+	},
+});
+
+export const hooks = openApiApp().openapi(ordersWebhook, async (c) => {
 	const siteId = c.req.header("X-B2G-Site") ?? "";
 	if (!SITE_ID.test(siteId)) throw new ApiError(400, "invalid_request", "X-B2G-Site header is missing or malformed", [{ field: "X-B2G-Site", message: "required" }]);
 	const site = await findSite(c.env.DB, siteId);
@@ -75,7 +111,7 @@ hooks.post("/orders", async (c) => {
 	try {
 		const planned = toStatements(c.env.DB, writes);
 		const results = await c.env.DB.batch([recordDelivery, ...planned.statements]);
-		return c.json({ site: site.id, received: records, rows_changed: changedRows(planned, results.slice(1)) });
+		return c.json({ site: site.id, received: records, rows_changed: changedRows(planned, results.slice(1)) }, 200);
 	} catch (err) {
 		if (err instanceof Error && /UNIQUE constraint failed: webhook_deliveries/.test(err.message)) {
 			throw new ApiError(409, "replayed", "this delivery was already accepted", [{ field: "X-B2G-Signature", message: "already used" }]);
@@ -84,8 +120,24 @@ hooks.post("/orders", async (c) => {
 	}
 });
 
+const rotateSecret = createRoute({
+	method: "post",
+	path: "/webhooks/secret",
+	operationId: "rotateWebhookSecret",
+	tags: ["Commerce data"],
+	summary: "Rotate the webhook secret",
+	description: "Makes a new webhook secret for the site and returns it (shown once); the old one stops working at once.",
+	security: secured("admin"),
+	middleware: [requireKey("admin")],
+	request: { query: siteQuery },
+	responses: {
+		201: json(z.object({ site: z.string(), secret: z.string().describe("64 hex characters"), signature: z.string().describe("how to sign a delivery") }), "the new secret"),
+		...apiErrors(404),
+	},
+});
+
 /** Rotates the site's webhook secret and returns it (shown once). */
-webhookAdmin.post("/webhooks/secret", requireKey("admin"), async (c) => {
+export const webhookAdmin = openApiApp<AuthVars>().openapi(rotateSecret, async (c) => {
 	const secret = [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
 	await c.env.DB.prepare("UPDATE sites SET webhook_secret = ? WHERE id = ?").bind(secret, c.var.site.id).run();
 	return c.json({ site: c.var.site.id, secret, signature: "X-B2G-Signature: sha256=hex(HMAC-SHA256(secret, `${X-B2G-Timestamp}.${raw body}`))" }, 201);

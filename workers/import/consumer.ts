@@ -21,8 +21,9 @@ export async function consumeImports(batch: MessageBatch<unknown>, env: Env): Pr
 		try {
 			const result = await processSlice(env, parsed.data);
 			msg.ack();
-			// A finished import brings the site's KPI rollups up to date (what is left, cron finishes).
-			if (result.finishedSite) await refreshRollups(env, result.finishedSite);
+			// The last of a site's running imports to finish brings its KPI rollups up to date (once, not
+			// after every job of a multi-file load; anything left, the cron sweep and the next query finish).
+			if (result.finishedSite && !(await importsPending(env.DB, result.finishedSite))) await refreshRollups(env, result.finishedSite);
 		} catch (err) {
 			const message = err instanceof Error ? err.message : String(err);
 			console.error(`import ${parsed.data.job} slice at ${parsed.data.offset} failed (attempt ${msg.attempts})`, message);
@@ -33,4 +34,9 @@ export async function consumeImports(batch: MessageBatch<unknown>, env: Env): Pr
 			} else msg.retry({ delaySeconds: Math.min(60, 2 ** msg.attempts) });
 		}
 	}
+}
+
+/** Whether a site still has an import queued or running. */
+async function importsPending(db: D1Database, site: string): Promise<boolean> {
+	return (await db.prepare("SELECT 1 AS x FROM import_jobs WHERE site = ? AND status IN ('uploading', 'queued', 'running') LIMIT 1").bind(site).first()) !== null;
 }

@@ -3,19 +3,59 @@
  * Hot path: read ≤ 1 MB, validate everything, enrich, enqueue (the durability point), record in the
  * site's LiveSite ledger, answer 202. D1 and R2 writes happen in the queue consumer.
  */
-import { Hono } from "hono";
+import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError, fieldPath, utcDay, type FieldIssue } from "../lib/http";
+import { error, errors, json, openApiApp } from "../lib/openapi";
 import { findSite, type Site } from "../lib/sites";
 import { chunkForSend, type EventMessage, type StoredEvent } from "../pipeline/message";
 import { isBotUserAgent, parseUserAgent } from "./classify";
 import { eventColumns } from "./columns";
 import { toIssues } from "../lib/validation";
-import { batchSchema, MAX_BODY_BYTES, MAX_EVENTS, parseEvent, type WireEvent } from "./schema";
+import { batchSchema, COMMERCE_EVENTS, eventBase, MAX_BODY_BYTES, MAX_EVENTS, parseEvent, type WireEvent } from "./schema";
 import { dailySalt, visitorHash } from "./visitor";
 
-export const ingest = new Hono<{ Bindings: Env }>();
-
 const CORS_BASE = { "Access-Control-Allow-Methods": "POST, OPTIONS", "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "86400", Vary: "Origin" };
+
+// The wire format, for the document only: the handler reads the body itself (size cap, strict UTF-8,
+// text/plain for sendBeacon) and validates it with the same schemas, event by event.
+const EventBatch = batchSchema.extend({ events: z.array(eventBase).min(1).max(MAX_EVENTS) });
+
+const collect = createRoute({
+	method: "post",
+	path: "/e",
+	operationId: "collectEvents",
+	tags: ["Events"],
+	summary: "Send events",
+	description:
+		"The tracker's endpoint and the public server-side event API. No credentials: browsers are limited to the site's `origins` (403 otherwise). " +
+		`A batch holds 1–${MAX_EVENTS} events in at most ${MAX_BODY_BYTES} bytes of strict UTF-8 JSON (\`text/plain\` is accepted for sendBeacon). ` +
+		"Events are at most 7 days old and 1 day ahead. A batch with any invalid event is rejected whole (400, every offending field named, e.g. `events[3].ts`) and nothing is stored. " +
+		`Props by event name: ${COMMERCE_EVENTS.join(", ")} have their own shapes (purchase: order_id, value, currency, items[{sku, qty, price}]); others take a flat map of ≤ 50 scalars.`,
+	security: [],
+	request: {
+		body: {
+			required: true,
+			description: "a batch of events for one site",
+			content: { "application/json": { schema: { $ref: "#/components/schemas/EventBatch" } }, "text/plain": { schema: { $ref: "#/components/schemas/EventBatch" } } },
+		},
+	},
+	responses: {
+		202: json(
+			z.object({
+				accepted: z.number().int().describe("events new to the site, now queued"),
+				duplicates: z.number().int().optional().describe("ids already accepted before (harmless resends)"),
+				bots: z.number().int().describe("dropped as bot traffic"),
+			}),
+			"accepted (enqueued)",
+		),
+		...errors(400, 413, 415),
+		403: error("`origin_not_allowed`: the browser's Origin is not among the site's origins"),
+		404: error("`unknown_site`"),
+	},
+});
+
+export const ingest = openApiApp();
+ingest.openAPIRegistry.register("EventBatch", EventBatch);
 
 // The site is in the body, so a preflight cannot be judged per site; the POST itself enforces origins.
 ingest.options("/e", (c) => {
@@ -23,7 +63,7 @@ ingest.options("/e", (c) => {
 	return c.body(null, 204, origin ? { ...CORS_BASE, "Access-Control-Allow-Origin": origin } : CORS_BASE);
 });
 
-ingest.post("/e", async (c) => {
+ingest.openapi(collect, async (c) => {
 	const now = Date.now();
 	const origin = c.req.header("Origin") ?? null;
 	const cors: Record<string, string> = origin ? { "Access-Control-Allow-Origin": origin, Vary: "Origin" } : {};
@@ -72,8 +112,7 @@ ingest.post("/e", async (c) => {
 		// `accepted` counts ids new to the site (as the reconciliation ledger does); `duplicates` were already accepted before.
 		return c.json({ accepted: fresh, duplicates, bots }, 202, cors);
 	} catch (err) {
-		if (err instanceof ApiError) return c.json(err.body(), err.status, { ...cors, ...err.headers });
-		throw err;
+		throw err instanceof ApiError ? err.withHeaders(cors) : err;
 	}
 });
 

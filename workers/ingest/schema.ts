@@ -51,7 +51,8 @@ const commerceProps = {
 export type CommerceName = keyof typeof commerceProps;
 export const COMMERCE_EVENTS = Object.keys(commerceProps) as CommerceName[];
 
-const eventBase = z.strictObject({
+/** One event of a batch (props are checked by event name in `parseEvent`). */
+export const eventBase = z.strictObject({
 	id: z.string().min(1).max(64).regex(/^[A-Za-z0-9._:-]+$/, "letters, digits and . _ : - only"),
 	name: z.string().min(1).max(64).regex(/^[A-Za-z][A-Za-z0-9_.:-]*$/, "must start with a letter; letters, digits and _ . : - only"),
 	ts: z.number().int("must be epoch milliseconds (integer)"),

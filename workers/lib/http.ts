@@ -28,6 +28,11 @@ export class ApiError extends Error {
 	body(): ErrorBody {
 		return this.fields ? { error: this.code, message: this.message, fields: this.fields } : { error: this.code, message: this.message };
 	}
+
+	/** The same error with more response headers (theirs win over `extra`). */
+	withHeaders(extra: Record<string, string>): ApiError {
+		return new ApiError(this.status, this.code, this.message, this.fields, { ...extra, ...this.headers });
+	}
 }
 
 /** Formats a zod-style path (`["events", 3, "ts"]`) as `events[3].ts`. */

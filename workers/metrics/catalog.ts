@@ -14,18 +14,22 @@ export const AREAS = ["financial", "conversion", "customer", "operational"] as c
 export type Area = (typeof AREAS)[number];
 export type Unit = "currency" | "percent" | "count" | "hours" | "days" | "days²" | "months" | "score";
 
-/** Rollup tables the measures come from, and the breakdowns each supports. */
+/**
+ * Rollup tables the measures come from, the breakdowns each supports, and its grouping-set columns
+ * (rollup rows hold '' in every such column for the whole site, and one column set per breakdown row;
+ * `marketing_spend` is the raw daily table, one row per channel).
+ */
 export const TABLES = {
-	sales: { table: "kpi_sales_daily", dims: ["channel", "country"] },
-	products: { table: "kpi_products_daily", dims: ["product", "category"] },
-	web: { table: "kpi_web_daily", dims: ["channel", "device", "country"] },
-	product_views: { table: "kpi_product_views_daily", dims: ["product", "category"] },
-	spend: { table: "marketing_spend", dims: ["channel"] },
-	support: { table: "kpi_support_daily", dims: [] },
-	inventory: { table: "kpi_inventory_daily", dims: [] },
-	supply: { table: "kpi_supply_daily", dims: [] },
-	customers: { table: "kpi_customers_daily", dims: [] },
-} as const satisfies Record<string, { table: string; dims: readonly Dim[] }>;
+	sales: { table: "kpi_sales_daily", dims: ["channel", "country"], sets: ["channel", "country"] },
+	products: { table: "kpi_products_daily", dims: ["product", "category"], sets: ["sku"] },
+	web: { table: "kpi_web_daily", dims: ["channel", "device", "country"], sets: ["channel", "device", "country"] },
+	product_views: { table: "kpi_product_views_daily", dims: ["product", "category"], sets: ["sku"] },
+	spend: { table: "marketing_spend", dims: ["channel"], sets: [] },
+	support: { table: "kpi_support_daily", dims: [], sets: [] },
+	inventory: { table: "kpi_inventory_daily", dims: [], sets: [] },
+	supply: { table: "kpi_supply_daily", dims: [], sets: [] },
+	customers: { table: "kpi_customers_daily", dims: [], sets: [] },
+} as const satisfies Record<string, { table: string; dims: readonly Dim[]; sets: readonly string[] }>;
 export type TableId = keyof typeof TABLES;
 
 /**

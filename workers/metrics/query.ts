@@ -69,12 +69,15 @@ type Sums = Record<string, number | number[]>;
 /** bucket start → (key → measure values); key "" is the whole site. */
 type Grid = Map<string, Map<string, Sums>>;
 
-/** Groups of a breakdown: the SQL key and the join it needs. */
-function dimSql(table: TableId, by: Dim | undefined): { key: string; join: string } {
-	if (!by) return { key: "''", join: "" };
-	if (by === "category") return { key: "COALESCE(p.category, 'uncategorized')", join: `LEFT JOIN products p ON p.site = t.site AND p.sku = t.sku` };
-	if (by === "product") return { key: "t.sku", join: "" };
-	return { key: `t.${by}`, join: "" };
+/** Groups of a breakdown: the SQL key, the join it needs, and which grouping-set rows to read. */
+function dimSql(table: TableId, by: Dim | undefined): { key: string; join: string; where: string } {
+	const column = by === "product" || by === "category" ? "sku" : by;
+	const sets = TABLES[table].sets as readonly string[];
+	const where = sets.map((c) => (c === column ? ` AND t.${c} <> ''` : ` AND t.${c} = ''`)).join("");
+	if (!by) return { key: "''", join: "", where };
+	if (by === "category") return { key: "COALESCE(p.category, 'uncategorized')", join: `LEFT JOIN products p ON p.site = t.site AND p.sku = t.sku`, where };
+	if (by === "product") return { key: "t.sku", join: "", where };
+	return { key: `t.${by}`, join: "", where };
 }
 
 function aggregate(m: (typeof MEASURES)[MeasureId]): string {
@@ -92,12 +95,12 @@ async function fetchGrid(db: D1Database, site: string, measures: MeasureId[], fr
 	}
 	const grid: Grid = new Map();
 	const statements = [...byTable].map(([table, ids]) => {
-		const { key, join } = dimSql(table, by);
+		const { key, join, where } = dimSql(table, by);
 		const hasFirst = ids.some((id) => MEASURES[id].kind === "first");
 		// `first` measures read the bare column of the row with MIN(day) (SQLite's documented bare-column rule).
 		const cols = ids.map((id) => `${aggregate(MEASURES[id])} AS ${id}`).join(", ");
 		const sql = `SELECT ${bucketSql(grain, "t.day")} AS b, ${key} AS k, ${hasFirst ? "MIN(t.day) AS first_day, " : ""}${cols}
-			FROM ${TABLES[table].table} t ${join} WHERE t.site = ? AND t.day BETWEEN ? AND ? GROUP BY b, k`;
+			FROM ${TABLES[table].table} t ${join} WHERE t.site = ? AND t.day BETWEEN ? AND ?${where} GROUP BY b, k`;
 		return { ids, stmt: db.prepare(sql).bind(site, from, to) };
 	});
 	const results = statements.length ? await db.batch<Record<string, unknown>>(statements.map((s) => s.stmt)) : [];

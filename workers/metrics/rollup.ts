@@ -27,6 +27,13 @@ const DAYS_PER_BATCH = 20;
 /** Refund reasons that count as a shipping error (wrong, missing, damaged or lost goods). */
 export const SHIPPING_ERROR_SQL = "(COALESCE(r.reason, '') LIKE '%wrong item%' OR r.reason LIKE '%missing item%' OR r.reason LIKE '%damaged%' OR r.reason LIKE '%lost in transit%')";
 
+/**
+ * Rollup rows come in grouping sets: one row per day with every dimension '' (the whole site), and one
+ * row per value of each single dimension with the others '' — the only shapes a query reads (`by` takes
+ * one dimension), so a 24-month query reads ~730 rows per table, not every combination.
+ */
+const SET2 = "CASE WHEN g.value = 1 THEN channel ELSE '' END, CASE WHEN g.value = 2 THEN country ELSE '' END";
+
 // Each statement binds ?1 site, ?2 day label, ?3 day start (UTC ms), ?4 day end (exclusive). CROSS JOIN fixes
 // the join order (SQLite's documented hint): the day's orders drive the lookups of their lines, never the reverse.
 const DAY_SQL: Record<Source, string[]> = {
@@ -35,47 +42,61 @@ const DAY_SQL: Record<Source, string[]> = {
 		"DELETE FROM kpi_products_daily WHERE site = ?1 AND day = ?2 AND ?3 IS NOT NULL AND ?4 IS NOT NULL",
 		`INSERT INTO kpi_sales_daily (site, day, channel, country, orders, revenue, gross_total, discount, shipping, tax, line_revenue, costed_revenue, cogs, units,
 			multi_sku_orders, first_orders, subscription_orders, subscription_revenue, shipped_orders, fulfil_ms)
-		SELECT ?1, ?2, COALESCE(o.channel, 'unknown'), COALESCE(c.country, 'unknown'), COUNT(*), SUM(o.total_minor - o.tax_minor), SUM(o.total_minor),
-			SUM(o.discount_minor), SUM(o.shipping_minor), SUM(o.tax_minor),
-			COALESCE(SUM(li.line_revenue), 0), COALESCE(SUM(li.costed_revenue), 0), COALESCE(SUM(li.cogs), 0), COALESCE(SUM(li.units), 0), COALESCE(SUM(li.skus >= 2), 0),
-			SUM(NOT EXISTS (SELECT 1 FROM orders p WHERE p.site = o.site AND p.customer_id = o.customer_id AND p.status <> 'cancelled'
-				AND (p.placed_at < o.placed_at OR (p.placed_at = o.placed_at AND p.order_id < o.order_id)))),
-			SUM(o.is_subscription), SUM(CASE WHEN o.is_subscription THEN o.total_minor - o.tax_minor ELSE 0 END),
-			SUM(o.shipped_at IS NOT NULL), SUM(CASE WHEN o.shipped_at IS NOT NULL THEN o.shipped_at - o.placed_at ELSE 0 END)
-		FROM orders o
-		LEFT JOIN customers c ON c.site = o.site AND c.customer_id = o.customer_id
-		LEFT JOIN (
-			SELECT i.order_id, SUM(i.qty * i.unit_price_minor) AS line_revenue, SUM(i.qty) AS units, COUNT(*) AS skus,
-				SUM(CASE WHEN COALESCE(i.unit_cost_minor, p.unit_cost_minor) IS NULL THEN 0 ELSE i.qty * i.unit_price_minor END) AS costed_revenue,
-				SUM(i.qty * COALESCE(i.unit_cost_minor, p.unit_cost_minor, 0)) AS cogs
-			FROM orders oo CROSS JOIN order_items i ON i.site = oo.site AND i.order_id = oo.order_id
-			LEFT JOIN products p ON p.site = i.site AND p.sku = i.sku
-			WHERE oo.site = ?1 AND oo.placed_at >= ?3 AND oo.placed_at < ?4
-			GROUP BY i.order_id
-		) li ON li.order_id = o.order_id
-		WHERE o.site = ?1 AND o.placed_at >= ?3 AND o.placed_at < ?4 AND o.status <> 'cancelled'
+		SELECT ?1, ?2, ${SET2}, COUNT(*), SUM(revenue), SUM(total), SUM(discount), SUM(shipping), SUM(tax),
+			SUM(line_revenue), SUM(costed_revenue), SUM(cogs), SUM(units), SUM(multi), SUM(is_first), SUM(sub), SUM(sub_revenue), SUM(shipped), SUM(fulfil)
+		FROM (
+			SELECT COALESCE(o.channel, 'unknown') AS channel, COALESCE(c.country, 'unknown') AS country, o.total_minor - o.tax_minor AS revenue, o.total_minor AS total,
+				o.discount_minor AS discount, o.shipping_minor AS shipping, o.tax_minor AS tax,
+				COALESCE(li.line_revenue, 0) AS line_revenue, COALESCE(li.costed_revenue, 0) AS costed_revenue, COALESCE(li.cogs, 0) AS cogs, COALESCE(li.units, 0) AS units,
+				COALESCE(li.skus >= 2, 0) AS multi,
+				NOT EXISTS (SELECT 1 FROM orders p WHERE p.site = o.site AND p.customer_id = o.customer_id AND p.status <> 'cancelled'
+					AND (p.placed_at < o.placed_at OR (p.placed_at = o.placed_at AND p.order_id < o.order_id))) AS is_first,
+				o.is_subscription AS sub, CASE WHEN o.is_subscription THEN o.total_minor - o.tax_minor ELSE 0 END AS sub_revenue,
+				o.shipped_at IS NOT NULL AS shipped, CASE WHEN o.shipped_at IS NOT NULL THEN o.shipped_at - o.placed_at ELSE 0 END AS fulfil
+			FROM orders o
+			LEFT JOIN customers c ON c.site = o.site AND c.customer_id = o.customer_id
+			LEFT JOIN (
+				SELECT i.order_id, SUM(i.qty * i.unit_price_minor) AS line_revenue, SUM(i.qty) AS units, COUNT(*) AS skus,
+					SUM(CASE WHEN COALESCE(i.unit_cost_minor, p.unit_cost_minor) IS NULL THEN 0 ELSE i.qty * i.unit_price_minor END) AS costed_revenue,
+					SUM(i.qty * COALESCE(i.unit_cost_minor, p.unit_cost_minor, 0)) AS cogs
+				FROM orders oo CROSS JOIN order_items i ON i.site = oo.site AND i.order_id = oo.order_id
+				LEFT JOIN products p ON p.site = i.site AND p.sku = i.sku
+				WHERE oo.site = ?1 AND oo.placed_at >= ?3 AND oo.placed_at < ?4
+				GROUP BY i.order_id
+			) li ON li.order_id = o.order_id
+			WHERE o.site = ?1 AND o.placed_at >= ?3 AND o.placed_at < ?4 AND o.status <> 'cancelled'
+		) CROSS JOIN json_each('[0, 1, 2]') g
 		GROUP BY 3, 4`,
 		`INSERT INTO kpi_sales_daily (site, day, channel, country, refunds, refund_amount, returns, shipping_errors)
-		SELECT ?1, ?2, COALESCE(o.channel, 'unknown'), COALESCE(c.country, 'unknown'), COUNT(*), SUM(r.amount_minor), SUM(r.is_return), SUM(COALESCE(${SHIPPING_ERROR_SQL}, 0))
-		FROM refunds r
-		LEFT JOIN orders o ON o.site = r.site AND o.order_id = r.order_id
-		LEFT JOIN customers c ON c.site = o.site AND c.customer_id = o.customer_id
-		WHERE r.site = ?1 AND r.created_at >= ?3 AND r.created_at < ?4 AND (o.status IS NULL OR o.status <> 'cancelled')
+		SELECT ?1, ?2, ${SET2}, COUNT(*), SUM(amount), SUM(is_return), SUM(shipping_error)
+		FROM (
+			SELECT COALESCE(o.channel, 'unknown') AS channel, COALESCE(c.country, 'unknown') AS country, r.amount_minor AS amount, r.is_return, COALESCE(${SHIPPING_ERROR_SQL}, 0) AS shipping_error
+			FROM refunds r
+			LEFT JOIN orders o ON o.site = r.site AND o.order_id = r.order_id
+			LEFT JOIN customers c ON c.site = o.site AND c.customer_id = o.customer_id
+			WHERE r.site = ?1 AND r.created_at >= ?3 AND r.created_at < ?4 AND (o.status IS NULL OR o.status <> 'cancelled')
+		) CROSS JOIN json_each('[0, 1, 2]') g
 		GROUP BY 3, 4
 		ON CONFLICT (site, day, channel, country) DO UPDATE SET refunds = excluded.refunds, refund_amount = excluded.refund_amount, returns = excluded.returns, shipping_errors = excluded.shipping_errors`,
 		`INSERT INTO kpi_products_daily (site, day, sku, orders, units, line_revenue, costed_revenue, cogs)
-		SELECT ?1, ?2, i.sku, COUNT(*), SUM(i.qty), SUM(i.qty * i.unit_price_minor),
-			SUM(CASE WHEN COALESCE(i.unit_cost_minor, p.unit_cost_minor) IS NULL THEN 0 ELSE i.qty * i.unit_price_minor END),
-			SUM(i.qty * COALESCE(i.unit_cost_minor, p.unit_cost_minor, 0))
-		FROM orders o CROSS JOIN order_items i ON i.site = o.site AND i.order_id = o.order_id
-		LEFT JOIN products p ON p.site = i.site AND p.sku = i.sku
-		WHERE o.site = ?1 AND o.placed_at >= ?3 AND o.placed_at < ?4 AND o.status <> 'cancelled'
-		GROUP BY i.sku`,
+		SELECT ?1, ?2, CASE WHEN g.value = 1 THEN sku ELSE '' END, COUNT(*), SUM(qty), SUM(line_revenue), SUM(costed_revenue), SUM(cogs)
+		FROM (
+			SELECT i.sku, i.qty, i.qty * i.unit_price_minor AS line_revenue,
+				CASE WHEN COALESCE(i.unit_cost_minor, p.unit_cost_minor) IS NULL THEN 0 ELSE i.qty * i.unit_price_minor END AS costed_revenue,
+				i.qty * COALESCE(i.unit_cost_minor, p.unit_cost_minor, 0) AS cogs
+			FROM orders o CROSS JOIN order_items i ON i.site = o.site AND i.order_id = o.order_id
+			LEFT JOIN products p ON p.site = i.site AND p.sku = i.sku
+			WHERE o.site = ?1 AND o.placed_at >= ?3 AND o.placed_at < ?4 AND o.status <> 'cancelled'
+		) CROSS JOIN json_each('[0, 1]') g
+		GROUP BY 3`,
 		`INSERT INTO kpi_products_daily (site, day, sku, returned_units)
-		SELECT ?1, ?2, r.sku, SUM(COALESCE(r.qty, 1))
-		FROM refunds r LEFT JOIN orders o ON o.site = r.site AND o.order_id = r.order_id
-		WHERE r.site = ?1 AND r.created_at >= ?3 AND r.created_at < ?4 AND r.is_return AND r.sku IS NOT NULL AND (o.status IS NULL OR o.status <> 'cancelled')
-		GROUP BY r.sku
+		SELECT ?1, ?2, CASE WHEN g.value = 1 THEN sku ELSE '' END, SUM(qty)
+		FROM (
+			SELECT r.sku, COALESCE(r.qty, 1) AS qty
+			FROM refunds r LEFT JOIN orders o ON o.site = r.site AND o.order_id = r.order_id
+			WHERE r.site = ?1 AND r.created_at >= ?3 AND r.created_at < ?4 AND r.is_return AND r.sku IS NOT NULL AND (o.status IS NULL OR o.status <> 'cancelled')
+		) CROSS JOIN json_each('[0, 1]') g
+		GROUP BY 3
 		ON CONFLICT (site, day, sku) DO UPDATE SET returned_units = excluded.returned_units`,
 	],
 	web: [
@@ -84,10 +105,12 @@ const DAY_SQL: Record<Source, string[]> = {
 		`INSERT INTO kpi_web_daily (site, day, channel, device, country, visitors, sessions, events, page_views, bounces, duration_ms,
 			view_sessions, view_purchase_sessions, cart_sessions, cart_purchase_sessions, checkout_sessions, checkout_purchase_sessions, purchase_sessions)
 		WITH ${sessionCtes()}
-		SELECT ?1, ?2, channel, device, country, COUNT(DISTINCT visitor), COUNT(*), SUM(events), SUM(page_views), SUM(events = 1), SUM(ended - started),
+		SELECT ?1, ?2, CASE WHEN g.value = 1 THEN channel ELSE '' END, CASE WHEN g.value = 2 THEN device ELSE '' END, CASE WHEN g.value = 3 THEN country ELSE '' END,
+			COUNT(DISTINCT visitor), COUNT(*), SUM(events), SUM(page_views), SUM(events = 1), SUM(ended - started),
 			SUM(viewed), SUM(viewed AND bought), SUM(carted), SUM(carted AND bought), SUM(checked), SUM(checked AND bought), SUM(bought)
-		FROM sess WHERE started >= ?3 AND started < ?4
-		GROUP BY channel, device, country`,
+		FROM sess CROSS JOIN json_each('[0, 1, 2, 3]') g
+		WHERE started >= ?3 AND started < ?4
+		GROUP BY 3, 4, 5`,
 		`INSERT INTO kpi_product_views_daily (site, day, sku, view_sessions, purchase_sessions)
 		WITH ${sessionCtes()},
 		pairs AS (
@@ -95,10 +118,10 @@ const DAY_SQL: Record<Source, string[]> = {
 			UNION ALL
 			SELECT n.visitor, n.sno, j.value ->> 'sku', 0, 1 FROM numbered n, json_each(n.props, '$.items') j WHERE n.name = 'purchase' AND n.started >= ?3 AND n.started < ?4
 		)
-		SELECT ?1, ?2, sku, COUNT(*), SUM(bought)
-		FROM (SELECT sku, MAX(viewed) AS viewed, MAX(bought) AS bought FROM pairs GROUP BY visitor, sno, sku)
+		SELECT ?1, ?2, CASE WHEN g.value = 1 THEN sku ELSE '' END, COUNT(*), SUM(bought)
+		FROM (SELECT sku, MAX(viewed) AS viewed, MAX(bought) AS bought FROM pairs GROUP BY visitor, sno, sku) CROSS JOIN json_each('[0, 1]') g
 		WHERE viewed = 1 AND sku IS NOT NULL
-		GROUP BY sku`,
+		GROUP BY 3`,
 	],
 	support: [
 		"DELETE FROM kpi_support_daily WHERE site = ?1 AND day = ?2 AND ?3 IS NOT NULL AND ?4 IS NOT NULL",
@@ -268,7 +291,8 @@ export function customerBase(orders: { customer: string; at: number }[], timeZon
 	}
 	const out = new Map<string, { active: number; lapsed: number }>();
 	if (!orders.length) return out;
-	const first = Math.min(...delta.keys(), ...lapses.keys());
+	// From the first order's day (nobody active yet), so a range starting there reads 0 active, not the next day's count.
+	const first = days.reduce((a, b) => (b < a ? b : a), Infinity);
 	const lastDay = Math.max(...delta.keys(), ...lapses.keys());
 	let active = 0;
 	for (let d = first; d <= lastDay; d++) {

@@ -3,16 +3,15 @@
  * `GET/PUT /api/v1/targets`. Responses carry an ETag (304 on If-None-Match) and may be served from
  * the edge cache for KPI_CACHE_SECONDS, keyed by the URL and a hash of the caller's credentials.
  */
-import { Hono, type Context } from "hono";
-import { z } from "zod";
+import { createRoute, z } from "@hono/zod-openapi";
 import { requireKey, type AuthVars } from "../auth/middleware";
+import { ROLES } from "../auth/roles";
+import { readJson } from "../lib/body";
 import { ApiError } from "../lib/http";
-import { parseOr400 } from "../lib/validation";
+import { apiErrors, json, jsonBody, oneOrMany, openApiApp, secured, siteParam } from "../lib/openapi";
 import { addDays, bucketLabel, bucketStart, daysBetween, GRAINS, localDay } from "./calendar";
 import { DIMS, KPI_BY_ID, KPIS, kpiDims, visibleTo, type Kpi } from "./catalog";
 import { bucketsOf, runKpiQuery, type KpiResponse, type Point } from "./query";
-
-export const metrics = new Hono<{ Bindings: Env; Variables: AuthVars }>();
 
 /** What a dashboard's first screen asks for when no ids are given. */
 export const DEFAULT_KPIS = ["revenue", "net_revenue", "orders", "aov", "conversion_rate", "gross_margin", "new_customers", "cac", "return_customer_rate", "revenue_per_visitor"];
@@ -23,22 +22,85 @@ const realDay = (s: string) => DAY_RE.test(s) && new Date(`${s}T00:00:00Z`).toIS
 const day = z.string().refine(realDay, "must be a day YYYY-MM-DD");
 
 const querySchema = z.strictObject({
-	site: z.string().optional(),
+	site: siteParam,
 	ids: z
 		.string()
 		.optional()
+		.describe("comma-separated KPI ids (GET /api/v1/kpis/catalog lists them); default: the 10 KPIs of the dashboard's first screen")
 		.transform((s) => (s === undefined || s.trim() === "" ? DEFAULT_KPIS : [...new Set(s.split(",").map((x) => x.trim()).filter(Boolean))]))
 		.superRefine((ids, ctx) => {
 			const unknown = ids.filter((id) => !KPI_BY_ID.has(id));
 			if (unknown.length) ctx.addIssue({ code: "custom", message: `unknown KPI ${unknown.join(", ")} (GET /api/v1/kpis/catalog lists them)` });
 			if (ids.length > 50) ctx.addIssue({ code: "custom", message: "at most 50 KPIs per query" });
 		}),
-	from: day.optional(),
-	to: day.optional(),
-	grain: z.enum(GRAINS, { error: `must be one of ${GRAINS.join(", ")}` }).default("day"),
-	compare: z.enum(["previous", "yoy"], { error: "must be previous or yoy" }).optional(),
-	by: z.enum(DIMS, { error: `must be one of ${DIMS.join(", ")}` }).optional(),
-	format: z.enum(["json", "csv"], { error: "must be json or csv" }).optional(),
+	from: day.optional().describe("first local day (the site's time zone), YYYY-MM-DD; default: 29 days before `to`"),
+	to: day.optional().describe("last local day, inclusive; default: today"),
+	grain: z.enum(GRAINS, { error: `must be one of ${GRAINS.join(", ")}` }).default("day").describe("series period"),
+	compare: z.enum(["previous", "yoy"], { error: "must be previous or yoy" }).optional().describe("add compare, delta and delta_pct: the previous range of equal length, or a year earlier"),
+	by: z.enum(DIMS, { error: `must be one of ${DIMS.join(", ")}` }).optional().describe("break down into groups"),
+	format: z.enum(["json", "csv"], { error: "must be json or csv" }).optional().describe("csv: one row per KPI × group × period (also `Accept: text/csv`)"),
+});
+
+const nullableNumber = z.number().nullable();
+const PointSchema = z
+	.object({
+		value: nullableNumber.describe("null when undefined for the period (e.g. a ratio over zero)"),
+		compare: nullableNumber.optional(),
+		delta: nullableNumber.optional(),
+		delta_pct: nullableNumber.optional(),
+		target: z.number().optional(),
+		progress: nullableNumber.optional().describe("% of target"),
+	})
+	.openapi("KpiPoint");
+const SeriesPointSchema = PointSchema.extend({ period: z.string(), from: z.string(), to: z.string() }).openapi("KpiSeriesPoint");
+const KpiResponseSchema = z
+	.object({
+		site: z.string(),
+		currency: z.string(),
+		timezone: z.string(),
+		from: z.string(),
+		to: z.string(),
+		grain: z.enum(GRAINS),
+		compare: z.enum(["previous", "yoy"]).nullable(),
+		compare_from: z.string().nullable(),
+		compare_to: z.string().nullable(),
+		by: z.enum(DIMS).nullable(),
+		kpis: z.array(
+			z.object({
+				id: z.string(),
+				name: z.string(),
+				unit: z.string(),
+				good: z.enum(["up", "down"]),
+				total: PointSchema,
+				series: z.array(SeriesPointSchema),
+				groups: z.array(z.object({ key: z.string(), total: PointSchema, series: z.array(SeriesPointSchema) })).optional(),
+			}),
+		),
+	})
+	.openapi("KpiResponse");
+
+// The CSV form is in the document, but typed as nothing: the typed client's `res.json()` is then the
+// JSON answer rather than a union with an untyped CSV response.
+const csvContent: object = { "text/csv": { schema: z.string().describe("kpi,name,unit,group,period,from,to,value,compare,delta,delta_pct,target,progress") } };
+
+const kpisRoute = createRoute({
+	method: "get",
+	path: "/kpis",
+	operationId: "kpis",
+	tags: ["KPIs"],
+	summary: "KPI values",
+	description:
+		"Per KPI: `total` and `series` (one point per period, clipped to the range); with `by`, `groups`. Days are the site's local days. " +
+		"A KPI the caller's role may not see is 403; an unknown id, a bad day or an unsupported breakdown is 400 naming `ids`, `from`, `by`…. " +
+		"Answers carry an ETag (If-None-Match → 304) and may come from the edge cache for KPI_CACHE_SECONDS.",
+	security: secured("read"),
+	middleware: [requireKey("read")],
+	request: { query: querySchema },
+	responses: {
+		200: { description: "the values", content: { "application/json": { schema: KpiResponseSchema }, ...csvContent } },
+		304: { description: "not modified (If-None-Match matched the ETag)" },
+		...apiErrors(404),
+	},
 });
 
 const CATALOG_FIELDS = (k: Kpi) => ({
@@ -54,9 +116,46 @@ const CATALOG_FIELDS = (k: Kpi) => ({
 	roles: k.roles ?? ["admin", "executive", "analyst", "operations"],
 });
 
-metrics.get("/kpis/catalog", requireKey("read"), (c) =>
-	c.json({ kpis: KPIS.filter((k) => visibleTo(k, c.var.principal)).map(CATALOG_FIELDS) }, 200, { "Cache-Control": "private, max-age=300", Vary: "Authorization, Cookie" }),
-);
+const catalogRoute = createRoute({
+	method: "get",
+	path: "/kpis/catalog",
+	operationId: "kpiCatalog",
+	tags: ["KPIs"],
+	summary: "KPI catalogue",
+	description: "Every KPI the caller's role may see: id, name, area, description, formula, unit, which direction is good, supported breakdowns.",
+	security: secured("read"),
+	middleware: [requireKey("read")],
+	request: { query: z.object({ site: siteParam }) },
+	responses: {
+		200: json(
+			z.object({
+				kpis: z.array(
+					z.object({
+						id: z.string(),
+						name: z.string(),
+						area: z.string(),
+						description: z.string(),
+						formula: z.string(),
+						unit: z.string(),
+						good: z.enum(["up", "down"]),
+						breakdowns: z.array(z.enum(DIMS)),
+						growth: z.object({ of: z.string(), lag: z.enum(["period", "year"]) }).optional(),
+						roles: z.array(z.enum(ROLES)).readonly(),
+					}),
+				),
+			}),
+			"the catalogue",
+		),
+		...apiErrors(404),
+	},
+});
+
+/** A copy of some headers with one set (Headers keys are case-insensitive; object spreads are not). */
+function withHeader(h: Headers, name: string, value: string): Headers {
+	const out = new Headers(h);
+	out.set(name, value);
+	return out;
+}
 
 async function sha256Hex(text: string): Promise<string> {
 	const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
@@ -108,78 +207,113 @@ async function attachTargets(db: D1Database, site: string, r: KpiResponse): Prom
 	}
 }
 
-metrics.get("/kpis", requireKey("read"), async (c) => {
-	const q = parseOr400(querySchema, c.req.query());
-	const site = c.var.site;
-	// Each role sees its KPIs: the default set shrinks to them, an explicit request for another is refused.
-	const hidden = q.ids.filter((id) => !visibleTo(KPI_BY_ID.get(id) as Kpi, c.var.principal));
-	if (hidden.length && c.req.query("ids")) {
-		const role = c.var.principal.kind === "user" ? c.var.principal.role : "this key";
-		throw new ApiError(403, "forbidden", `the ${role} role may not see ${hidden.join(", ")}`, [{ field: "ids", message: `not visible to ${role}: ${hidden.join(", ")}` }]);
-	}
-	q.ids = q.ids.filter((id) => !hidden.includes(id));
-	const to = q.to ?? localDay(Date.now(), site.timezone);
-	const from = q.from ?? addDays(to, -29);
-	if (from > to) throw new ApiError(400, "invalid_request", "from is after to", [{ field: "from", message: `must not be after to (${to})` }]);
-	if (daysBetween(from, to) + 1 > MAX_DAYS) throw new ApiError(400, "invalid_request", "the range is too long", [{ field: "from", message: `at most ${MAX_DAYS} days from from to to` }]);
-	if (bucketsOf(from, to, q.grain).length > MAX_BUCKETS) throw new ApiError(400, "invalid_request", "too many periods", [{ field: "grain", message: `at most ${MAX_BUCKETS} periods; use a coarser grain` }]);
-	if (q.by) {
-		const unsupported = q.ids.filter((id) => !kpiDims(KPI_BY_ID.get(id) as Kpi).includes(q.by as (typeof DIMS)[number]));
-		if (unsupported.length) throw new ApiError(400, "invalid_request", `cannot break ${unsupported.join(", ")} down by ${q.by}`, [{ field: "by", message: `not supported by ${unsupported.join(", ")} (see breakdowns in /api/v1/kpis/catalog)` }]);
-	}
-	const wantsCsv = q.format === "csv" || (q.format === undefined && /\btext\/csv\b/.test(c.req.header("Accept") ?? ""));
-
-	// Edge cache: the same URL and credentials within KPI_CACHE_SECONDS get the stored answer.
-	const ttl = Number(c.env.KPI_CACHE_SECONDS ?? 0);
-	const cacheKey = ttl > 0 ? new Request(`https://kpi-cache.invalid${new URL(c.req.url).pathname}?${new URLSearchParams({ ...c.req.query(), from, to, csv: String(wantsCsv) })}&who=${await sha256Hex(`${c.req.header("Authorization") ?? ""}|${c.req.header("Cookie") ?? ""}`)}`) : null;
-	let res = cacheKey ? await caches.default.match(cacheKey) : undefined;
-	if (!res) {
-		const result = await runKpiQuery(c.env.DB, site, { ids: q.ids, from, to, grain: q.grain, compare: q.compare, by: q.by });
-		await attachTargets(c.env.DB, site.id, result);
-		const body = wantsCsv ? kpiCsv(result) : JSON.stringify(result);
-		const etag = `"${(await sha256Hex(body)).slice(0, 32)}"`;
-		res = new Response(body, {
-			headers: {
-				"Content-Type": wantsCsv ? "text/csv; charset=utf-8" : "application/json",
-				ETag: etag,
-				"Cache-Control": `private, max-age=${Math.max(0, ttl)}`,
-				Vary: "Authorization, Cookie, Accept",
-				...(wantsCsv ? { "Content-Disposition": `attachment; filename="kpis-${site.id}-${from}-${to}.csv"` } : {}),
-			},
-		});
-		if (cacheKey) c.executionCtx.waitUntil(caches.default.put(cacheKey, new Response(body, { headers: { ...Object.fromEntries(res.headers), "Cache-Control": `max-age=${ttl}` } })));
-	}
-	const etag = res.headers.get("ETag") ?? "";
-	const match = c.req.header("If-None-Match");
-	if (match && match.split(",").some((t) => t.trim() === etag || t.trim() === `W/${etag}`)) return new Response(null, { status: 304, headers: { ETag: etag, "Cache-Control": `private, max-age=${Math.max(0, ttl)}` } });
-	return new Response(res.body, { status: 200, headers: { ...Object.fromEntries(res.headers), "Cache-Control": `private, max-age=${Math.max(0, ttl)}` } });
-});
-
 const PERIOD_RE = /^(\d{4}|\d{4}-(0[1-9]|1[0-2])|\d{4}-Q[1-4]|\d{4}-W(0[1-9]|[1-4]\d|5[0-3])|\d{4}-\d{2}-\d{2})$/;
 const targetSchema = z.strictObject({
 	kpi: z.string().refine((id) => KPI_BY_ID.has(id), "unknown KPI (GET /api/v1/kpis/catalog lists them)"),
 	period: z.string().refine((p) => PERIOD_RE.test(p) && (!DAY_RE.test(p) || realDay(p)), "must be a period: 2026, 2026-Q4, 2026-11, 2026-W48 or 2026-11-27"),
 	value: z.number().finite(),
 });
-const targetsBody = z.preprocess((t) => (Array.isArray(t) ? t : [t]), z.array(targetSchema).min(1).max(500));
+const targetsBody = oneOrMany(targetSchema, 500);
 
-metrics.put("/targets", requireKey("admin"), async (c: Context<{ Bindings: Env; Variables: AuthVars }>) => {
-	const targets = parseOr400(targetsBody, await c.req.json().catch(() => {
-		throw new ApiError(400, "invalid_request", "the body is not JSON", [{ field: "body", message: "not JSON" }]);
-	}));
-	const now = Date.now();
-	const stmt = c.env.DB.prepare(
-		"INSERT INTO kpi_targets (site, kpi, period, value, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (site, kpi, period) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at WHERE kpi_targets.value IS NOT excluded.value",
-	);
-	const results = await c.env.DB.batch(targets.map((t) => stmt.bind(c.var.site.id, t.kpi, t.period, t.value, now)));
-	return c.json({ site: c.var.site.id, received: targets.length, rows_changed: results.reduce((n, r) => n + (r.meta.changes ?? 0), 0) });
+const putTargetsRoute = createRoute({
+	method: "put",
+	path: "/targets",
+	operationId: "putTargets",
+	tags: ["KPIs"],
+	summary: "Set targets",
+	description:
+		"Targets per KPI and period (`2026`, `2026-Q4`, `2026-11`, `2026-W48`, `2026-11-27`): a period that matches a series point (or the whole range) adds `target` and `progress` to it. " +
+		"Idempotent: the same target again changes nothing.",
+	security: secured("admin"),
+	middleware: [requireKey("admin"), readJson()],
+	request: { query: z.object({ site: siteParam }), body: jsonBody(targetsBody, "one target or an array of up to 500") },
+	responses: {
+		200: json(z.object({ site: z.string(), received: z.number().int(), rows_changed: z.number().int() }), "stored"),
+		...apiErrors(404, 413, 415),
+	},
 });
 
-metrics.get("/targets", requireKey("read"), async (c) => {
-	const kpi = c.req.query("kpi");
-	if (kpi !== undefined && !KPI_BY_ID.has(kpi)) throw new ApiError(400, "invalid_request", "unknown KPI", [{ field: "kpi", message: "unknown KPI" }]);
-	const rows = await c.env.DB.prepare("SELECT kpi, period, value, updated_at FROM kpi_targets WHERE site = ? AND (?2 IS NULL OR kpi = ?2) ORDER BY kpi, period")
-		.bind(c.var.site.id, kpi ?? null)
-		.all<{ kpi: string; period: string; value: number; updated_at: number }>();
-	return c.json({ site: c.var.site.id, targets: rows.results });
+const getTargetsRoute = createRoute({
+	method: "get",
+	path: "/targets",
+	operationId: "getTargets",
+	tags: ["KPIs"],
+	summary: "Targets",
+	security: secured("read"),
+	middleware: [requireKey("read")],
+	request: { query: z.object({ site: siteParam, kpi: z.string().refine((id) => KPI_BY_ID.has(id), "unknown KPI").optional().describe("only this KPI's targets") }) },
+	responses: {
+		200: json(z.object({ site: z.string(), targets: z.array(z.object({ kpi: z.string(), period: z.string(), value: z.number(), updated_at: z.number().int() })) }), "the targets"),
+		...apiErrors(404),
+	},
 });
+
+export const metrics = openApiApp<AuthVars>()
+	.openapi(catalogRoute, (c) =>
+		c.json({ kpis: KPIS.filter((k) => visibleTo(k, c.var.principal)).map(CATALOG_FIELDS) }, 200, { "Cache-Control": "private, max-age=300", Vary: "Authorization, Cookie" }),
+	)
+	.openapi(kpisRoute, async (c) => {
+		const q = c.req.valid("query");
+		const site = c.var.site;
+		// Each role sees its KPIs: the default set shrinks to them, an explicit request for another is refused.
+		const hidden = q.ids.filter((id) => !visibleTo(KPI_BY_ID.get(id) as Kpi, c.var.principal));
+		if (hidden.length && c.req.query("ids")) {
+			const role = c.var.principal.kind === "user" ? c.var.principal.role : "this key";
+			throw new ApiError(403, "forbidden", `the ${role} role may not see ${hidden.join(", ")}`, [{ field: "ids", message: `not visible to ${role}: ${hidden.join(", ")}` }]);
+		}
+		q.ids = q.ids.filter((id) => !hidden.includes(id));
+		const to = q.to ?? localDay(Date.now(), site.timezone);
+		const from = q.from ?? addDays(to, -29);
+		if (from > to) throw new ApiError(400, "invalid_request", "from is after to", [{ field: "from", message: `must not be after to (${to})` }]);
+		if (daysBetween(from, to) + 1 > MAX_DAYS) throw new ApiError(400, "invalid_request", "the range is too long", [{ field: "from", message: `at most ${MAX_DAYS} days from from to to` }]);
+		if (bucketsOf(from, to, q.grain).length > MAX_BUCKETS) throw new ApiError(400, "invalid_request", "too many periods", [{ field: "grain", message: `at most ${MAX_BUCKETS} periods; use a coarser grain` }]);
+		if (q.by) {
+			const unsupported = q.ids.filter((id) => !kpiDims(KPI_BY_ID.get(id) as Kpi).includes(q.by as (typeof DIMS)[number]));
+			if (unsupported.length) throw new ApiError(400, "invalid_request", `cannot break ${unsupported.join(", ")} down by ${q.by}`, [{ field: "by", message: `not supported by ${unsupported.join(", ")} (see breakdowns in /api/v1/kpis/catalog)` }]);
+		}
+		const wantsCsv = q.format === "csv" || (q.format === undefined && /\btext\/csv\b/.test(c.req.header("Accept") ?? ""));
+
+		// Edge cache: the same URL and credentials within KPI_CACHE_SECONDS get the stored answer.
+		const ttl = Number(c.env.KPI_CACHE_SECONDS ?? 0);
+		const cacheKey = ttl > 0 ? new Request(`https://kpi-cache.invalid${new URL(c.req.url).pathname}?${new URLSearchParams({ ...c.req.query(), from, to, csv: String(wantsCsv) })}&who=${await sha256Hex(`${c.req.header("Authorization") ?? ""}|${c.req.header("Cookie") ?? ""}`)}`) : null;
+		// `Cache-Control: no-cache` from the caller skips the stored answer (and refreshes it).
+		const fresh = /\bno-cache\b/.test(c.req.header("Cache-Control") ?? "");
+		let res = cacheKey && !fresh ? await caches.default.match(cacheKey) : undefined;
+		if (!res) {
+			const result = await runKpiQuery(c.env.DB, site, { ids: q.ids, from, to, grain: q.grain, compare: q.compare, by: q.by });
+			await attachTargets(c.env.DB, site.id, result);
+			const body = wantsCsv ? kpiCsv(result) : JSON.stringify(result);
+			const etag = `"${(await sha256Hex(body)).slice(0, 32)}"`;
+			res = new Response(body, {
+				headers: {
+					"Content-Type": wantsCsv ? "text/csv; charset=utf-8" : "application/json",
+					ETag: etag,
+					"Cache-Control": `private, max-age=${Math.max(0, ttl)}`,
+					Vary: "Authorization, Cookie, Accept",
+					...(wantsCsv ? { "Content-Disposition": `attachment; filename="kpis-${site.id}-${from}-${to}.csv"` } : {}),
+				},
+			});
+			if (cacheKey) c.executionCtx.waitUntil(caches.default.put(cacheKey, new Response(body, { headers: withHeader(res.headers, "Cache-Control", `max-age=${ttl}`) })));
+		}
+		const etag = res.headers.get("ETag") ?? "";
+		const match = c.req.header("If-None-Match");
+		if (match && match.split(",").some((t) => t.trim() === etag || t.trim() === `W/${etag}`)) return new Response(null, { status: 304, headers: { ETag: etag, "Cache-Control": `private, max-age=${Math.max(0, ttl)}` } });
+		return new Response(res.body, { status: 200, headers: withHeader(res.headers, "Cache-Control", `private, max-age=${Math.max(0, ttl)}`) });
+	})
+	.openapi(putTargetsRoute, async (c) => {
+		const body = c.req.valid("json");
+		const targets = Array.isArray(body) ? body : [body];
+		const now = Date.now();
+		const stmt = c.env.DB.prepare(
+			"INSERT INTO kpi_targets (site, kpi, period, value, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (site, kpi, period) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at WHERE kpi_targets.value IS NOT excluded.value",
+		);
+		const results = await c.env.DB.batch(targets.map((t) => stmt.bind(c.var.site.id, t.kpi, t.period, t.value, now)));
+		return c.json({ site: c.var.site.id, received: targets.length, rows_changed: results.reduce((n, r) => n + (r.meta.changes ?? 0), 0) }, 200);
+	})
+	.openapi(getTargetsRoute, async (c) => {
+		const kpi = c.req.valid("query").kpi;
+		const rows = await c.env.DB.prepare("SELECT kpi, period, value, updated_at FROM kpi_targets WHERE site = ? AND (?2 IS NULL OR kpi = ?2) ORDER BY kpi, period")
+			.bind(c.var.site.id, kpi ?? null)
+			.all<{ kpi: string; period: string; value: number; updated_at: number }>();
+		return c.json({ site: c.var.site.id, targets: rows.results }, 200);
+	});

@@ -1,0 +1,75 @@
+/**
+ * The OpenAPI 3.1 document of the whole Worker, generated from the route declarations (the zod
+ * schemas that also validate the requests), plus what only the document needs: info, tags and the
+ * security schemes.
+ */
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { BEARER, SESSION, WEBHOOK_SIGNATURE } from "../lib/openapi";
+
+/** What documenting an app needs from it (any OpenAPIHono app has these, whatever its routes). */
+export type DocumentSource = Pick<OpenAPIHono, "openAPIRegistry" | "getOpenAPI31Document">;
+export type OpenApiDocument = ReturnType<DocumentSource["getOpenAPI31Document"]>;
+
+/** Tags in reading order; every operation carries one. */
+export const TAGS = [
+	{ name: "Events", description: "`POST /e`: the tracker's endpoint and the server-side event API (no credentials)." },
+	{ name: "Real time", description: "The live counter of a site." },
+	{ name: "Pipeline", description: "Reconciliation (accepted = stored = archived) and the dead-letter park." },
+	{ name: "Commerce data", description: "Idempotent upserts of the store's own records, and the signed order webhook." },
+	{ name: "Bulk import", description: "Files of any size, streamed to R2 and imported in the background." },
+	{ name: "KPIs", description: "The metric catalogue, KPI values with comparison and breakdowns, targets." },
+	{ name: "Sites and keys", description: "Sites and API keys." },
+	{ name: "Users and audit", description: "Dashboard users (passwordless login links), the current principal, the audit log." },
+	{ name: "Reference", description: "This document and its HTML rendering." },
+];
+
+const SECURITY_SCHEMES = {
+	[BEARER]: {
+		type: "http",
+		scheme: "bearer",
+		description:
+			"An API key, `Authorization: Bearer b2g_<id>_<secret>` (`npm run key -- create` or `POST /api/v1/keys`). Scopes: `ingest`, `read`, `admin` (admin implies the others); " +
+			"an operation lists the scope it needs. A site-bound key acts on its own site; an account-wide key names it with `?site=`.",
+	},
+	[SESSION]: {
+		type: "apiKey",
+		in: "cookie",
+		name: "b2g_session",
+		description:
+			"A dashboard session, started by a one-time login link (`GET /login?token=`). Roles map to scopes: admin → admin, read, ingest; executive, analyst, operations → read. " +
+			"Users are account-wide (they name the site with `?site=`); writes must come from the Worker's own origin.",
+	},
+	[WEBHOOK_SIGNATURE]: {
+		type: "apiKey",
+		in: "header",
+		name: "X-B2G-Signature",
+		description: "`sha256=<hex HMAC-SHA256(webhook secret, \"<X-B2G-Timestamp>.<raw body>\")>`, with `X-B2G-Site` and `X-B2G-Timestamp` (unix seconds, ±5 minutes).",
+	},
+} as const;
+
+const prepared = new WeakSet<DocumentSource>();
+const documents = new WeakMap<DocumentSource, OpenApiDocument>();
+
+/** The document of `app` (generated once per isolate), with `origin` as its server. */
+export function apiDocument(app: DocumentSource, origin: string): OpenApiDocument {
+	let doc = documents.get(app);
+	if (!doc) {
+		if (!prepared.has(app)) {
+			for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
+			prepared.add(app);
+		}
+		doc = app.getOpenAPI31Document({
+			openapi: "3.1.0",
+			info: {
+				title: "Brain2Gain Analytics API",
+				version: "1",
+				description:
+					"Edge-first e-commerce analytics on Cloudflare Workers. Every JSON error is `{\"error\": \"code\", \"message\": \"…\", \"fields\": [{\"field\": \"events[3].ts\", \"message\": \"…\"}]}`; " +
+					"`fields` names each offending field (`[1].order_id` is the second record of an array body). Every `/api/v1` request is rate limited per key or user (429 with `Retry-After`) and audited.",
+			},
+			tags: TAGS,
+		});
+		documents.set(app, doc);
+	}
+	return { ...doc, servers: [{ url: origin, description: "this Worker" }] };
+}
