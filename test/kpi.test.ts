@@ -6,6 +6,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runMaintenance } from "../workers/jobs/scheduled";
+import { reroll } from "../workers/metrics/rollup";
 import { storeEvents } from "../workers/pipeline/archive";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
@@ -315,6 +316,18 @@ describe("late and corrected data re-roll the days they touch", () => {
 			return r.results.length === 2 && dirty?.n === 0 ? r.results : undefined;
 		});
 		expect(rows).toEqual([{ day: "2026-02-01", orders: 1, revenue: 1000 }, { day: "2026-02-02", orders: 1, revenue: 1500 }]);
+	});
+
+	it("re-rolls in bounded steps, never splitting an hour, oldest first", async () => {
+		await addSite("kstep", "UTC");
+		await put("kstep", "orders", ["2026-06-01T10:00:00Z", "2026-06-01T10:30:00Z", "2026-06-02T09:00:00Z", "2026-06-03T09:00:00Z"].map((placed_at, i) => ({ order_id: `s${i}`, customer_id: `c${i}`, placed_at, total: 1, currency: "EUR" })));
+		const site = { id: "kstep", timezone: "UTC" };
+		expect(await reroll(env.DB, site, { maxHours: 1 })).toEqual({ days: 1, customers: true, remaining: true });
+		const left = async () => (await env.DB.prepare("SELECT hour FROM rollup_dirty WHERE site = 'kstep' ORDER BY hour").all<{ hour: number }>()).results.map((r) => r.hour);
+		expect(await left()).toEqual([T("2026-06-02T09:00:00Z") / 3_600_000, T("2026-06-03T09:00:00Z") / 3_600_000]);
+		expect(await reroll(env.DB, site, { maxHours: 5 })).toEqual({ days: 2, customers: true, remaining: false });
+		expect(await left()).toEqual([]);
+		expect(await totals("kstep", ["orders"], "2026-06-01", "2026-06-03")).toEqual({ orders: 4 });
 	});
 
 	it("the cron sweep re-rolls what no query asked for", async () => {

@@ -2,7 +2,7 @@
  * Baseline for bench/kpi: GET /kpis?site=&from=&to= answers the dashboard's 10 default KPIs by month
  * (UTC) computed from raw rows at query time, with the same definitions as workers/metrics (revenue =
  * total − tax of non-cancelled orders; refunds by their day, cancelled orders' refunds excluded;
- * sessions split at 30 minutes idle; a visitor counted once per day, channel, device and country).
+ * sessions split at 30 minutes idle; a visitor counted once per day).
  */
 const SESSIONS = `
 	ev AS (SELECT visitor, id, ts, name, channel, device, COALESCE(country, 'unknown') AS country FROM events WHERE site = ?1 AND ts >= ?2 AND ts < ?3),
@@ -31,7 +31,7 @@ async function kpis(db, site, from, to) {
 		db.prepare(`SELECT substr(day, 1, 7) AS m, SUM(amount_minor) AS spend FROM marketing_spend WHERE site = ?1 AND day >= ?2 AND day <= ?3 GROUP BY m`).bind(site, from, to),
 		db.prepare(`WITH ${SESSIONS},
 			daily AS (SELECT date(started / 1000, 'unixepoch') AS d, COUNT(DISTINCT visitor) AS visitors, COUNT(*) AS sessions, SUM(bought) AS bought
-				FROM sess WHERE started >= ?2 AND started < ?3 GROUP BY d, channel, device, country)
+				FROM sess WHERE started >= ?2 AND started < ?3 GROUP BY d)
 			SELECT substr(d, 1, 7) AS m, SUM(visitors) AS visitors, SUM(sessions) AS sessions, SUM(bought) AS bought FROM daily GROUP BY m`).bind(site, lo, hi),
 	]);
 	const months = new Map();
