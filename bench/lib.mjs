@@ -2,9 +2,9 @@
  * Process hygiene shared by the benchmarks: every wrangler child is tracked and killed as a process
  * group on exit, on signals, on uncaught errors and when the global timeout fires.
  */
-import { readFileSync } from "node:fs";
+import { createWriteStream, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { killGroup, runWrangler, terminateGroups } from "../scripts/lib/wrangler.mjs";
+import { freePort, killGroup, runWrangler, startWranglerDev, terminateGroups, waitForHttp } from "../scripts/lib/wrangler.mjs";
 
 /** @param {number} globalTimeoutMs */
 export function benchProcess(globalTimeoutMs) {
@@ -36,7 +36,23 @@ export function benchProcess(globalTimeoutMs) {
 	setTimeout(() => die(`global timeout of ${globalTimeoutMs / 1000}s exceeded`, 124), globalTimeoutMs).unref();
 	/** Runs a one-shot wrangler command; resolves with its stdout, rejects (with the output) on failure. */
 	const wrangler = (argv) => runWrangler(argv, { onSpawn: track }).then((r) => r.stdout);
-	return { children, track, cleanup, die, wrangler };
+	/**
+	 * Starts a tracked `wrangler dev` (its own process group) logging to `logFile`, and waits until it
+	 * answers HTTP (any status); on failure the error carries the log's tail.
+	 */
+	const startDev = async (name, { config, port, persistTo, logFile }) => {
+		port ??= await freePort();
+		const logStream = createWriteStream(logFile);
+		await new Promise((r) => logStream.on("open", r));
+		const child = await startWranglerDev({ config, port, persistTo, stdio: ["ignore", logStream, logStream], onSpawn: track });
+		try {
+			await waitForHttp(`http://127.0.0.1:${port}/__bench_probe`, { child, timeoutMs: 120_000 });
+		} catch (err) {
+			throw new Error(`${name} Worker: ${err.message}. Log ${logFile}:\n${tail(logFile)}`);
+		}
+		return { name, child, port, logFile, base: `http://127.0.0.1:${port}` };
+	};
+	return { children, track, cleanup, die, wrangler, startDev };
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -9,13 +9,13 @@
  *
  * Prints a table and writes bench/out/import-<timestamp>.json. See bench/README.md.
  */
-import { createWriteStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { insertKeySql, newKey } from "../../scripts/lib/keys.mjs";
 import { benchArgs, benchProcess, sleep, tail } from "../lib.mjs";
-import { ROOT, WRANGLER_JS, d1Json, freePort, startWranglerDev, terminateGroups, waitForHttp } from "../../scripts/lib/wrangler.mjs";
+import { ROOT, WRANGLER_JS, d1Json, terminateGroups } from "../../scripts/lib/wrangler.mjs";
 
 const OUT = path.join(ROOT, "bench/out");
 const SITE = "demo";
@@ -60,7 +60,7 @@ const RESULT_FILE = path.join(OUT, `import-${STAMP}.json`);
 const log = (msg) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
 // Process hygiene and small helpers: bench/lib.mjs.
-const { track, cleanup, die, wrangler } = benchProcess(GLOBAL_TIMEOUT_MS);
+const { cleanup, die, wrangler, startDev } = benchProcess(GLOBAL_TIMEOUT_MS);
 const DEADLINE = Date.now() + GLOBAL_TIMEOUT_MS;
 
 const fmt = (n, d = 0) => (n == null || Number.isNaN(n) ? "-" : n.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d }));
@@ -122,19 +122,6 @@ const CSV_COLUMNS = ["customer_id", "created_at", "country", "channel", "is_subs
 const csv = (records) => chunked(records.map((r) => CSV_COLUMNS.map((c) => String(r[c])).join(",")), CSV_COLUMNS.join(","));
 
 // ───────────────────────────── servers ─────────────────────────────
-async function startDev(name, config, persistTo) {
-	const port = await freePort();
-	const logFile = path.join(OUT, `import-${STAMP}-${name}.log`);
-	const logStream = createWriteStream(logFile);
-	await new Promise((r) => logStream.on("open", r));
-	const child = await startWranglerDev({ config, port, persistTo, stdio: ["ignore", logStream, logStream], onSpawn: track });
-	try {
-		await waitForHttp(`http://127.0.0.1:${port}/__bench_probe`, { child, timeoutMs: 120_000 });
-	} catch (err) {
-		throw new Error(`${name} Worker: ${err.message}. Log ${logFile}:\n${tail(logFile)}`);
-	}
-	return { name, child, port, logFile, base: `http://127.0.0.1:${port}` };
-}
 const d1 = (config, dir, sql, json = false) =>
 	wrangler(["d1", "execute", "DB", "--local", "--persist-to", dir, "--config", config, ...(json ? ["--json"] : []), "--command", sql]).then((out) => (json ? d1Json(out)[0].results : out));
 
@@ -278,8 +265,8 @@ async function main() {
 	try {
 		log("starting Workers…");
 		await Promise.all([
-			WANT.ours && startDev("ours", "wrangler.toml", dirs.ours).then((s) => (servers.ours = s)),
-			WANT.baseline && startDev("baseline", BASELINE_CONFIG, dirs.baseline).then((s) => (servers.baseline = s)),
+			WANT.ours && startDev("ours", { config: "wrangler.toml", persistTo: dirs.ours, logFile: path.join(OUT, `import-${STAMP}-ours.log`) }).then((s) => (servers.ours = s)),
+			WANT.baseline && startDev("baseline", { config: BASELINE_CONFIG, persistTo: dirs.baseline, logFile: path.join(OUT, `import-${STAMP}-baseline.log`) }).then((s) => (servers.baseline = s)),
 		]);
 	} catch (err) {
 		await die(`could not start the Workers:\n${err.message}`);

@@ -12,14 +12,14 @@
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { createWriteStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { insertKeySql, newKey } from "../../scripts/lib/keys.mjs";
 import { benchProcess, sleep, tail } from "../lib.mjs";
-import { ROOT, WRANGLER_JS, freePort, startWranglerDev, waitForHttp } from "../../scripts/lib/wrangler.mjs";
+import { ROOT, WRANGLER_JS, freePort } from "../../scripts/lib/wrangler.mjs";
 
 const OUT = path.join(ROOT, "bench/out");
 
@@ -111,21 +111,9 @@ const RESULT_FILE = path.join(OUT, `ingest-${STAMP}.json`);
 const log = (msg) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
 // Process hygiene and small helpers: bench/lib.mjs.
-const { track, cleanup, die, wrangler } = benchProcess(GLOBAL_TIMEOUT_MS);
+const { cleanup, die, wrangler, startDev } = benchProcess(GLOBAL_TIMEOUT_MS);
 
 
-/** Starts `wrangler dev` (its own process group, see scripts/lib/wrangler.mjs); output goes to a log file. */
-async function startDev(name, config, port, persistTo, logFile) {
-	const logStream = createWriteStream(logFile);
-	await new Promise((r) => logStream.on("open", r));
-	const child = await startWranglerDev({ config, port, persistTo, stdio: ["ignore", logStream, logStream], onSpawn: track });
-	try {
-		await waitForHttp(`http://127.0.0.1:${port}/__bench_probe`, { child, timeoutMs: 120_000 });
-	} catch (err) {
-		throw new Error(`${name} Worker: ${err.message}. Log ${logFile}:\n${tail(logFile)}`);
-	}
-	return { child, port, logFile };
-}
 
 /** GET a JSON API path on our Worker with the read key. */
 async function getJson(port, pathname) {
@@ -368,8 +356,8 @@ async function main() {
 		const [portOurs, portEmpty] = [args["port-ours"] ? Number(args["port-ours"]) : await freePort(), args["port-empty"] ? Number(args["port-empty"]) : await freePort()];
 		log(`starting Workers (${[wantEmpty && `empty :${portEmpty}`, wantOurs && `ours :${portOurs}`].filter(Boolean).join(", ")})…`);
 		const starts = [];
-		if (wantEmpty) starts.push(startDev("empty", "bench/empty/wrangler.toml", portEmpty, path.join(STATE, "empty"), path.join(OUT, `ingest-${STAMP}-empty.log`)).then((s) => (servers.empty = s)));
-		if (wantOurs) starts.push(startDev("ours", "wrangler.toml", portOurs, STATE, path.join(OUT, `ingest-${STAMP}-ours.log`)).then((s) => (servers.ours = s)));
+		if (wantEmpty) starts.push(startDev("empty", { config: "bench/empty/wrangler.toml", port: portEmpty, persistTo: path.join(STATE, "empty"), logFile: path.join(OUT, `ingest-${STAMP}-empty.log`) }).then((s) => (servers.empty = s)));
+		if (wantOurs) starts.push(startDev("ours", { config: "wrangler.toml", port: portOurs, persistTo: STATE, logFile: path.join(OUT, `ingest-${STAMP}-ours.log`) }).then((s) => (servers.ours = s)));
 		await Promise.all(starts);
 	} catch (err) {
 		await die(`could not start the Workers:\n${err.message}`);

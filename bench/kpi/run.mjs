@@ -10,13 +10,13 @@
  * full size), then checks that both sides return the same totals before timing anything. Prints a
  * table and writes bench/out/kpi-<timestamp>.json. See bench/README.md.
  */
-import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { insertKeySql, newKey } from "../../scripts/lib/keys.mjs";
-import { ROOT, freePort, startWranglerDev, waitForHttp } from "../../scripts/lib/wrangler.mjs";
+import { ROOT, freePort } from "../../scripts/lib/wrangler.mjs";
 import { seedStore } from "../../scripts/seed.mjs";
-import { benchArgs, benchProcess, tail } from "../lib.mjs";
+import { benchArgs, benchProcess } from "../lib.mjs";
 
 const OUT = path.join(ROOT, "bench/out");
 const SITE = "demo";
@@ -45,7 +45,7 @@ const CUSTOMERS = int("customers", 10);
 const ORDERS = args.orders === undefined ? undefined : int("orders", 10);
 const REQUESTS = int("requests", 1);
 const BASELINE_REQUESTS = int("baseline-requests", 1);
-const { track, cleanup, die, wrangler } = benchProcess(int("timeout", 10) * 1000);
+const { cleanup, die, wrangler, startDev } = benchProcess(int("timeout", 10) * 1000);
 
 const STAMP = new Date().toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
 const STATE = path.join(OUT, `kpi-state-${STAMP}`);
@@ -53,14 +53,6 @@ const log = (msg) => console.error(`[bench ${new Date().toISOString().slice(11, 
 const fmt = (n, d = 1) => (n == null ? "-" : n.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d }));
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 
-async function startDev(name, config, port) {
-	const logFile = path.join(OUT, `kpi-${STAMP}-${name}.log`);
-	const stream = createWriteStream(logFile);
-	await new Promise((r) => stream.on("open", r));
-	const child = await startWranglerDev({ config, port, persistTo: STATE, stdio: ["ignore", stream, stream], onSpawn: track });
-	await waitForHttp(`http://127.0.0.1:${port}/`, { child, timeoutMs: 120_000 }).catch((err) => die(`${name} did not start: ${err.message}\n${tail(logFile)}`));
-	return logFile;
-}
 
 async function timed(url, headers) {
 	const t0 = performance.now();
@@ -81,7 +73,7 @@ async function main() {
 		`INSERT INTO sites (id, name, origins, timezone, currency, created_at) VALUES ('${SITE}', 'Demo', '[]', 'UTC', 'EUR', 0); ${insertKeySql({ id: key.id, hash: key.hash, site: SITE, name: "bench kpi", scopes: ["ingest", "read"], now: 0 })}`,
 	]);
 	const oursPort = await freePort();
-	await startDev("ours", "wrangler.toml", oursPort);
+	await startDev("ours", { config: "wrangler.toml", port: oursPort, persistTo: STATE, logFile: path.join(OUT, `kpi-${STAMP}-ours.log`) });
 	const ours = `http://127.0.0.1:${oursPort}`;
 	log(`loading the demo store (${CUSTOMERS} customers, ${ORDERS ?? "default"} orders)…`);
 	const seed = await seedStore({ url: ours, key: key.secret, site: SITE, customers: CUSTOMERS, ...(ORDERS ? { orders: ORDERS } : {}), log: () => {} });
@@ -96,7 +88,7 @@ async function main() {
 	log(`first query (re-rolls what was still dirty): ${fmt(first.ms)} ms`);
 
 	const basePort = await freePort();
-	await startDev("baseline", "bench/kpi/baseline/wrangler.toml", basePort);
+	await startDev("baseline", { config: "bench/kpi/baseline/wrangler.toml", port: basePort, persistTo: STATE, logFile: path.join(OUT, `kpi-${STAMP}-baseline.log`) });
 	const baseUrl = `http://127.0.0.1:${basePort}/kpis?site=${SITE}&from=${from}&to=${to}`;
 
 	// Same numbers on both sides before timing anything.
