@@ -81,6 +81,8 @@ export const ROUTE_MATRIX: MatrixRow[] = [
 	// Strategic KPIs (MRR, CAC, CLV, spend …) are not for the operations role.
 	{ method: "GET", path: "/api/v1/kpis?site=demo&ids=mrr", expect: { ...READ(200), operations: 403 } },
 	{ method: "GET", path: "/api/v1/kpis?site=demo&ids=revenue,fulfilment_hours", expect: READ(200) },
+	{ method: "GET", path: "/api/v1/anomalies?site=demo", expect: READ(200) },
+	{ method: "GET", path: "/api/v1/anomalies?site=demo&ids=mrr", expect: { ...READ(200), operations: 403 } },
 	{ method: "GET", path: "/api/v1/targets?site=demo", expect: READ(200) },
 	{ method: "PUT", path: "/api/v1/targets?site=demo", body: { kpi: "revenue", period: "2026-11", value: 1000 }, expect: ADMIN(200) },
 	// Commerce upserts (workers/commerce/routes.ts): one declared route per entity and method.

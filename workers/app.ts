@@ -12,6 +12,7 @@ import { ingest } from "./ingest/routes";
 import { ApiError } from "./lib/http";
 import { validationHook } from "./lib/openapi";
 import { metrics } from "./metrics/routes";
+import { alerts } from "./alerts/routes";
 import { pipeline } from "./pipeline/routes";
 import { realtime } from "./realtime/routes";
 
@@ -34,6 +35,7 @@ export const app = root
 	.route("/api/v1", pipeline)
 	.route("/api/v1", imports)
 	.route("/api/v1", metrics)
+	.route("/api/v1", alerts)
 	.route("/api/v1", commerce);
 
 export type AppType = typeof app;

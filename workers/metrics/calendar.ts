@@ -67,6 +67,11 @@ export function dayBounds(day: string, timeZone: string): [number, number] {
 	return [dayStart(day, timeZone), dayStart(addDays(day, 1), timeZone)];
 }
 
+/** True for a real calendar day written `YYYY-MM-DD` (no 2026-02-30). */
+export function isDay(s: string): boolean {
+	return /^\d{4}-\d{2}-\d{2}$/.test(s) && new Date(`${s}T00:00:00Z`).toISOString().slice(0, 10) === s;
+}
+
 /** Calendar arithmetic on `YYYY-MM-DD` labels (no time zone involved). */
 export function addDays(day: string, n: number): string {
 	const [y, m, d] = day.split("-").map(Number) as [number, number, number];

@@ -9,7 +9,7 @@ import { ROLES } from "../auth/roles";
 import { readJson } from "../lib/body";
 import { ApiError } from "../lib/http";
 import { apiErrors, json, jsonBody, oneOrMany, openApiApp, secured, siteParam } from "../lib/openapi";
-import { addDays, bucketLabel, bucketStart, daysBetween, GRAINS, localDay } from "./calendar";
+import { addDays, bucketLabel, bucketStart, daysBetween, GRAINS, isDay, localDay } from "./calendar";
 import { DIMS, KPI_BY_ID, KPIS, kpiDims, visibleTo, type Kpi } from "./catalog";
 import { bucketsOf, runKpiQuery, type KpiResponse, type Point } from "./query";
 
@@ -18,8 +18,7 @@ export const DEFAULT_KPIS = ["revenue", "net_revenue", "orders", "aov", "convers
 const MAX_DAYS = 5 * 366;
 const MAX_BUCKETS = 2000;
 const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
-const realDay = (s: string) => DAY_RE.test(s) && new Date(`${s}T00:00:00Z`).toISOString().slice(0, 10) === s;
-const day = z.string().refine(realDay, "must be a day YYYY-MM-DD");
+const day = z.string().refine(isDay, "must be a day YYYY-MM-DD");
 
 const querySchema = z.strictObject({
 	site: siteParam,
@@ -210,7 +209,7 @@ async function attachTargets(db: D1Database, site: string, r: KpiResponse): Prom
 const PERIOD_RE = /^(\d{4}|\d{4}-(0[1-9]|1[0-2])|\d{4}-Q[1-4]|\d{4}-W(0[1-9]|[1-4]\d|5[0-3])|\d{4}-\d{2}-\d{2})$/;
 const targetSchema = z.strictObject({
 	kpi: z.string().refine((id) => KPI_BY_ID.has(id), "unknown KPI (GET /api/v1/kpis/catalog lists them)"),
-	period: z.string().refine((p) => PERIOD_RE.test(p) && (!DAY_RE.test(p) || realDay(p)), "must be a period: 2026, 2026-Q4, 2026-11, 2026-W48 or 2026-11-27"),
+	period: z.string().refine((p) => PERIOD_RE.test(p) && (!DAY_RE.test(p) || isDay(p)), "must be a period: 2026, 2026-Q4, 2026-11, 2026-W48 or 2026-11-27"),
 	value: z.number().finite(),
 });
 const targetsBody = oneOrMany(targetSchema, 500);
