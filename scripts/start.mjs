@@ -281,6 +281,7 @@ function banner(seedReport, secret, adminLink) {
 		`                  <script defer src="${u}/t.js" data-site="${SITE}"></script>`,
 		`  Ingest          POST ${u}/e   {"site":"${SITE}","events":[…]}  (no key)`,
 		`  APIs            /api/v1/… need 'Authorization: Bearer <key>': curl examples with this run's key below`,
+		`  API reference   ${ORIGIN}/api/docs  (OpenAPI 3.1: ${ORIGIN}/api/v1/openapi.json)`,
 		`  Run the cron    curl "${u}/__scheduled?cron=*/10+*+*+*+*"`,
 		`  More keys       npm run key -- create --site ${SITE} --scopes ingest,read,admin`,
 		...(adminLink
@@ -302,7 +303,10 @@ function banner(seedReport, secret, adminLink) {
 	console.log(`\n  ${dim("# live counter")}`);
 	console.log(`  curl ${auth} "${u}/api/v1/realtime?site=${SITE}"`);
 	console.log(`  ${dim(`# pipeline health (accepted = stored = archived) for ${today}`)}`);
-	console.log(`  curl ${auth} "${u}/api/v1/health/pipeline?site=${SITE}&date=${today}"\n`);
+	console.log(`  curl ${auth} "${u}/api/v1/health/pipeline?site=${SITE}&date=${today}"`);
+	console.log(`  ${dim("# the dashboard's first KPIs by month over the last year, and anomalies in daily revenue")}`);
+	console.log(`  curl ${auth} "${u}/api/v1/kpis?site=${SITE}&grain=month&from=${new Date(Date.parse(today) - 365 * 86_400_000).toISOString().slice(0, 10)}&to=${today}"`);
+	console.log(`  curl ${auth} "${u}/api/v1/anomalies?site=${SITE}&ids=revenue,orders"\n`);
 }
 
 main().catch((err) => {
