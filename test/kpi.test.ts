@@ -336,6 +336,20 @@ describe("late and corrected data re-roll the days they touch", () => {
 		expect(await env.DB.prepare("SELECT day, orders, revenue FROM kpi_sales_daily WHERE site = 'klate' AND channel = '' AND country = ''").all().then((r) => r.results)).toEqual([{ day: "2026-03-20", orders: 1, revenue: 500 }]);
 	});
 
+	it("a total is the same with or without a breakdown: a visitor seen through two channels is one visitor", async () => {
+		await addSite("kbreak", "UTC");
+		await put("kbreak", "orders", { order_id: "b1", customer_id: "x", placed_at: "2026-07-01T12:00:00Z", total: 30, currency: "EUR", channel: "email" });
+		await storeEvents(env.DB, [
+			ev("kbreak", "v", "2026-07-01T09:00:00Z", "page_view", { channel: "organic" }),
+			ev("kbreak", "v", "2026-07-01T15:00:00Z", "page_view", { channel: "email" }),
+		]);
+		const plain = await kpis("kbreak", "ids=revenue_per_visitor&from=2026-07-01&to=2026-07-01");
+		const split = await kpis("kbreak", "ids=revenue_per_visitor&from=2026-07-01&to=2026-07-01&by=channel");
+		expect(plain.kpis[0]?.total.value).toBe(30); // 30.00 ÷ 1 visitor
+		expect(split.kpis[0]?.total.value).toBe(30);
+		expect(Object.fromEntries((split.kpis[0]?.groups ?? []).map((g) => [g.key, g.total.value]))).toEqual({ email: 30, organic: 0 });
+	});
+
 	it("an empty site answers zeros and nulls, never errors", async () => {
 		await addSite("kempty", "UTC");
 		expect(await totals("kempty", ["revenue", "aov", "conversion_rate", "revenue_per_visitor", "nps", "churn_rate", "inventory_turnover"], "2026-01-01", "2026-01-31")).toEqual({

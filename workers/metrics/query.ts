@@ -68,6 +68,13 @@ export interface KpiResponse {
 type Sums = Record<string, number | number[]>;
 /** bucket start → (key → measure values); key "" is the whole site. */
 type Grid = Map<string, Map<string, Sums>>;
+/** The grids of one view (whole site or a breakdown): the range, the comparison range, the previous range (growth) and a year before (growth). */
+interface Grids {
+	main: Grid | undefined;
+	prev: Grid | undefined;
+	gprev: Grid | undefined;
+	year: Grid | undefined;
+}
 
 /** Groups of a breakdown: the SQL key, the join it needs, and which grouping-set rows to read. */
 function dimSql(table: TableId, by: Dim | undefined): { key: string; join: string; where: string } {
@@ -206,38 +213,27 @@ export async function runKpiQuery(db: D1Database, site: QuerySite, q: KpiQuery):
 	await reroll(db, site, { from: earliest, to: q.to, maxHours: 50_000 });
 
 	const measures = [...new Set(kpis.flatMap((k) => k.measures))];
-	const fetchRange = (r: [string, string] | null) => (r ? fetchGrid(db, site.id, measures, r[0], r[1], q.grain, q.by) : Promise.resolve(undefined));
-	const [main, prev, gprev, year] = await Promise.all([fetchRange([extFrom, q.to]), fetchRange(cmp), fetchRange(prevRange), fetchRange(yearRange)]);
+	const fetchRange = (r: [string, string] | null, by: Dim | undefined) => (r ? fetchGrid(db, site.id, measures, r[0], r[1], q.grain, by) : Promise.resolve(undefined));
+	const fetchViews = async (by: Dim | undefined): Promise<Grids> => {
+		const [main, prev, gprev, year] = await Promise.all([fetchRange([extFrom, q.to], by), fetchRange(cmp, by), fetchRange(prevRange, by), fetchRange(yearRange, by)]);
+		return { main, prev, gprev, year };
+	};
+	// The whole site always comes from its own rollup rows (so a total is the same with or without `by`:
+	// a visitor seen through two channels is one visitor); the breakdown from the per-value rows.
+	const [whole, split] = await Promise.all([fetchViews(undefined), q.by ? fetchViews(q.by) : Promise.resolve(undefined)]);
 	const buckets = bucketsOf(q.from, q.to, q.grain);
 	const cmpBuckets = cmp ? bucketsOf(cmp[0], cmp[1], q.grain) : [];
 	const prevBuckets = prevRange ? bucketsOf(prevRange[0], prevRange[1], q.grain) : [];
 	const yearBuckets = yearRange ? bucketsOf(yearRange[0], yearRange[1], q.grain) : [];
 	const beforeFirst = growthPeriod ? bucketsOf(extFrom, addDays(bucketStart(q.from, q.grain), -1), q.grain)[0] : undefined;
 
-	const keys = q.by ? [...new Set([...(main?.values() ?? []), ...(prev?.values() ?? [])].flatMap((m) => [...m.keys()]))].filter((k) => k !== "").sort() : [];
-	/** Measure sums of some buckets of a grid for one key (or the whole site). */
-	const sumsOf = (grid: Grid | undefined, bs: (Bucket | undefined)[], key: string | null): Sums => {
+	const keys = split ? [...new Set([...(split.main?.values() ?? []), ...(split.prev?.values() ?? [])].flatMap((m) => [...m.keys()]))].sort() : [];
+	/** Measure sums of some buckets of a grid for one key ('' is the whole site). */
+	const sumsOf = (grid: Grid | undefined, bs: Bucket[], key: string): Sums => {
 		const out: Sums = {};
 		for (const b of bs) {
-			if (!b) continue;
-			const byKey = grid?.get(b.start);
-			if (!byKey) continue;
-			if (key !== null) {
-				const s = byKey.get(key);
-				if (s) combine(out, s);
-			} else {
-				// The whole site: add every key's sums of this bucket (a `first` level is the same for every key).
-				const merged: Sums = {};
-				for (const s of byKey.values()) {
-					for (const [id, v] of Object.entries(s)) {
-						const m = MEASURES[id as MeasureId];
-						if (m.kind === "first") merged[id] = v;
-						else if (m.kind === "list") merged[id] = [...((merged[id] as number[] | undefined) ?? []), ...(v as number[])];
-						else merged[id] = ((merged[id] as number | undefined) ?? 0) + (v as number);
-					}
-				}
-				combine(out, merged);
-			}
+			const s = grid?.get(b.start)?.get(key);
+			if (s) combine(out, s);
 		}
 		return out;
 	};
@@ -245,7 +241,7 @@ export async function runKpiQuery(db: D1Database, site: QuerySite, q: KpiQuery):
 	const value = (kpi: Kpi, sums: Sums, bs: Bucket[]) => kpi.compute(valuesFor(kpi, sums), ctx(bs));
 	const growth = (kpi: Kpi, cur: number | null, base: number | null) => (cur === null || base === null || base === 0 ? null : (100 * (cur - base)) / Math.abs(base));
 
-	const evaluate = (kpi: Kpi, key: string | null): { total: Point; series: SeriesPoint[] } => {
+	const evaluate = (kpi: Kpi, { main, prev, gprev, year }: Grids, key: string): { total: Point; series: SeriesPoint[] } => {
 		const at = (grid: Grid | undefined, bs: (Bucket | undefined)[]) => {
 			const list = bs.filter((b): b is Bucket => b !== undefined);
 			return list.length ? value(kpi, sumsOf(grid, list, key), list) : null;
@@ -281,14 +277,14 @@ export async function runKpiQuery(db: D1Database, site: QuerySite, q: KpiQuery):
 		compare_to: cmp?.[1] ?? null,
 		by: q.by ?? null,
 		kpis: kpis.map((kpi) => {
-			const whole = evaluate(kpi, null);
+			const own = evaluate(kpi, whole, "");
 			return {
 				id: kpi.id,
 				name: kpi.name,
 				unit: kpi.unit,
 				good: kpi.good,
-				...whole,
-				...(q.by ? { groups: keys.map((key) => ({ key, ...evaluate(kpi, key) })) } : {}),
+				...own,
+				...(split ? { groups: keys.map((key) => ({ key, ...evaluate(kpi, split, key) })) } : {}),
 			};
 		}),
 	};
