@@ -17,6 +17,7 @@ export default defineConfig(async () => {
 						"b2g-events": { maxBatchSize: 100, maxBatchTimeout: 0.05, maxRetries: 6, deadLetterQueue: "b2g-events-dlq" },
 						"b2g-events-dlq": { maxBatchSize: 100, maxBatchTimeout: 0.05, maxRetries: 10 },
 						"b2g-imports": { maxBatchSize: 1, maxBatchTimeout: 0.05, maxRetries: 5 },
+						"b2g-alert-deliveries": { maxBatchSize: 10, maxBatchTimeout: 0.05, maxRetries: 20 },
 					},
 				},
 			}),
@@ -24,6 +25,8 @@ export default defineConfig(async () => {
 		test: {
 			include: ["test/**/*.test.ts"],
 			setupFiles: ["./test/setup.ts"],
+			// A local HTTP receiver for alert notifications (Node side; its URL is `inject("alertReceiver")`).
+			globalSetup: ["./test/alert-receiver.mjs"],
 			testTimeout: 60_000,
 		},
 	};

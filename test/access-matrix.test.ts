@@ -68,6 +68,9 @@ export const ROUTE_MATRIX: MatrixRow[] = [
 	{ method: "POST", path: "/api/v1/webhooks/secret?site=demo", expect: ADMIN(201) },
 	// Real time and pipeline (workers/realtime, workers/pipeline)
 	{ method: "GET", path: "/api/v1/realtime?site=demo", expect: READ(200) },
+	// Without Upgrade: websocket the route answers 426 once access is granted (the WebSocket itself: test/realtime.test.ts).
+	{ method: "GET", path: "/api/v1/live?site=demo", expect: READ(426) },
+	{ method: "GET", path: "/api/v1/anomalies/minutes?site=demo", expect: READ(200) },
 	{ method: "GET", path: "/api/v1/health/pipeline?site=demo", expect: READ(200) },
 	{ method: "GET", path: "/api/v1/pipeline/dead-letters?site=demo", expect: READ(200) },
 	{ method: "POST", path: "/api/v1/pipeline/dead-letters/replay?site=demo", expect: ADMIN(200) },
@@ -85,6 +88,19 @@ export const ROUTE_MATRIX: MatrixRow[] = [
 	{ method: "GET", path: "/api/v1/anomalies?site=demo&ids=mrr", expect: { ...READ(200), operations: 403 } },
 	{ method: "GET", path: "/api/v1/targets?site=demo", expect: READ(200) },
 	{ method: "PUT", path: "/api/v1/targets?site=demo", body: { kpi: "revenue", period: "2026-11", value: 1000 }, expect: ADMIN(200) },
+	// Funnels (workers/funnels/routes.ts)
+	{ method: "GET", path: "/api/v1/funnels?site=demo", expect: READ(200) },
+	{ method: "PUT", path: "/api/v1/funnels?site=demo", body: { funnels: [{ id: "checkout", name: "Checkout", steps: [{ event: "product_view" }, { event: "add_to_cart" }, { event: "begin_checkout" }, { event: "purchase" }], window_seconds: 86400 }] }, expect: ADMIN(200) },
+	{ method: "GET", path: "/api/v1/funnels/checkout/report?site=demo", expect: READ(200) },
+	// Alert rules, history, deliveries (workers/alerts/rule-routes.ts); an unknown rule id is a 404 only after the scope check.
+	{ method: "GET", path: "/api/v1/alerts/rules?site=demo", expect: READ(200) },
+	{ method: "POST", path: "/api/v1/alerts/rules?site=demo", body: () => ({ name: `matrix ${unique()}`, metric: "orders", comparator: "<", threshold: 1 }), expect: ADMIN(201) },
+	{ method: "GET", path: "/api/v1/alerts/rules/revenue_drop?site=demo", expect: READ(200) },
+	{ method: "PUT", path: "/api/v1/alerts/rules/revenue_drop?site=demo", body: { cooldown_seconds: 3600 }, expect: ADMIN(200) },
+	{ method: "DELETE", path: "/api/v1/alerts/rules/r_000000000000?site=demo", expect: ADMIN(404) },
+	{ method: "GET", path: "/api/v1/alerts?site=demo", expect: READ(200) },
+	{ method: "GET", path: "/api/v1/alerts/deliveries?site=demo", expect: ADMIN(200) },
+	{ method: "POST", path: "/api/v1/alerts/evaluate?site=demo", expect: ADMIN(200) },
 	// Commerce upserts (workers/commerce/routes.ts): one declared route per entity and method.
 	...(Object.entries(UPSERT_SAMPLES) as [EntityName, Record<string, unknown>][]).flatMap(([entity, body]) =>
 		(["PUT", "POST"] as const).map((method) => ({ method, path: `/api/v1/${entity}?site=demo`, body, expect: INGEST(200) })),

@@ -72,3 +72,49 @@ it("GET /api/v1/anomalies finds a planted revenue drop in a daily KPI series, we
 	const bad = await api("GET", "/api/v1/anomalies?site=kanom&ids=bogus&window=2");
 	expect(((await bad.json()) as { fields: { field: string }[] }).fields.map((f) => f.field).sort()).toEqual(["ids", "window"]);
 });
+
+it("GET /api/v1/anomalies/minutes scores the flushed per-minute series: a spike, shards summed, season=day", async () => {
+	const site = "minute-anomaly";
+	await env.DB.prepare("INSERT INTO sites (id, name, created_at) VALUES (?, 'Minute anomalies', 0) ON CONFLICT DO NOTHING").bind(site).run();
+	const M = 60_000;
+	const T = Date.UTC(2026, 10, 20, 10, 0);
+	// Minutes T..T+8: events 10, 12, 11, 9, 10, 11, 12, then a spike of 40, then 11. Shard 0 holds 6 of each
+	// minute, shard 1 the rest, so the series is their sum. T+9 has no row at all.
+	const values = [10, 12, 11, 9, 10, 11, 12, 40, 11];
+	const rows = values.flatMap((v, i) => [
+		[site, 0, T + i * M, 6, 0, 0, 0, 0],
+		[site, 1, T + i * M, v - 6, 0, 0, 0, 0],
+	]);
+	await env.DB.prepare(
+		"INSERT INTO live_minutes (site, shard, minute, events, page_views, visitors, orders, revenue_minor) SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7 FROM json_each(?)",
+	)
+		.bind(JSON.stringify(rows))
+		.run();
+	const from = new Date(T + 7 * M).toISOString();
+	const to = new Date(T + 9 * M).toISOString();
+	const res = await api("GET", `/api/v1/anomalies/minutes?site=${site}&metric=events&from=${from}&to=${to}`);
+	expect(res.status).toBe(200);
+	const body = (await res.json()) as { anomalies: number; points: { minute: number; value: number | null; mean: number | null; std: number | null; z: number | null; anomaly: boolean; direction: string | null }[] };
+	// Baseline of T+7: 10, 12, 11, 9, 10, 11, 12 → mean 75/7 = 10.714; squared deviations sum 7.429, /6 = 1.238, std 1.113;
+	// z = (40 − 10.714) / 1.113 = 26.3.
+	const spike = body.points[0];
+	expect(spike).toMatchObject({ minute: T + 7 * M, value: 40, anomaly: true, direction: "up" });
+	expect(spike?.mean).toBeCloseTo(75 / 7, 9);
+	expect(spike?.std).toBeCloseTo(Math.sqrt(52 / 7 / 6), 9);
+	expect(spike?.z).toBeCloseTo((40 - 75 / 7) / Math.sqrt(52 / 7 / 6), 6);
+	// T+8 = 11 against 12, 11, 9, 10, 11, 12, 40: mean 15, std 10.97 → z −0.36, normal.
+	expect(body.points[1]).toMatchObject({ value: 11, anomaly: false });
+	expect(body.points[1]?.mean).toBeCloseTo(15, 9);
+	// T+9 has no row: after the site's first live minute, that is 0 events (a drop, z = (0 − 15)/10.97 = −1.37: normal against the spike-laden baseline).
+	expect(body.points[2]).toMatchObject({ minute: T + 9 * M, value: 0, anomaly: false, direction: "down" });
+	expect(body.anomalies).toBe(1);
+
+	// season=day: the baseline is the same minute of the 7 previous days; none exist → not scored.
+	const seasonal = (await (await api("GET", `/api/v1/anomalies/minutes?site=${site}&metric=events&from=${from}&to=${from}&season=day`)).json()) as { points: { value: number | null; z: number | null }[] };
+	expect(seasonal.points).toEqual([expect.objectContaining({ value: 40, z: null })]);
+
+	const bad = await api("GET", `/api/v1/anomalies/minutes?site=${site}&from=yesterday&metric=clicks`);
+	expect(bad.status).toBe(400);
+	const fields = ((await bad.json()) as { fields: { field: string }[] }).fields.map((f) => f.field).sort();
+	expect(fields).toEqual(["from", "metric"]);
+});

@@ -89,8 +89,8 @@ describe("GET /api/v1/openapi.json", () => {
 			expect(op.tags, key).toHaveLength(1);
 			expect(tags.has((op.tags as string[])[0] as string), key).toBe(true);
 			const responses = op.responses as Record<string, Json>;
-			// A success: 2xx, or the login link's redirect.
-			expect(Object.keys(responses).some((s) => /^2\d\d$/.test(s) || (key === "get /login" && s === "303")), key).toBe(true);
+			// A success: 2xx, the login link's redirect, or the live WebSocket's switch.
+			expect(Object.keys(responses).some((s) => /^2\d\d$/.test(s) || (key === "get /login" && s === "303") || (key === "get /api/v1/live" && s === "101")), key).toBe(true);
 			for (const [status, r] of Object.entries(responses)) {
 				expect(typeof r.description, `${key} ${status}`).toBe("string");
 				if (/^[45]/.test(status)) expect(r.content, `${key} ${status}`).toEqual({ "application/json": { schema: { $ref: "#/components/schemas/Error" } } });

@@ -13,6 +13,8 @@ import { ApiError } from "./lib/http";
 import { validationHook } from "./lib/openapi";
 import { metrics } from "./metrics/routes";
 import { alerts } from "./alerts/routes";
+import { alertRuleRoutes } from "./alerts/rule-routes";
+import { funnels } from "./funnels/routes";
 import { pipeline } from "./pipeline/routes";
 import { realtime } from "./realtime/routes";
 
@@ -36,6 +38,8 @@ export const app = root
 	.route("/api/v1", imports)
 	.route("/api/v1", metrics)
 	.route("/api/v1", alerts)
+	.route("/api/v1", alertRuleRoutes)
+	.route("/api/v1", funnels)
 	.route("/api/v1", commerce);
 
 export type AppType = typeof app;

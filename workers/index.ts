@@ -1,5 +1,6 @@
 /** Entry point: wires the fetch, queue and scheduled handlers and exports the Durable Object classes. */
 import { app } from "./app";
+import { ALERT_DELIVERY_QUEUE, consumeAlertDeliveries } from "./alerts/delivery";
 import { runMaintenance } from "./jobs/scheduled";
 import { consumeImports, IMPORTS_QUEUE } from "./import/consumer";
 import { consumeDeadLetters, consumeEvents, DEAD_LETTER_QUEUE } from "./pipeline/consumer";
@@ -12,6 +13,7 @@ export default {
 	async queue(batch, env) {
 		if (batch.queue === DEAD_LETTER_QUEUE) await consumeDeadLetters(batch, env);
 		else if (batch.queue === IMPORTS_QUEUE) await consumeImports(batch, env);
+		else if (batch.queue === ALERT_DELIVERY_QUEUE) await consumeAlertDeliveries(batch, env);
 		else await consumeEvents(batch, env);
 	},
 	async scheduled(controller, env) {

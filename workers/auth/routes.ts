@@ -29,6 +29,7 @@ const siteSchema = z.strictObject({
 		.default([]),
 	timezone: timezone.default("UTC"),
 	currency: z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as EUR").default("EUR"),
+	live_shards: z.number().int().min(1).max(16).default(1).describe("real-time shard objects the site's events spread over (1 unless one object cannot keep up; see README)"),
 });
 
 const SiteView = z
@@ -133,8 +134,8 @@ export const admin = openApiApp<AuthVars>()
 		const existed = (await findSite(c.env.DB, input.id)) !== null;
 		await drizzle(c.env.DB)
 			.insert(sites)
-			.values({ id: input.id, name: input.name, origins: JSON.stringify(origins), timezone: input.timezone, currency: input.currency, createdAt: Date.now() })
-			.onConflictDoUpdate({ target: sites.id, set: { name: input.name, origins: JSON.stringify(origins), timezone: input.timezone, currency: input.currency } });
+			.values({ id: input.id, name: input.name, origins: JSON.stringify(origins), timezone: input.timezone, currency: input.currency, liveShards: input.live_shards, createdAt: Date.now() })
+			.onConflictDoUpdate({ target: sites.id, set: { name: input.name, origins: JSON.stringify(origins), timezone: input.timezone, currency: input.currency, liveShards: input.live_shards } });
 		forgetSite(input.id);
 		const site = { ...input, origins };
 		return existed ? c.json(site, 200) : c.json(site, 201);
@@ -142,7 +143,7 @@ export const admin = openApiApp<AuthVars>()
 	.openapi(listSitesRoute, async (c) => {
 		const db = drizzle(c.env.DB);
 		const rows = c.var.key.site === null ? await db.select().from(sites).all() : await db.select().from(sites).where(eq(sites.id, c.var.key.site)).all();
-		return c.json({ sites: rows.map((r) => ({ id: r.id, name: r.name, origins: z.array(z.string()).parse(JSON.parse(r.origins)), timezone: r.timezone, currency: r.currency, created_at: r.createdAt })) }, 200);
+		return c.json({ sites: rows.map((r) => ({ id: r.id, name: r.name, origins: z.array(z.string()).parse(JSON.parse(r.origins)), timezone: r.timezone, currency: r.currency, live_shards: r.liveShards, created_at: r.createdAt })) }, 200);
 	})
 	/** Creates a key; the secret is in this response only. A site-bound admin key can only mint keys for its site. */
 	.openapi(createKeyRoute, async (c) => {

@@ -15,6 +15,8 @@ export const sites = sqliteTable("sites", {
 	createdAt: integer("created_at").notNull(),
 	/** HMAC key for signed order webhooks; kept readable because verifying an HMAC needs it. */
 	webhookSecret: text("webhook_secret"),
+	/** Real-time shard objects the site's events spread over (by visitor); 1 = one LiveSite object. */
+	liveShards: integer("live_shards").notNull().default(1),
 });
 
 /** Daily rotating salt for cookieless visitor hashes; rows older than yesterday are deleted by cron. */
@@ -353,4 +355,27 @@ export const importRejects = sqliteTable(
 		reason: text("reason").notNull(),
 	},
 	(t) => [primaryKey({ columns: [t.job, t.line] })],
+);
+
+/**
+ * Per-minute live aggregates flushed by each LiveSite shard object (by receive time), so the real-time
+ * history survives the objects and feeds per-minute anomaly detection. A site's minute is the sum over
+ * its shards: shards partition visitors, so their distinct-visitor estimates add up.
+ */
+export const liveMinutes = sqliteTable(
+	"live_minutes",
+	{
+		site: text("site").notNull(),
+		shard: integer("shard").notNull(),
+		/** Start of the minute, UTC epoch ms. */
+		minute: integer("minute").notNull(),
+		events: integer("events").notNull(),
+		pageViews: integer("page_views").notNull(),
+		/** Distinct visitors in the minute (HyperLogLog estimate). */
+		visitors: integer("visitors").notNull(),
+		orders: integer("orders").notNull(),
+		/** Purchase value in the site currency, minor units. */
+		revenueMinor: integer("revenue_minor").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.site, t.minute, t.shard] })],
 );

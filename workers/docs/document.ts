@@ -13,11 +13,13 @@ export type OpenApiDocument = ReturnType<DocumentSource["getOpenAPI31Document"]>
 /** Tags in reading order; every operation carries one. */
 export const TAGS = [
 	{ name: "Events", description: "`POST /e`: the tracker's endpoint and the server-side event API (no credentials)." },
-	{ name: "Real time", description: "The live counter of a site." },
+	{ name: "Real time", description: "Live windows, top pages and products, live funnels, fulfilment and stock; the WebSocket push; per-minute anomalies." },
 	{ name: "Pipeline", description: "Reconciliation (accepted = stored = archived) and the dead-letter park." },
 	{ name: "Commerce data", description: "Idempotent upserts of the store's own records, and the signed order webhook." },
 	{ name: "Bulk import", description: "Files of any size, streamed to R2 and imported in the background." },
 	{ name: "KPIs", description: "The metric catalogue, KPI values with comparison and breakdowns, targets." },
+	{ name: "Alerts", description: "Alert rules (the architecture document's four and your own), incidents firing/resolved, notification deliveries." },
+	{ name: "Funnels", description: "Ordered funnels with a conversion window: definitions and historical reports." },
 	{ name: "Sites and keys", description: "Sites and API keys." },
 	{ name: "Users and audit", description: "Dashboard users (passwordless login links), the current principal, the audit log." },
 	{ name: "Reference", description: "This document and its HTML rendering." },

@@ -5,6 +5,7 @@
  * that is delivered twice finds `bytes_done` moved on and does nothing; one that failed halfway is
  * redone from the same offset, and its upserts are idempotent.
  */
+import { primaryStub } from "../realtime/shards";
 import { z } from "zod";
 import { ENTITIES, isEntity, type Write, type WriteContext } from "../commerce/entities";
 import { applyWrites } from "../commerce/store";
@@ -101,7 +102,7 @@ function eventSink(env: Env, ctx: WriteContext): Sink {
 			batch.forEach((e, i) => {
 				if (fresh[i]) perDay.set(utcDay(e.ts), (perDay.get(utcDay(e.ts)) ?? 0) + 1);
 			});
-			const live = env.LIVE.get(env.LIVE.idFromName(ctx.site));
+			const live = primaryStub(env, ctx.site);
 			for (const [day, n] of perDay) await live.count("imported", day, n);
 			await archiveEvents(env.DB, env.ARCHIVE, batch);
 			return fresh.filter(Boolean).length;

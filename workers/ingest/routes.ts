@@ -13,6 +13,8 @@ import { eventColumns } from "./columns";
 import { toIssues } from "../lib/validation";
 import { batchSchema, COMMERCE_EVENTS, eventBase, MAX_BODY_BYTES, MAX_EVENTS, parseEvent, type WireEvent } from "./schema";
 import { dailySalt, visitorHash } from "./visitor";
+import { liveConfig, partitionByShard, primaryStub, shardStub } from "../realtime/shards";
+import { liveEvent } from "../realtime/snapshot";
 
 const CORS_BASE = { "Access-Control-Allow-Methods": "POST, OPTIONS", "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "86400", Vary: "Origin" };
 
@@ -81,7 +83,7 @@ ingest.openapi(collect, async (c) => {
 		if (origin && site.origins.length && !site.origins.includes(origin)) {
 			throw new ApiError(403, "origin_not_allowed", `origin ${origin} may not send events for site '${siteId}'`, [{ field: "site", message: "origin not in the site's allowed origins" }]);
 		}
-		const live = c.env.LIVE.get(c.env.LIVE.idFromName(site.id));
+		const live = primaryStub(c.env, site.id);
 
 		const parsed: WireEvent[] = [];
 		const issues: FieldIssue[] = [];
@@ -108,7 +110,13 @@ ingest.openapi(collect, async (c) => {
 		const stored = await enrich(c.env.DB, site, human, c.req.raw, ua, now);
 		const messages: MessageSendRequest<EventMessage>[] = stored.map((event) => ({ body: { v: 1, event }, contentType: "json" }));
 		for (const chunk of chunkForSend(messages)) await c.env.EVENTS_QUEUE.sendBatch(chunk);
-		const { fresh, duplicates } = await live.record(stored.map((e) => ({ id: e.id, visitor: e.visitor, day: utcDay(e.ts) })), now);
+		// Each shard records its visitors' events (one call for a single-object site).
+		const cfg = liveConfig(site);
+		const results = await Promise.all(
+			[...partitionByShard(stored, (e) => e.visitor, cfg.shards)].map(([k, events]) => shardStub(c.env, site.id, k).record(cfg, events.map(liveEvent), now, k)),
+		);
+		const fresh = results.reduce((n, r) => n + r.fresh, 0);
+		const duplicates = results.reduce((n, r) => n + r.duplicates, 0);
 		// `accepted` counts ids new to the site (as the reconciliation ledger does); `duplicates` were already accepted before.
 		return c.json({ accepted: fresh, duplicates, bots }, 202, cors);
 	} catch (err) {

@@ -1,8 +1,11 @@
 /**
  * Cron (every 10 minutes): the archive sweeper, salt rotation, webhook replay-record pruning, a
  * watchdog that re-queues import slices whose message was lost, and pruning of the audit log (400 days)
- * and of ended login tokens and sessions, and the KPI rollup sweep. Nightly analytics jobs join here.
+ * and of ended login tokens and sessions, and the KPI rollup sweep; then alert rules of every site and
+ * re-queueing of alert deliveries whose message was lost. Nightly analytics jobs join here.
  */
+import { resumeStalledDeliveries } from "../alerts/delivery";
+import { evaluateAllSites } from "../alerts/evaluate";
 import { pruneAudit } from "../auth/audit";
 import { pruneLogins } from "../auth/users";
 import { archiveEvents, unarchived } from "../pipeline/archive";
@@ -27,6 +30,10 @@ export interface MaintenanceReport {
 	loginsPruned: number;
 	/** KPI rollup (source, day) pairs recomputed from dirty hours. */
 	rollupDays: number;
+	/** Alert rules evaluated for every site (after the rollup sweep): sites done and failed, incidents opened and resolved, notifications queued. */
+	alerts: { sites: number; failed: number; opened: number; resolved: number; notifications: number };
+	/** Alert deliveries whose queue message was lost, queued again. */
+	alertDeliveriesResumed: number;
 }
 
 export async function runMaintenance(env: Env, now: number): Promise<MaintenanceReport> {
@@ -38,5 +45,7 @@ export async function runMaintenance(env: Env, now: number): Promise<Maintenance
 	const auditPruned = await pruneAudit(env.DB, now);
 	const loginsPruned = await pruneLogins(env.DB, now);
 	const rollupDays = await sweepRollups(env);
-	return { swept: refs.length, objects, saltsPruned, webhookDeliveriesPruned, importsResumed, auditPruned, loginsPruned, rollupDays };
+	const alerts = await evaluateAllSites(env, now);
+	const alertDeliveriesResumed = await resumeStalledDeliveries(env, now);
+	return { swept: refs.length, objects, saltsPruned, webhookDeliveriesPruned, importsResumed, auditPruned, loginsPruned, rollupDays, alerts, alertDeliveriesResumed };
 }

@@ -107,6 +107,7 @@ const ERROR_TEXT = {
 	410: "expired or already used",
 	413: "the body or the batch is too large",
 	415: "unsupported Content-Type",
+	426: "this route is a WebSocket: send `Upgrade: websocket`",
 	429: "over the rate limit: retry after `Retry-After` seconds",
 } as const;
 

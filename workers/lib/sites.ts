@@ -12,6 +12,8 @@ export interface Site {
 	origins: string[];
 	timezone: string;
 	currency: string;
+	/** LiveSite shard objects the site's events spread over (workers/realtime/shards.ts). */
+	liveShards: number;
 }
 
 const CACHE_MS = 60_000;
@@ -26,7 +28,7 @@ export async function findSite(db: D1Database, id: string, now = Date.now()): Pr
 	if (hit && hit.until > now) return hit.site;
 	const row = await drizzle(db).select().from(sites).where(eq(sites.id, id)).get();
 	const site: Site | null = row
-		? { id: row.id, name: row.name, origins: originsSchema.parse(JSON.parse(row.origins)), timezone: row.timezone, currency: row.currency }
+		? { id: row.id, name: row.name, origins: originsSchema.parse(JSON.parse(row.origins)), timezone: row.timezone, currency: row.currency, liveShards: row.liveShards }
 		: null;
 	cache.set(id, { site, until: now + (site ? CACHE_MS : MISS_CACHE_MS) });
 	return site;

@@ -2,6 +2,7 @@
  * Pipeline operations API: reconciliation of a day (accepted vs stored vs archived) and the
  * dead-letter park (list, replay).
  */
+import { siteLedger } from "../realtime/shards";
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireKey, type AuthVars } from "../auth/middleware";
 import { DAY } from "../lib/http";
@@ -105,9 +106,8 @@ export const pipeline = openApiApp<AuthVars>()
 		const site = c.var.site;
 		const date = c.req.valid("query").date ?? new Date().toISOString().slice(0, 10);
 		const start = Date.parse(`${date}T00:00:00Z`);
-		const live = c.env.LIVE.get(c.env.LIVE.idFromName(site.id));
 		const [ledger, storedRow, archived, deadLetters] = await Promise.all([
-			live.ledger(date),
+			siteLedger(c.env, site.id, site.liveShards, date),
 			c.env.DB.prepare("SELECT COUNT(*) AS stored, COALESCE(SUM(archived_at IS NULL), 0) AS unarchived FROM events WHERE site = ? AND ts >= ? AND ts < ?")
 				.bind(site.id, start, start + 86_400_000)
 				.first<{ stored: number; unarchived: number }>(),

@@ -1,27 +1,55 @@
 /**
- * LiveSite: one Durable Object per site (SQLite storage, native RPC). It is the ingest ledger and the
- * live counter:
- *  - remembers accepted event ids for 8 days, so a resent event is neither counted twice live nor in
- *    the accepted total that reconciliation compares with D1 and R2;
- *  - counts accepted / rejected / bot events per UTC day (by event time);
- *  - keeps events and distinct visitors per minute (by receive time) for the last hour.
- * An alarm every minute prunes what has aged out. The real-time engine issue grows this object
- * (windows, funnels, WebSocket push, shards) on the same design.
+ * LiveSite: the real-time engine of one site (or of one shard of a busy site, see shards.ts). A
+ * Durable Object with SQLite storage and native RPC. It is
+ *  - the ingest ledger: accepted event ids for 8 days (a resent event counts once, live and in the
+ *    accepted total that reconciliation compares with D1 and R2), accepted/rejected/bot/imported per UTC day;
+ *  - the live counters: per received minute, events, page views, purchases, revenue (site currency),
+ *    events by type, pages, products and a HyperLogLog sketch of visitors; a sketch per local day. The
+ *    1 / 5 / 60-minute and today windows are sums (and sketch unions) over those minutes;
+ *  - the live funnels of today (funnel events per person, matched by workers/funnels/match.ts);
+ *  - the WebSocket hub (Hibernation API): a snapshot on connect, then deltas at most once a second.
+ * A minute alarm flushes completed minutes to D1 `live_minutes` (history and per-minute anomalies),
+ * prunes what has aged out, refreshes fulfilment and stock from D1 and pushes to subscribers.
+ * All state is in SQLite, so an evicted or restarted object comes back with its counts.
  */
 import { DurableObject } from "cloudflare:workers";
+import { z } from "zod";
 import { migrateDurableObject } from "../lib/do-migrations";
+import { dayStart, localDay } from "../metrics/calendar";
+import { evaluateAlerts } from "../alerts/evaluate";
+import "./alert-metrics";
+import { hllAdd, hllCount, hllFrom, hllMerge, hllNew } from "./hll";
+import { liveFunnels, loadFunnelDefs, type FunnelDefs } from "./funnels";
+import { shardStub } from "./shards";
+import {
+	emptyWindow,
+	mergePartials,
+	snapshotDelta,
+	TOP_KEEP,
+	WINDOW_MINUTES,
+	type LiveEvent,
+	type LivePartial,
+	type LiveSiteConfig,
+	type LiveSnapshot,
+	type MinutePoint,
+	type TopPage,
+	type TopProduct,
+	type WindowName,
+	type WindowStats,
+} from "./snapshot";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 /** Longer than the 7-day acceptance window plus 1 day of clock skew. */
 const SEEN_RETENTION_MS = 8 * 86_400_000 + HOUR;
-
-export interface LiveEvent {
-	id: string;
-	visitor: string;
-	/** UTC day of the event's own timestamp, YYYY-MM-DD. */
-	day: string;
-}
+/** Minute rows are kept long enough to cover the longest local day (25 h) plus the 60-minute window. */
+const MINUTE_RETENTION_MS = 26 * HOUR;
+/** Fulfilment and stock come from D1; a snapshot re-reads them when older than this. */
+export const COMMERCE_REFRESH_MS = 30_000;
+/** Subscribers get at most one push per this many ms. */
+export const PUSH_INTERVAL_MS = 1_000;
+/** Funnel definitions are re-read from D1 this often. */
+const FUNNEL_REFRESH_MS = 60_000;
 
 export type LedgerKind = "accepted" | "rejected" | "bot" | "imported";
 
@@ -33,64 +61,122 @@ export interface Ledger {
 	imported: number;
 }
 
-export interface MinutePoint {
-	/** Start of the minute, epoch ms UTC. */
-	minute: number;
-	events: number;
-	visitors: number;
-}
-
-export interface RealtimeSnapshot {
-	now: number;
-	/** Distinct visitors with an event in the last 5 minutes. */
-	visitorsNow: number;
-	visitors60m: number;
-	events60m: number;
-	/** 60 points, oldest first, the last one being the current (partial) minute. */
-	minutes: MinutePoint[];
-}
-
 const MIGRATIONS = [
 	`CREATE TABLE seen (id TEXT PRIMARY KEY, received_at INTEGER NOT NULL) WITHOUT ROWID;
 	 CREATE INDEX seen_received ON seen (received_at);
 	 CREATE TABLE day_counts (day TEXT NOT NULL, kind TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (day, kind)) WITHOUT ROWID;
 	 CREATE TABLE minute_events (minute INTEGER PRIMARY KEY, events INTEGER NOT NULL);
 	 CREATE TABLE minute_visitors (minute INTEGER NOT NULL, visitor TEXT NOT NULL, PRIMARY KEY (minute, visitor)) WITHOUT ROWID;`,
+	// v2 (real-time engine): bounded-memory visitors (HyperLogLog), windows by type/page/product, funnels.
+	`DROP TABLE minute_events;
+	 DROP TABLE minute_visitors;
+	 CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
+	 CREATE TABLE minutes (minute INTEGER PRIMARY KEY, events INTEGER NOT NULL, page_views INTEGER NOT NULL, orders INTEGER NOT NULL,
+	   revenue INTEGER NOT NULL, other_orders INTEGER NOT NULL, sketch BLOB NOT NULL, flushed INTEGER NOT NULL DEFAULT 0);
+	 CREATE TABLE minute_types (minute INTEGER NOT NULL, name TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (minute, name)) WITHOUT ROWID;
+	 CREATE TABLE minute_pages (minute INTEGER NOT NULL, path TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (minute, path)) WITHOUT ROWID;
+	 CREATE TABLE minute_products (minute INTEGER NOT NULL, sku TEXT NOT NULL, views INTEGER NOT NULL, carts INTEGER NOT NULL, units INTEGER NOT NULL, PRIMARY KEY (minute, sku)) WITHOUT ROWID;
+	 CREATE TABLE day_sketch (day TEXT PRIMARY KEY, sketch BLOB NOT NULL) WITHOUT ROWID;
+	 CREATE TABLE funnel_events (day TEXT NOT NULL, person TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (day, person, id)) WITHOUT ROWID;`,
 ];
+
+const configSchema = z.object({ id: z.string().min(1), timezone: z.string().min(1), currency: z.string().length(3), shards: z.number().int().min(1).max(16), shard: z.number().int().min(0).max(15) });
+type StoredConfig = z.infer<typeof configSchema>;
+
+interface Commerce {
+	fulfilment: LiveSnapshot["fulfilment"];
+	lowStock: LiveSnapshot["lowStock"];
+}
 
 export class LiveSite extends DurableObject<Env> {
 	private readonly sql: SqlStorage;
+	private config: StoredConfig | null = null;
+	private minuteSketch: { minute: number; sketch: Uint8Array } | null = null;
+	private daySketch: { day: string; sketch: Uint8Array } | null = null;
+	private commerce: Commerce | null = null;
+	private funnels: { defs: FunnelDefs; at: number } | null = null;
+	private lastBroadcast: LiveSnapshot | null = null;
+	private lastPushAt = 0;
+	private pushTimer: ReturnType<typeof setTimeout> | null = null;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
 		this.sql = ctx.storage.sql;
-		ctx.blockConcurrencyWhile(async () => this.migrate());
-	}
-
-	private migrate(): void {
-		migrateDurableObject(this.ctx, MIGRATIONS);
+		ctx.blockConcurrencyWhile(async () => {
+			migrateDurableObject(this.ctx, MIGRATIONS);
+			const row = this.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'config'").toArray()[0];
+			const parsed = row ? configSchema.safeParse(JSON.parse(row.v)) : null;
+			this.config = parsed?.success ? parsed.data : null;
+		});
 	}
 
 	/**
-	 * Records accepted events. Ids seen in the last 8 days are ignored, so at-least-once senders do
-	 * not inflate counts. Returns how many were new.
+	 * Records accepted events received at `now` (epoch ms). Ids seen in the last 8 days are ignored, so
+	 * at-least-once senders do not inflate counts. Returns how many were new.
 	 */
-	async record(events: LiveEvent[], now: number = Date.now()): Promise<{ fresh: number; duplicates: number }> {
+	async record(site: LiveSiteConfig, events: LiveEvent[], now: number = Date.now(), shard = 0): Promise<{ fresh: number; duplicates: number }> {
+		const cfg = this.configure(site, shard);
 		const minute = now - (now % MINUTE);
+		const day = localDay(now, cfg.timezone);
+		const funnelNames = (await this.funnelDefs(now)).names;
 		let fresh = 0;
 		this.ctx.storage.transactionSync(() => {
 			const perDay = new Map<string, number>();
+			const types = new Map<string, number>();
+			const pages = new Map<string, number>();
+			const products = new Map<string, { views: number; carts: number; units: number }>();
+			const product = (sku: string) => products.get(sku) ?? products.set(sku, { views: 0, carts: 0, units: 0 }).get(sku)!;
+			let pageViews = 0;
+			let orders = 0;
+			let revenue = 0;
+			let otherOrders = 0;
+			const minuteSketch = this.sketchOfMinute(minute);
+			const daySketch = this.sketchOfDay(day);
 			for (const e of events) {
-				const inserted = this.sql.exec("INSERT INTO seen (id, received_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING", e.id, now).rowsWritten;
-				if (!inserted) continue;
+				if (!this.sql.exec("INSERT INTO seen (id, received_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING", e.id, now).rowsWritten) continue;
 				fresh++;
-				perDay.set(e.day, (perDay.get(e.day) ?? 0) + 1);
-				this.sql.exec("INSERT INTO minute_visitors (minute, visitor) VALUES (?, ?) ON CONFLICT DO NOTHING", minute, e.visitor);
+				const utcDay = new Date(e.ts).toISOString().slice(0, 10);
+				perDay.set(utcDay, (perDay.get(utcDay) ?? 0) + 1);
+				types.set(e.name, (types.get(e.name) ?? 0) + 1);
+				hllAdd(minuteSketch, e.visitor);
+				hllAdd(daySketch, e.visitor);
+				if (e.name === "page_view") {
+					pageViews++;
+					pages.set(e.path, (pages.get(e.path) ?? 0) + 1);
+				} else if (e.name === "product_view" && e.sku) product(e.sku).views++;
+				else if (e.name === "add_to_cart" && e.sku) product(e.sku).carts++;
+				else if (e.name === "purchase") {
+					orders++;
+					if (e.valueMinor !== null && (e.currency === null || e.currency === cfg.currency)) revenue += e.valueMinor;
+					else if (e.valueMinor !== null) otherOrders++;
+					for (const it of e.items) product(it.sku).units += it.qty;
+				}
+				if (funnelNames.has(e.name)) {
+					this.sql.exec("INSERT INTO funnel_events (day, person, id, name, ts) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", localDay(e.ts, cfg.timezone), e.person, e.id, e.name, e.ts);
+				}
 			}
-			for (const [day, n] of perDay) this.bump(day, "accepted", n);
-			if (fresh) this.sql.exec("INSERT INTO minute_events (minute, events) VALUES (?, ?) ON CONFLICT (minute) DO UPDATE SET events = events + excluded.events", minute, fresh);
+			for (const [d, n] of perDay) this.bump(d, "accepted", n);
+			if (!fresh) return;
+			this.sql.exec(
+				`INSERT INTO minutes (minute, events, page_views, orders, revenue, other_orders, sketch, flushed) VALUES (?, ?, ?, ?, ?, ?, ?, 0)
+				 ON CONFLICT (minute) DO UPDATE SET events = events + excluded.events, page_views = page_views + excluded.page_views,
+				   orders = orders + excluded.orders, revenue = revenue + excluded.revenue, other_orders = other_orders + excluded.other_orders,
+				   sketch = excluded.sketch, flushed = 0`,
+				minute, fresh, pageViews, orders, revenue, otherOrders, minuteSketch,
+			);
+			this.sql.exec("INSERT INTO day_sketch (day, sketch) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET sketch = excluded.sketch", day, daySketch);
+			for (const [name, n] of types) this.sql.exec("INSERT INTO minute_types (minute, name, n) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n", minute, name, n);
+			for (const [path, n] of pages) this.sql.exec("INSERT INTO minute_pages (minute, path, n) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n", minute, path, n);
+			for (const [sku, p] of products) {
+				this.sql.exec(
+					"INSERT INTO minute_products (minute, sku, views, carts, units) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET views = views + excluded.views, carts = carts + excluded.carts, units = units + excluded.units",
+					minute, sku, p.views, p.carts, p.units,
+				);
+			}
 		});
-		await this.ensureAlarm(now);
+		// The alarm runs on the clock, not on the caller's `now` (which tests and replays may set in the past).
+		await this.ensureAlarm(Date.now());
+		if (fresh) this.schedulePush();
 		return { fresh, duplicates: events.length - fresh };
 	}
 
@@ -99,7 +185,7 @@ export class LiveSite extends DurableObject<Env> {
 		if (n > 0) this.bump(day, kind, n);
 	}
 
-	/** Accepted, rejected and bot counts for a UTC day. */
+	/** Accepted, rejected, bot and imported counts for a UTC day (this object only; shards.ts sums a site's shards). */
 	async ledger(day: string): Promise<Ledger> {
 		const out: Ledger = { accepted: 0, rejected: 0, bot: 0, imported: 0 };
 		for (const row of this.sql.exec<{ kind: string; n: number }>("SELECT kind, n FROM day_counts WHERE day = ?", day)) {
@@ -108,36 +194,281 @@ export class LiveSite extends DurableObject<Env> {
 		return out;
 	}
 
-	/** Per-minute events and visitors for the last hour, plus visitors in the last 5 minutes. */
-	async snapshot(now: number = Date.now()): Promise<RealtimeSnapshot> {
+	/** This object's own windows at `now` (a shard's share of the site). */
+	async partial(now: number = Date.now()): Promise<LivePartial> {
+		const cfg = this.config;
+		const timezone = cfg?.timezone ?? "UTC";
 		const current = now - (now % MINUTE);
-		const first = current - 59 * MINUTE;
-		const events = new Map<number, number>();
-		for (const r of this.sql.exec<{ minute: number; events: number }>("SELECT minute, events FROM minute_events WHERE minute >= ?", first)) events.set(r.minute, r.events);
-		const visitors = new Map<number, number>();
-		for (const r of this.sql.exec<{ minute: number; n: number }>("SELECT minute, COUNT(*) AS n FROM minute_visitors WHERE minute >= ? GROUP BY minute", first)) visitors.set(r.minute, r.n);
-		const distinct = (from: number) => this.sql.exec<{ n: number }>("SELECT COUNT(DISTINCT visitor) AS n FROM minute_visitors WHERE minute >= ?", from).one().n;
+		const day = localDay(now, timezone);
+		const from: Record<WindowName, number> = {
+			m1: current - (WINDOW_MINUTES.m1 - 1) * MINUTE,
+			m5: current - (WINDOW_MINUTES.m5 - 1) * MINUTE,
+			m60: current - (WINDOW_MINUTES.m60 - 1) * MINUTE,
+			today: dayStart(day, timezone),
+		};
+		const rows = this.sql
+			.exec<{ minute: number; events: number; page_views: number; orders: number; revenue: number; other_orders: number; sketch: ArrayBuffer }>(
+				"SELECT minute, events, page_views, orders, revenue, other_orders, sketch FROM minutes WHERE minute >= ? AND minute <= ? ORDER BY minute",
+				Math.min(from.today, from.m60),
+				current,
+			)
+			.toArray();
+		const windows = {} as Record<WindowName, WindowStats>;
+		for (const w of Object.keys(from) as WindowName[]) {
+			const stats = emptyWindow();
+			const union = hllNew();
+			for (const r of rows) {
+				if (r.minute < from[w]) continue;
+				stats.events += r.events;
+				stats.pageViews += r.page_views;
+				stats.orders += r.orders;
+				stats.revenue += r.revenue;
+				stats.otherCurrencyOrders += r.other_orders;
+				if (w !== "today") hllMerge(union, hllFrom(r.sketch));
+			}
+			const todaySketch = this.sql.exec<{ sketch: ArrayBuffer }>("SELECT sketch FROM day_sketch WHERE day = ?", day).toArray()[0];
+			stats.visitors = hllCount(w === "today" ? hllFrom(todaySketch?.sketch) : union);
+			for (const t of this.sql.exec<{ name: string; n: number }>("SELECT name, SUM(n) AS n FROM minute_types WHERE minute >= ? AND minute <= ? GROUP BY name ORDER BY name", from[w], current)) stats.byType[t.name] = t.n;
+			windows[w] = stats;
+		}
+		const byMinute = new Map(rows.map((r) => [r.minute, r]));
 		const minutes: MinutePoint[] = [];
-		for (let m = first; m <= current; m += MINUTE) minutes.push({ minute: m, events: events.get(m) ?? 0, visitors: visitors.get(m) ?? 0 });
+		for (let m = from.m60; m <= current; m += MINUTE) {
+			const r = byMinute.get(m);
+			minutes.push({ minute: m, events: r?.events ?? 0, pageViews: r?.page_views ?? 0, visitors: r ? hllCount(hllFrom(r.sketch)) : 0, orders: r?.orders ?? 0, revenue: r?.revenue ?? 0 });
+		}
+		const pages = (since: number): TopPage[] =>
+			this.sql.exec<{ path: string; views: number }>("SELECT path, SUM(n) AS views FROM minute_pages WHERE minute >= ? AND minute <= ? GROUP BY path ORDER BY views DESC, path LIMIT ?", since, current, TOP_KEEP).toArray();
+		const products = (since: number): TopProduct[] =>
+			this.sql
+				.exec<{ sku: string; views: number; carts: number; units: number }>(
+					"SELECT sku, SUM(views) AS views, SUM(carts) AS carts, SUM(units) AS units FROM minute_products WHERE minute >= ? AND minute <= ? GROUP BY sku ORDER BY units DESC, carts DESC, views DESC, sku LIMIT ?",
+					since, current, TOP_KEEP,
+				)
+				.toArray();
+		const defs = await this.funnelDefs(now);
+		const funnelRows = this.sql.exec<{ person: string; name: string; ts: number }>("SELECT person, name, ts FROM funnel_events WHERE day = ? ORDER BY person, ts, id", day).toArray();
 		return {
 			now,
-			visitorsNow: distinct(current - 4 * MINUTE),
-			visitors60m: distinct(first),
-			events60m: minutes.reduce((s, p) => s + p.events, 0),
+			day,
+			windows,
 			minutes,
+			topPages: { m5: pages(from.m5), m60: pages(from.m60) },
+			topProducts: { m5: products(from.m5), m60: products(from.m60) },
+			funnels: liveFunnels(defs.list, funnelRows),
 		};
 	}
 
-	/** Prunes minute data older than an hour and ids older than the dedupe window. */
+	/**
+	 * The site's live view at `now`: this object's windows merged with the other shards' (when the site
+	 * has several), plus fulfilment and stock from D1 (re-read when older than 30 s).
+	 */
+	async snapshot(site: LiveSiteConfig, now: number = Date.now()): Promise<LiveSnapshot> {
+		const cfg = this.configure(site, 0);
+		const parts = [await this.partial(now)];
+		for (let k = 1; k < cfg.shards; k++) parts.push(await shardStub(this.env, cfg.id, k).partial(now));
+		const merged = mergePartials(parts);
+		const commerce = await this.commerceState(cfg.id, now);
+		const m5 = merged.windows.m5;
+		const m60 = merged.windows.m60;
+		return { site: cfg.id, timezone: cfg.timezone, currency: cfg.currency, shards: cfg.shards, ...merged, ...commerce, visitorsNow: m5.visitors, visitors60m: m60.visitors, events60m: m60.events };
+	}
+
+	/** WebSocket upgrade (from GET /api/v1/live, already authenticated): snapshot now, deltas after. */
+	override async fetch(request: Request): Promise<Response> {
+		if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return Response.json({ error: "upgrade_required", message: "connect with a WebSocket" }, { status: 426 });
+		const header = request.headers.get("X-B2G-Live-Config");
+		const parsed = header ? configSchema.safeParse(JSON.parse(header)) : null;
+		if (!parsed?.success) return Response.json({ error: "invalid_request", message: "missing site configuration" }, { status: 400 });
+		const cfg = this.configure(parsed.data, parsed.data.shard);
+		const pair = new WebSocketPair();
+		const [client, server] = [pair[0], pair[1]];
+		this.ctx.acceptWebSocket(server);
+		const now = Date.now();
+		const snap = await this.snapshot(cfg, now);
+		server.send(JSON.stringify({ type: "snapshot", data: snap }));
+		// The only subscriber: later deltas can start from what it has. With others listening, deltas
+		// stay relative to the last broadcast (they carry whole fields, so the newcomer converges too).
+		if (this.ctx.getWebSockets().length === 1) this.lastBroadcast = snap;
+		await this.ensureAlarm(now);
+		// A sharded site's other objects do not call this one: poll them while anybody listens.
+		if (cfg.shards > 1) this.schedulePush();
+		return new Response(null, { status: 101, webSocket: client });
+	}
+
+	/** A subscriber may ask for a full snapshot again (`{"type":"snapshot"}`). */
+	override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+		if (typeof message !== "string") return;
+		let type: unknown;
+		try {
+			type = (JSON.parse(message) as { type?: unknown }).type;
+		} catch {
+			type = undefined;
+		}
+		if (type === "snapshot" && this.config) ws.send(JSON.stringify({ type: "snapshot", data: await this.snapshot(this.config, Date.now()) }));
+		else ws.send(JSON.stringify({ type: "error", message: 'send {"type":"snapshot"} for a full snapshot; deltas arrive by themselves' }));
+	}
+
+	override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+		try {
+			ws.close(code, reason);
+		} catch {
+			// Already closed by the runtime's automatic close reply.
+		}
+	}
+
+	/** Every minute: flush completed minutes to D1, prune, evaluate live alert rules, refresh and push to subscribers. */
 	override async alarm(): Promise<void> {
 		const now = Date.now();
-		const cutoff = now - (now % MINUTE) - HOUR;
-		this.sql.exec("DELETE FROM minute_events WHERE minute < ?", cutoff);
-		this.sql.exec("DELETE FROM minute_visitors WHERE minute < ?", cutoff);
+		const flushed = await this.flush(now);
+		this.prune(now);
+		// Shard 0 evaluates the site's live:* rules once its minute is in D1 (the other shards' flushes
+		// land within the same minute; a late one is caught by the next evaluation or the cron).
+		if (flushed && this.config?.shard === 0) {
+			try {
+				await evaluateAlerts(this.env, this.config.id, now, "live", { metrics: (m) => m.startsWith("live:") });
+			} catch (err) {
+				// The cron evaluates every rule again within 10 minutes; the alarm must keep flushing.
+				console.error("live alert evaluation failed", this.config.id, err instanceof Error ? err.message : err);
+			}
+		}
+		if (this.ctx.getWebSockets().length) {
+			this.commerce = null; // re-read fulfilment and stock for the minute push
+			await this.push();
+		}
+		const pending = this.sql.exec<{ n: number }>("SELECT (SELECT COUNT(*) FROM minutes) + (SELECT COUNT(*) FROM seen) AS n").one().n;
+		if (pending > 0 || this.ctx.getWebSockets().length) await this.ctx.storage.setAlarm(now + MINUTE);
+	}
+
+	/**
+	 * Writes every completed, not yet flushed minute to D1 `live_minutes` (an upsert of whole values, so
+	 * a repeated flush is harmless). Returns the minutes written.
+	 */
+	async flush(now: number = Date.now()): Promise<number> {
+		const cfg = this.config;
+		if (!cfg) return 0;
+		const current = now - (now % MINUTE);
+		const rows = this.sql
+			.exec<{ minute: number; events: number; page_views: number; orders: number; revenue: number; sketch: ArrayBuffer }>(
+				"SELECT minute, events, page_views, orders, revenue, sketch FROM minutes WHERE flushed = 0 AND minute < ? ORDER BY minute LIMIT 2000",
+				current,
+			)
+			.toArray();
+		if (!rows.length) return 0;
+		const payload = rows.map((r) => [r.minute, r.events, r.page_views, hllCount(hllFrom(r.sketch)), r.orders, r.revenue]);
+		await this.env.DB.prepare(
+			`INSERT INTO live_minutes (site, shard, minute, events, page_views, visitors, orders, revenue_minor)
+			 SELECT ?1, ?2, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 FROM json_each(?3) WHERE true
+			 ON CONFLICT (site, minute, shard) DO UPDATE SET events = excluded.events, page_views = excluded.page_views,
+			   visitors = excluded.visitors, orders = excluded.orders, revenue_minor = excluded.revenue_minor`,
+		)
+			.bind(cfg.id, cfg.shard, JSON.stringify(payload))
+			.run();
+		// Only the completed minutes just written; the current minute is never flushed, so no record raced us.
+		this.sql.exec("UPDATE minutes SET flushed = 1 WHERE flushed = 0 AND minute IN (SELECT value FROM json_each(?))", JSON.stringify(rows.map((r) => r.minute)));
+		return rows.length;
+	}
+
+	private prune(now: number): void {
+		const current = now - (now % MINUTE);
+		this.sql.exec("DELETE FROM minutes WHERE minute < ? AND flushed = 1", now - MINUTE_RETENTION_MS);
+		this.sql.exec("DELETE FROM minute_types WHERE minute < ?", now - MINUTE_RETENTION_MS);
+		this.sql.exec("DELETE FROM minute_pages WHERE minute < ?", current - HOUR);
+		this.sql.exec("DELETE FROM minute_products WHERE minute < ?", current - HOUR);
+		const yesterday = localDay(now - 86_400_000, this.config?.timezone ?? "UTC");
+		this.sql.exec("DELETE FROM day_sketch WHERE day < ?", yesterday);
+		this.sql.exec("DELETE FROM funnel_events WHERE day < ?", yesterday);
 		this.sql.exec("DELETE FROM seen WHERE received_at < ?", now - SEEN_RETENTION_MS);
-		// Keep ticking while there is anything left to age out.
-		const pending = this.sql.exec<{ n: number }>("SELECT (SELECT COUNT(*) FROM minute_events) + (SELECT COUNT(*) FROM seen) AS n").one().n;
-		if (pending > 0) await this.ctx.storage.setAlarm(now + MINUTE);
+	}
+
+	/** Pushes now, or once the 1-second spacing allows; one pending push at a time. */
+	private schedulePush(): void {
+		if (this.pushTimer !== null || !this.ctx.getWebSockets().length) return;
+		const wait = Math.max(0, this.lastPushAt + PUSH_INTERVAL_MS - Date.now());
+		this.pushTimer = setTimeout(() => {
+			this.pushTimer = null;
+			this.ctx.waitUntil(this.push());
+		}, wait);
+	}
+
+	private async push(): Promise<void> {
+		const sockets = this.ctx.getWebSockets();
+		const cfg = this.config;
+		if (!sockets.length || !cfg) return;
+		this.lastPushAt = Date.now();
+		const snap = await this.snapshot(cfg, this.lastPushAt);
+		// After hibernation the last broadcast is gone: send a whole snapshot, which is always correct.
+		const message = this.lastBroadcast ? { type: "delta", data: snapshotDelta(this.lastBroadcast, snap) } : { type: "snapshot", data: snap };
+		this.lastBroadcast = snap;
+		if (message.type === "delta" && Object.keys(message.data).length === 0) return this.pollShards(cfg);
+		const text = JSON.stringify(message);
+		for (const ws of sockets) {
+			try {
+				ws.send(text);
+			} catch {
+				// A socket closing under us; the runtime drops it.
+			}
+		}
+		this.pollShards(cfg);
+	}
+
+	private pollShards(cfg: StoredConfig): void {
+		if (cfg.shards > 1) this.schedulePush();
+	}
+
+	private configure(site: LiveSiteConfig, shard: number): StoredConfig {
+		const next: StoredConfig = { id: site.id, timezone: site.timezone, currency: site.currency, shards: site.shards, shard };
+		const c = this.config;
+		if (!c || c.id !== next.id || c.timezone !== next.timezone || c.currency !== next.currency || c.shards !== next.shards || c.shard !== next.shard) {
+			this.sql.exec("INSERT INTO meta (k, v) VALUES ('config', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", JSON.stringify(next));
+			this.config = next;
+		}
+		return next;
+	}
+
+	private sketchOfMinute(minute: number): Uint8Array {
+		if (this.minuteSketch?.minute !== minute) {
+			const row = this.sql.exec<{ sketch: ArrayBuffer }>("SELECT sketch FROM minutes WHERE minute = ?", minute).toArray()[0];
+			this.minuteSketch = { minute, sketch: hllFrom(row?.sketch) };
+		}
+		return this.minuteSketch.sketch;
+	}
+
+	private sketchOfDay(day: string): Uint8Array {
+		if (this.daySketch?.day !== day) {
+			const row = this.sql.exec<{ sketch: ArrayBuffer }>("SELECT sketch FROM day_sketch WHERE day = ?", day).toArray()[0];
+			this.daySketch = { day, sketch: hllFrom(row?.sketch) };
+		}
+		return this.daySketch.sketch;
+	}
+
+	private async funnelDefs(now: number): Promise<FunnelDefs> {
+		if (!this.funnels || now - this.funnels.at > FUNNEL_REFRESH_MS || now < this.funnels.at) {
+			this.funnels = { defs: await loadFunnelDefs(this.env.DB, this.config?.id ?? ""), at: now };
+		}
+		return this.funnels.defs;
+	}
+
+	private async commerceState(site: string, now: number): Promise<Commerce> {
+		if (this.commerce && now - this.commerce.fulfilment.refreshedAt < COMMERCE_REFRESH_MS && now >= this.commerce.fulfilment.refreshedAt) return this.commerce;
+		const [pending, low] = await Promise.all([
+			this.env.DB.prepare("SELECT COUNT(*) AS n, MIN(placed_at) AS oldest FROM orders WHERE site = ? AND shipped_at IS NULL AND status IN ('placed', 'paid')").bind(site).first<{ n: number; oldest: number | null }>(),
+			this.env.DB.prepare(
+				`SELECT i.sku AS sku, i.stock AS stock, i.reorder_point AS reorder_point FROM inventory_snapshots i
+				 WHERE i.site = ?1 AND i.reorder_point IS NOT NULL AND i.stock < i.reorder_point
+				   AND i.taken_at = (SELECT MAX(j.taken_at) FROM inventory_snapshots j WHERE j.site = ?1 AND j.sku = i.sku)
+				 ORDER BY CAST(i.stock AS REAL) / i.reorder_point, i.sku`,
+			)
+				.bind(site)
+				.all<{ sku: string; stock: number; reorder_point: number }>(),
+		]);
+		const p = pending ?? { n: 0, oldest: null };
+		const lowRows = low.results;
+		this.commerce = {
+			fulfilment: { pending: p.n, oldestPlacedAt: p.oldest, refreshedAt: now },
+			lowStock: { count: lowRows.length, items: lowRows.slice(0, 20).map((r) => ({ sku: r.sku, stock: r.stock, reorderPoint: r.reorder_point })), refreshedAt: now },
+		};
+		return this.commerce;
 	}
 
 	private bump(day: string, kind: LedgerKind, n: number): void {
