@@ -3,7 +3,7 @@
  * Real-time engine benchmark: events per second that LiveSite sustains locally on ONE object, and
  * spread over 4 shard objects (workers/realtime/shards.ts), measured in the same run.
  *
- *   npm run bench:realtime -- [--events 20000] [--batch 20] [--concurrency 8] [--rounds 3]
+ *   npm run bench:realtime -- [--events 20000] [--batch 5] [--concurrency 8] [--rounds 3] [--mixed]
  *
  * A driver Worker (bench/realtime/worker.ts, the product's LiveSite class as is) runs under
  * `wrangler dev` on a fresh state dir with the D1 migrations applied; each round drives a new site
@@ -19,13 +19,14 @@ import { benchArgs, benchProcess } from "../lib.mjs";
 
 const USAGE = `usage: npm run bench:realtime -- [options]
   --events N        events per measurement (default 20000)
-  --batch B         events per record() call before sharding, as one POST /e batch (default 20)
+  --batch B         events per POST /e batch (default 5; the tracker sends up to 10)
   --concurrency C   calls in flight (default 8)
   --rounds R        rounds of (1 shard, 4 shards) (default 3)
   --visitors V      distinct visitors in the synthetic traffic (default 2000)
+  --mixed           each batch mixes visitors (a server-side sender); default: a batch is one visitor's (a browser)
   --timeout S       global timeout in seconds (default 900)`;
-const { int } = benchArgs(
-	{ events: { type: "string", default: "20000" }, batch: { type: "string", default: "20" }, concurrency: { type: "string", default: "8" }, rounds: { type: "string", default: "3" }, visitors: { type: "string", default: "2000" }, timeout: { type: "string", default: "900" } },
+const { args, int } = benchArgs(
+	{ events: { type: "string", default: "20000" }, batch: { type: "string", default: "5" }, concurrency: { type: "string", default: "8" }, rounds: { type: "string", default: "3" }, visitors: { type: "string", default: "2000" }, mixed: { type: "boolean", default: false }, timeout: { type: "string", default: "900" } },
 	USAGE,
 );
 const EVENTS = int("events", 100);
@@ -33,6 +34,7 @@ const BATCH = int("batch", 1);
 const CONCURRENCY = int("concurrency", 1);
 const ROUNDS = int("rounds", 1);
 const VISITORS = int("visitors", 1);
+const MIXED = args.mixed === true;
 const { die, cleanup, wrangler, startDev } = benchProcess(int("timeout", 10) * 1000);
 
 const OUT = path.join(ROOT, "bench/out");
@@ -43,7 +45,7 @@ const log = (m) => console.log(`[bench] ${m}`);
 const fmt = (n, d = 0) => n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 
 async function drive(base, site, shards, events) {
-	const url = `${base}/drive?site=${site}&shards=${shards}&events=${events}&batch=${BATCH}&concurrency=${CONCURRENCY}&visitors=${VISITORS}&run=${site}`;
+	const url = `${base}/drive?site=${site}&shards=${shards}&events=${events}&batch=${BATCH}&concurrency=${CONCURRENCY}&visitors=${VISITORS}&mixed=${MIXED ? 1 : 0}&run=${site}`;
 	const t0 = performance.now();
 	const res = await fetch(url, { method: "POST" });
 	const body = await res.text();
@@ -76,7 +78,7 @@ async function main() {
 	};
 	const one = median(results[1].map((r) => r.eventsPerSecond));
 	const four = median(results[4].map((r) => r.eventsPerSecond));
-	console.log(`\nReal-time engine — ${fmt(EVENTS)} events per measurement, ${BATCH} per POST batch, ${CONCURRENCY} calls in flight, ${ROUNDS} round(s); median of rounds`);
+	console.log(`\nReal-time engine — ${fmt(EVENTS)} events per measurement, ${BATCH} per POST batch (${MIXED ? "visitors mixed in a batch" : "one visitor per batch"}), ${CONCURRENCY} calls in flight, ${ROUNDS} round(s); median of rounds`);
 	console.log(`${os.cpus().length} CPUs, load average at end ${os.loadavg()[0].toFixed(2)}\n`);
 	const rows = [
 		["1 LiveSite object (baseline)", fmt(one), "1.00×"],
@@ -87,7 +89,7 @@ async function main() {
 	const line = (r) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join("  ");
 	console.log([line(header), w.map((n) => "-".repeat(n)).join("  "), ...rows.map(line)].join("\n"));
 	const file = path.join(OUT, `realtime-${STAMP}.json`);
-	writeFileSync(file, JSON.stringify({ stamp: STAMP, events: EVENTS, batch: BATCH, concurrency: CONCURRENCY, rounds: ROUNDS, visitors: VISITORS, cpus: os.cpus().length, results, median: { one, four } }, null, 2));
+	writeFileSync(file, JSON.stringify({ stamp: STAMP, events: EVENTS, batch: BATCH, mixed: MIXED, concurrency: CONCURRENCY, rounds: ROUNDS, visitors: VISITORS, cpus: os.cpus().length, results, median: { one, four } }, null, 2));
 	console.log(`\nresults: ${path.relative(ROOT, file)}`);
 	await cleanup();
 	process.exit(0);

@@ -98,6 +98,8 @@ export class LiveSite extends DurableObject<Env> {
 	private lastBroadcast: LiveSnapshot | null = null;
 	private lastPushAt = 0;
 	private pushTimer: ReturnType<typeof setTimeout> | null = null;
+	/** True once this instance knows an alarm is scheduled (saves a storage read per record()). */
+	private alarmScheduled = false;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -119,6 +121,23 @@ export class LiveSite extends DurableObject<Env> {
 		const minute = now - (now % MINUTE);
 		const day = localDay(now, cfg.timezone);
 		const funnelNames = (await this.funnelDefs(now)).names;
+		let fresh: number;
+		try {
+			fresh = this.recordSync(cfg, events, now, minute, day, funnelNames);
+		} catch (err) {
+			// The transaction rolled back: drop the cached sketches, which may hold registers it never wrote.
+			this.minuteSketch = null;
+			this.daySketch = null;
+			throw err;
+		}
+		// The alarm runs on the clock, not on the caller's `now` (which tests and replays may set in the past).
+		await this.ensureAlarm(Date.now());
+		if (fresh) this.schedulePush();
+		return { fresh, duplicates: events.length - fresh };
+	}
+
+	/** record()'s writes, in one SQLite transaction; returns how many events were new. */
+	private recordSync(cfg: StoredConfig, events: LiveEvent[], now: number, minute: number, day: string, funnelNames: Set<string>): number {
 		let fresh = 0;
 		this.ctx.storage.transactionSync(() => {
 			const perDay = new Map<string, number>();
@@ -132,14 +151,17 @@ export class LiveSite extends DurableObject<Env> {
 			let otherOrders = 0;
 			const minuteSketch = this.sketchOfMinute(minute);
 			const daySketch = this.sketchOfDay(day);
+			// A returning visitor changes no register: then the 4 KiB sketches are not rewritten.
+			let minuteSketchChanged = false;
+			let daySketchChanged = false;
 			for (const e of events) {
 				if (!this.sql.exec("INSERT INTO seen (id, received_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING", e.id, now).rowsWritten) continue;
 				fresh++;
 				const utcDay = new Date(e.ts).toISOString().slice(0, 10);
 				perDay.set(utcDay, (perDay.get(utcDay) ?? 0) + 1);
 				types.set(e.name, (types.get(e.name) ?? 0) + 1);
-				hllAdd(minuteSketch, e.visitor);
-				hllAdd(daySketch, e.visitor);
+				if (hllAdd(minuteSketch, e.visitor)) minuteSketchChanged = true;
+				if (hllAdd(daySketch, e.visitor)) daySketchChanged = true;
 				if (e.name === "page_view") {
 					pageViews++;
 					pages.set(e.path, (pages.get(e.path) ?? 0) + 1);
@@ -158,13 +180,13 @@ export class LiveSite extends DurableObject<Env> {
 			for (const [d, n] of perDay) this.bump(d, "accepted", n);
 			if (!fresh) return;
 			this.sql.exec(
-				`INSERT INTO minutes (minute, events, page_views, orders, revenue, other_orders, sketch, flushed) VALUES (?, ?, ?, ?, ?, ?, ?, 0)
+				`INSERT INTO minutes (minute, events, page_views, orders, revenue, other_orders, sketch, flushed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)
 				 ON CONFLICT (minute) DO UPDATE SET events = events + excluded.events, page_views = page_views + excluded.page_views,
 				   orders = orders + excluded.orders, revenue = revenue + excluded.revenue, other_orders = other_orders + excluded.other_orders,
-				   sketch = excluded.sketch, flushed = 0`,
-				minute, fresh, pageViews, orders, revenue, otherOrders, minuteSketch,
+				   sketch = CASE WHEN ?8 THEN excluded.sketch ELSE sketch END, flushed = 0`,
+				minute, fresh, pageViews, orders, revenue, otherOrders, minuteSketch, minuteSketchChanged ? 1 : 0,
 			);
-			this.sql.exec("INSERT INTO day_sketch (day, sketch) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET sketch = excluded.sketch", day, daySketch);
+			if (daySketchChanged) this.sql.exec("INSERT INTO day_sketch (day, sketch) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET sketch = excluded.sketch", day, daySketch);
 			for (const [name, n] of types) this.sql.exec("INSERT INTO minute_types (minute, name, n) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n", minute, name, n);
 			for (const [path, n] of pages) this.sql.exec("INSERT INTO minute_pages (minute, path, n) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n", minute, path, n);
 			for (const [sku, p] of products) {
@@ -174,10 +196,7 @@ export class LiveSite extends DurableObject<Env> {
 				);
 			}
 		});
-		// The alarm runs on the clock, not on the caller's `now` (which tests and replays may set in the past).
-		await this.ensureAlarm(Date.now());
-		if (fresh) this.schedulePush();
-		return { fresh, duplicates: events.length - fresh };
+		return fresh;
 	}
 
 	/** Adds rejected or bot events (never stored as visits), or imported events, to a day's ledger. */
@@ -337,7 +356,11 @@ export class LiveSite extends DurableObject<Env> {
 			await this.push();
 		}
 		const pending = this.sql.exec<{ n: number }>("SELECT (SELECT COUNT(*) FROM minutes) + (SELECT COUNT(*) FROM seen) AS n").one().n;
-		if (pending > 0 || this.ctx.getWebSockets().length) await this.ctx.storage.setAlarm(now + MINUTE);
+		this.alarmScheduled = false;
+		if (pending > 0 || this.ctx.getWebSockets().length) {
+			await this.ctx.storage.setAlarm(now + MINUTE);
+			this.alarmScheduled = true;
+		}
 	}
 
 	/**
@@ -476,6 +499,8 @@ export class LiveSite extends DurableObject<Env> {
 	}
 
 	private async ensureAlarm(now: number): Promise<void> {
+		if (this.alarmScheduled) return;
 		if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(now + MINUTE);
+		this.alarmScheduled = true;
 	}
 }
