@@ -71,6 +71,9 @@ export const ROUTE_MATRIX: MatrixRow[] = [
 	// Without Upgrade: websocket the route answers 426 once access is granted (the WebSocket itself: test/realtime.test.ts).
 	{ method: "GET", path: "/api/v1/live?site=demo", expect: READ(426) },
 	{ method: "GET", path: "/api/v1/anomalies/minutes?site=demo", expect: READ(200) },
+	// Products (workers/products/routes.ts)
+	{ method: "GET", path: "/api/v1/products/performance?site=demo", expect: READ(200) },
+	{ method: "GET", path: "/api/v1/products/NO-SUCH-SKU/performance?site=demo", expect: READ(404) },
 	{ method: "GET", path: "/api/v1/health/pipeline?site=demo", expect: READ(200) },
 	{ method: "GET", path: "/api/v1/pipeline/dead-letters?site=demo", expect: READ(200) },
 	{ method: "POST", path: "/api/v1/pipeline/dead-letters/replay?site=demo", expect: ADMIN(200) },

@@ -15,6 +15,7 @@ import { metrics } from "./metrics/routes";
 import { alerts } from "./alerts/routes";
 import { alertRuleRoutes } from "./alerts/rule-routes";
 import { funnels } from "./funnels/routes";
+import { products } from "./products/routes";
 import { pipeline } from "./pipeline/routes";
 import { realtime } from "./realtime/routes";
 
@@ -40,6 +41,7 @@ export const app = root
 	.route("/api/v1", alerts)
 	.route("/api/v1", alertRuleRoutes)
 	.route("/api/v1", funnels)
+	.route("/api/v1", products)
 	.route("/api/v1", commerce);
 
 export type AppType = typeof app;

@@ -69,7 +69,10 @@ export function dayBounds(day: string, timeZone: string): [number, number] {
 
 /** True for a real calendar day written `YYYY-MM-DD` (no 2026-02-30). */
 export function isDay(s: string): boolean {
-	return /^\d{4}-\d{2}-\d{2}$/.test(s) && new Date(`${s}T00:00:00Z`).toISOString().slice(0, 10) === s;
+	if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;
+	// An impossible month or day (2026-13-01) is an invalid Date, whose toISOString would throw.
+	const d = new Date(`${s}T00:00:00Z`);
+	return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
 }
 
 /** Calendar arithmetic on `YYYY-MM-DD` labels (no time zone involved). */
