@@ -2,7 +2,7 @@
 /**
  * `npm start`: the whole stack locally, in one command, on a fresh clone after `npm install`.
  *
- *   1. builds dist/web (scripts/build-tracker.mjs, or a plain copy of web/public)
+ *   1. builds dist/web (scripts/build-tracker.mjs + scripts/build-dashboard.mjs, or a plain copy of web/public)
  *   2. applies the D1 migrations to the local database (non-interactively)
  *   3. makes sure the `demo` site exists, and mints a fresh read-only API key for the status page and an
  *      ingest+read key for the seeder (revoking the ones of the previous run); on a database without
@@ -11,8 +11,8 @@
  *   5. runs `wrangler dev` (Worker + D1 + R2 + Queues + Durable Objects, cron via /__scheduled)
  *   6. once it answers: loads the demo store (scripts/seed.mjs: 24 months of orders, customers, …, and
  *      the last 28 days of web events, through the bulk import API) if the database was empty, and
- *      prints where everything is (the status-page link carries the key in its #fragment, which never
- *      reaches the server)
+ *      prints where everything is: the dashboard (with a login link on a fresh database) and the status
+ *      page (its link carries the key in its #fragment, which never reaches the server)
  *
  * Options: --no-seed (never seed), --reseed (seed even if data exists; same ids on the same UTC day, so
  * idempotent).
@@ -159,10 +159,13 @@ async function main() {
 
 	// 1. static assets ─────────────────────────────────────────────────────────────────────────
 	const builder = join(root, "scripts", "build-tracker.mjs");
+	const dashboard = join(root, "scripts", "build-dashboard.mjs");
 	if (existsSync(builder)) {
-		step("building dist/web (scripts/build-tracker.mjs)");
-		const { stdout } = await run("build", WRANGLER_NODE, [builder], { env: WRANGLER_ENV });
-		ok(stdout.trim().split("\n").filter(Boolean).at(-1) ?? "built");
+		step("building dist/web (scripts/build-tracker.mjs, scripts/build-dashboard.mjs)");
+		for (const script of [builder, dashboard].filter((f) => existsSync(f))) {
+			const { stdout } = await run("build", WRANGLER_NODE, [script], { env: WRANGLER_ENV });
+			ok(stdout.trim().split("\n").filter(Boolean).find((l) => l.startsWith("dist/web")) ?? "built");
+		}
 	} else {
 		step("copying web/public → dist/web (no scripts/build-tracker.mjs)");
 		const out = join(root, "dist", "web");
@@ -274,7 +277,8 @@ function banner(seedReport, secret, adminLink) {
 	const lines = [
 		bold("Brain2Gain Analytics — local stack is up"),
 		"",
-		`  Status page     ${cyan(`${u}/#key=${secret}`)}`,
+		`  Dashboard       ${cyan(`${u}/`)}  (sign in with the login link below)`,
+		`  Status page     ${cyan(`${u}/status.html#key=${secret}`)}`,
 		`                  (carries a read-only key for site ${SITE}, made for this run; the next npm start revokes it)`,
 		`  Demo shop       ${cyan(`${u}/shop/`)}`,
 		`  Tracker         ${cyan(`${u}/t.js`)}  — paste into a page:`,
@@ -306,7 +310,11 @@ function banner(seedReport, secret, adminLink) {
 	console.log(`  curl ${auth} "${u}/api/v1/health/pipeline?site=${SITE}&date=${today}"`);
 	console.log(`  ${dim("# the dashboard's first KPIs by month over the last year, and anomalies in daily revenue")}`);
 	console.log(`  curl ${auth} "${u}/api/v1/kpis?site=${SITE}&grain=month&from=${new Date(Date.parse(today) - 365 * 86_400_000).toISOString().slice(0, 10)}&to=${today}"`);
-	console.log(`  curl ${auth} "${u}/api/v1/anomalies?site=${SITE}&ids=revenue,orders"\n`);
+	console.log(`  curl ${auth} "${u}/api/v1/anomalies?site=${SITE}&ids=revenue,orders"`);
+	console.log(`  ${dim("# the checkout funnel over the last 30 days, alerts firing now, the product catalogue")}`);
+	console.log(`  curl ${auth} "${u}/api/v1/funnels/checkout/report?site=${SITE}&by=device"`);
+	console.log(`  curl ${auth} "${u}/api/v1/alerts?site=${SITE}&state=firing"`);
+	console.log(`  curl ${auth} "${u}/api/v1/products/performance?site=${SITE}"\n`);
 }
 
 main().catch((err) => {

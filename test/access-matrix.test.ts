@@ -95,6 +95,11 @@ export const ROUTE_MATRIX: MatrixRow[] = [
 	{ method: "GET", path: "/api/v1/funnels?site=demo", expect: READ(200) },
 	{ method: "PUT", path: "/api/v1/funnels?site=demo", body: { funnels: [{ id: "checkout", name: "Checkout", steps: [{ event: "product_view" }, { event: "add_to_cart" }, { event: "begin_checkout" }, { event: "purchase" }], window_seconds: 86400 }] }, expect: ADMIN(200) },
 	{ method: "GET", path: "/api/v1/funnels/checkout/report?site=demo", expect: READ(200) },
+	// Customers (workers/customers/routes.ts); an unknown customer id is a 404 only after the scope check.
+	{ method: "GET", path: "/api/v1/customers/overview?site=demo", expect: READ(200) },
+	{ method: "GET", path: "/api/v1/customers?site=demo", expect: READ(200) },
+	{ method: "GET", path: "/api/v1/customers/mx-nobody?site=demo", expect: READ(404) },
+	{ method: "GET", path: "/api/v1/journeys?site=demo", expect: READ(200) },
 	// Alert rules, history, deliveries (workers/alerts/rule-routes.ts); an unknown rule id is a 404 only after the scope check.
 	{ method: "GET", path: "/api/v1/alerts/rules?site=demo", expect: READ(200) },
 	{ method: "POST", path: "/api/v1/alerts/rules?site=demo", body: () => ({ name: `matrix ${unique()}`, metric: "orders", comparator: "<", threshold: 1 }), expect: ADMIN(201) },

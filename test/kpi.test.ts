@@ -116,6 +116,17 @@ beforeAll(async () => {
 describe("KPI values against a hand-computed store (site k1, 2026-03-01 … 03-03)", () => {
 	const range = ["2026-03-01", "2026-03-03"] as const;
 
+	it("the dashboard's counts and money: sessions, visitors, COGS, refunds, tickets", async () => {
+		expect(await totals("k1", ["sessions", "visitors", "cogs", "refunds", "tickets_opened", "tickets_unresolved"], ...range)).toEqual({
+			sessions: 4, // v1 twice (the bounce 5 h later is a new session), v2, v3
+			visitors: 3, // v1, v2, v3 on 03-01
+			cogs: 12, // costed lines: A 2 × 4.00, C 1 × 1.00, C 3 × 1.00 (B has no cost; o4 is cancelled)
+			refunds: 15, // r1 10 + r2 5; r3 refunds the cancelled o4
+			tickets_opened: 4,
+			tickets_unresolved: 1, // t3
+		});
+	});
+
 	it("financial KPIs", async () => {
 		expect(await totals("k1", ["revenue", "net_revenue", "orders", "aov", "gross_margin", "gross_profit", "units_sold", "product_revenue", "new_customers", "marketing_spend", "cac", "roas", "mrr", "arr", "revenue_per_visitor"], ...range)).toEqual({
 			revenue: 60, // 20 + 10 + 30

@@ -264,6 +264,8 @@ describe("GET /api/v1/realtime", () => {
 					{ order_id: "p2", customer_id: "c1", placed_at: "2026-11-21T10:00:00Z", paid_at: "2026-11-21T10:05:00Z", total: "10.00", currency: "EUR" },
 					{ order_id: "p3", customer_id: "c2", placed_at: "2026-11-19T10:00:00Z", shipped_at: "2026-11-20T10:00:00Z", total: "10.00", currency: "EUR" },
 					{ order_id: "p4", customer_id: "c2", placed_at: "2026-11-18T10:00:00Z", total: "10.00", currency: "EUR", status: "cancelled" },
+					// Placed today through the API (never seen by /e): in salesToday, not pending (shipped).
+					{ order_id: "p5", customer_id: "c3", placed_at: new Date().toISOString(), shipped_at: new Date().toISOString(), total: "12.10", tax: "2.10", currency: "EUR" },
 				])
 			).status,
 		).toBe(200);
@@ -281,6 +283,8 @@ describe("GET /api/v1/realtime", () => {
 		// p1 placed and p2 paid are waiting; p3 shipped and p4 cancelled are not. Oldest: p1.
 		expect(snap.body.fulfilment).toMatchObject({ pending: 2, oldestPlacedAt: Date.UTC(2026, 10, 20, 10) });
 		expect(snap.body.lowStock).toMatchObject({ count: 1, items: [{ sku: "LOW", stock: 2, reorderPoint: 10 }] });
+		// Revenue = total − tax, like the revenue KPI: 12.10 − 2.10.
+		expect(snap.body.salesToday).toMatchObject({ orders: 1, revenue: 1000 });
 	});
 
 	it("answers 400 without a site and 404 for an unknown one", async () => {

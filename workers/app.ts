@@ -14,6 +14,7 @@ import { validationHook } from "./lib/openapi";
 import { metrics } from "./metrics/routes";
 import { alerts } from "./alerts/routes";
 import { alertRuleRoutes } from "./alerts/rule-routes";
+import { customers } from "./customers/routes";
 import { funnels } from "./funnels/routes";
 import { products } from "./products/routes";
 import { pipeline } from "./pipeline/routes";
@@ -41,6 +42,7 @@ export const app = root
 	.route("/api/v1", alerts)
 	.route("/api/v1", alertRuleRoutes)
 	.route("/api/v1", funnels)
+	.route("/api/v1", customers)
 	.route("/api/v1", products)
 	.route("/api/v1", commerce);
 

@@ -70,6 +70,8 @@ export const events = sqliteTable(
 		index("events_site_visitor_ts").on(t.site, t.visitor, t.ts),
 		index("events_archive_key").on(t.archiveKey),
 		index("events_unarchived").on(t.site, t.receivedAt).where(sql`archived_at IS NULL`),
+		// A customer's timeline (GET /api/v1/customers/{id}) without scanning the site's events.
+		index("events_site_customer_ts").on(t.site, t.customerId, t.ts).where(sql`customer_id IS NOT NULL`),
 	],
 );
 

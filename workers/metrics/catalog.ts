@@ -237,6 +237,16 @@ export const KPIS: readonly Kpi[] = [
 		compute: (v, p) => money(v.spend, p),
 	}),
 	K({
+		id: "refunds", name: "Refunds", area: "financial", unit: "currency", good: "down", measures: ["refund_amount"],
+		description: "Money refunded in the period, by the refund's local day (refunds of cancelled orders excluded).", formula: "Σ refund amount",
+		compute: (v, p) => money(v.refund_amount, p),
+	}),
+	K({
+		id: "cogs", name: "Cost of goods sold", area: "financial", unit: "currency", good: "down", measures: ["cogs"],
+		description: "Unit cost × quantity of the order lines with a known cost (the line's, else the product's), non-cancelled orders.", formula: "Σ qty × unit cost",
+		compute: (v, p) => money(v.cogs, p),
+	}),
+	K({
 		id: "cac", name: "Customer acquisition cost", area: "financial", unit: "currency", good: "down", measures: ["spend", "first_orders"], roles: STRATEGIC,
 		description: "Marketing spend per new customer; by channel, the channel's spend per first order placed through it.",
 		formula: "marketing spend ÷ new customers",
@@ -278,6 +288,16 @@ export const KPIS: readonly Kpi[] = [
 		compute: (v, p) => moneyRatio(v.revenue, v.visitors, p),
 	}),
 	// ── conversion ──
+	K({
+		id: "sessions", name: "Sessions", area: "conversion", unit: "count", good: "up", measures: ["sessions"],
+		description: "Visits: a visitor's events until 30 minutes idle, by the local day they start.", formula: "count of sessions",
+		compute: (v) => v.sessions,
+	}),
+	K({
+		id: "visitors", name: "Visitors", area: "conversion", unit: "count", good: "up", measures: ["visitors"],
+		description: "Distinct visitors per day, summed over the period's days (the cookieless visitor id changes daily).", formula: "Σ daily distinct visitors",
+		compute: (v) => v.visitors,
+	}),
 	K({
 		id: "conversion_rate", name: "Conversion rate", area: "conversion", unit: "percent", good: "up", measures: ["purchase_sessions", "sessions"],
 		description: "Share of web sessions with a purchase.", formula: "sessions with a purchase ÷ sessions × 100",
@@ -363,6 +383,16 @@ export const KPIS: readonly Kpi[] = [
 		id: "ticket_resolution_rate", name: "Support ticket resolution rate", area: "customer", unit: "percent", good: "up", measures: ["tickets_opened", "tickets_resolved"],
 		description: "Share of tickets opened in the period that are resolved.", formula: "resolved ÷ opened × 100",
 		compute: (v) => pct(v.tickets_resolved, v.tickets_opened),
+	}),
+	K({
+		id: "tickets_opened", name: "Support tickets opened", area: "customer", unit: "count", good: "down", measures: ["tickets_opened"],
+		description: "Support tickets opened in the period.", formula: "count of tickets by opening day",
+		compute: (v) => v.tickets_opened,
+	}),
+	K({
+		id: "tickets_unresolved", name: "Unresolved support tickets", area: "customer", unit: "count", good: "down", measures: ["tickets_opened", "tickets_resolved"],
+		description: "Tickets opened in the period that are not resolved yet (as known now).", formula: "opened − resolved",
+		compute: (v) => v.tickets_opened - v.tickets_resolved,
 	}),
 	K({
 		id: "ticket_resolution_hours", name: "Median ticket resolution time", area: "customer", unit: "hours", good: "down", measures: ["resolution_ms"],

@@ -8,7 +8,9 @@ import { addDays, addMonths, bucketLabel, bucketSql, bucketStart, daysBetween, t
 import { KPI_BY_ID, MEASURES, TABLES, type Dim, type Kpi, type MeasureId, type PeriodContext, type TableId, type Values } from "./catalog";
 import { reroll } from "./rollup";
 
-export type Compare = "previous" | "yoy";
+export type { Compare, KpiResponse, KpiResult, Point, SeriesPoint } from "./types";
+import type { Compare, KpiResponse, KpiResult, Point, SeriesPoint } from "./types";
+
 
 export interface KpiQuery {
 	ids: string[];
@@ -26,44 +28,9 @@ export interface QuerySite {
 	currency: string;
 }
 
-export interface Point {
-	value: number | null;
-	compare?: number | null;
-	delta?: number | null;
-	delta_pct?: number | null;
-	target?: number;
-	progress?: number | null;
-}
 
-export interface SeriesPoint extends Point {
-	period: string;
-	from: string;
-	to: string;
-}
 
-export interface KpiResult {
-	id: string;
-	name: string;
-	unit: string;
-	good: "up" | "down";
-	total: Point;
-	series: SeriesPoint[];
-	groups?: { key: string; total: Point; series: SeriesPoint[] }[];
-}
 
-export interface KpiResponse {
-	site: string;
-	currency: string;
-	timezone: string;
-	from: string;
-	to: string;
-	grain: Grain;
-	compare: Compare | null;
-	compare_from: string | null;
-	compare_to: string | null;
-	by: Dim | null;
-	kpis: KpiResult[];
-}
 
 type Sums = Record<string, number | number[]>;
 /** bucket start → (key → measure values); key "" is the whole site. */

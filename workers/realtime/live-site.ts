@@ -15,7 +15,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { migrateDurableObject } from "../lib/do-migrations";
-import { dayStart, localDay } from "../metrics/calendar";
+import { dayBounds, dayStart, localDay } from "../metrics/calendar";
 import { evaluateAlerts } from "../alerts/evaluate";
 import "./alert-metrics";
 import { hllAdd, hllCount, hllFrom, hllMerge, hllNew } from "./hll";
@@ -84,6 +84,7 @@ const configSchema = z.object({ id: z.string().min(1), timezone: z.string().min(
 type StoredConfig = z.infer<typeof configSchema>;
 
 interface Commerce {
+	salesToday: LiveSnapshot["salesToday"];
 	fulfilment: LiveSnapshot["fulfilment"];
 	lowStock: LiveSnapshot["lowStock"];
 }
@@ -287,7 +288,7 @@ export class LiveSite extends DurableObject<Env> {
 		const parts = [await this.partial(now)];
 		for (let k = 1; k < cfg.shards; k++) parts.push(await shardStub(this.env, cfg.id, k).partial(now));
 		const merged = mergePartials(parts);
-		const commerce = await this.commerceState(cfg.id, now);
+		const commerce = await this.commerceState(cfg, now);
 		const m5 = merged.windows.m5;
 		const m60 = merged.windows.m60;
 		return { site: cfg.id, timezone: cfg.timezone, currency: cfg.currency, shards: cfg.shards, ...merged, ...commerce, visitorsNow: m5.visitors, visitors60m: m60.visitors, events60m: m60.events };
@@ -472,9 +473,17 @@ export class LiveSite extends DurableObject<Env> {
 		return this.funnels.defs;
 	}
 
-	private async commerceState(site: string, now: number): Promise<Commerce> {
-		if (this.commerce && now - this.commerce.fulfilment.refreshedAt < COMMERCE_REFRESH_MS && now >= this.commerce.fulfilment.refreshedAt) return this.commerce;
-		const [pending, low] = await Promise.all([
+	private async commerceState(cfg: StoredConfig, now: number): Promise<Commerce> {
+		const site = cfg.id;
+		const [dayFrom, dayTo] = dayBounds(localDay(now, cfg.timezone), cfg.timezone);
+		// A cached state of another local day (midnight passed, or a caller's `now` far away) is stale too.
+		if (this.commerce && now - this.commerce.fulfilment.refreshedAt < COMMERCE_REFRESH_MS && now >= this.commerce.fulfilment.refreshedAt && this.commerce.fulfilment.refreshedAt >= dayFrom) return this.commerce;
+		const [sales, pending, low] = await Promise.all([
+			this.env.DB.prepare(
+				"SELECT COUNT(*) AS n, COALESCE(SUM(total_minor - tax_minor), 0) AS revenue FROM orders WHERE site = ? AND placed_at >= ? AND placed_at < ? AND status <> 'cancelled' AND currency = ?",
+			)
+				.bind(site, dayFrom, dayTo, cfg.currency)
+				.first<{ n: number; revenue: number }>(),
 			this.env.DB.prepare("SELECT COUNT(*) AS n, MIN(placed_at) AS oldest FROM orders WHERE site = ? AND shipped_at IS NULL AND status IN ('placed', 'paid')").bind(site).first<{ n: number; oldest: number | null }>(),
 			this.env.DB.prepare(
 				`SELECT i.sku AS sku, i.stock AS stock, i.reorder_point AS reorder_point FROM inventory_snapshots i
@@ -488,6 +497,7 @@ export class LiveSite extends DurableObject<Env> {
 		const p = pending ?? { n: 0, oldest: null };
 		const lowRows = low.results;
 		this.commerce = {
+			salesToday: { orders: sales?.n ?? 0, revenue: sales?.revenue ?? 0, refreshedAt: now },
 			fulfilment: { pending: p.n, oldestPlacedAt: p.oldest, refreshedAt: now },
 			lowStock: { count: lowRows.length, items: lowRows.slice(0, 20).map((r) => ({ sku: r.sku, stock: r.stock, reorderPoint: r.reorder_point })), refreshedAt: now },
 		};

@@ -40,6 +40,9 @@ export const LiveSnapshotSchema = z
 		funnels: z
 			.array(z.object({ id: z.string(), name: z.string(), steps: z.array(z.object({ event: z.string(), label: z.string(), users: int(), conversionPct: z.number().nullable() })) }))
 			.describe("people per step today (GET /api/v1/funnels/{id}/report for history, medians and breakdowns)"),
+		salesToday: z
+			.object({ orders: int(), revenue: int().describe("total − tax, site currency, minor units"), refreshedAt: int() })
+			.describe("orders placed today (local day) as reported through the commerce APIs: every channel, non-cancelled, at most 30 s old"),
 		fulfilment: z.object({ pending: int().describe("orders placed or paid, not shipped"), oldestPlacedAt: int().nullable(), refreshedAt: int() }).describe("from commerce data, at most 30 s old"),
 		lowStock: z
 			.object({ count: int(), items: z.array(z.object({ sku: z.string(), stock: int(), reorderPoint: int() })).describe("up to 20, lowest stock/reorder ratio first"), refreshedAt: int() })

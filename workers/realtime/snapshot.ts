@@ -97,6 +97,12 @@ export interface LiveSnapshot extends LivePartial {
 	timezone: string;
 	currency: string;
 	shards: number;
+	/**
+	 * Orders placed today (local day) as the store reported them through the commerce APIs (D1 `orders`,
+	 * non-cancelled, site currency; revenue = total − tax, as the revenue KPI): every sales channel,
+	 * not only purchases tracked in the browser.
+	 */
+	salesToday: { orders: number; revenue: number; refreshedAt: number };
 	/** Orders placed or paid and not yet shipped (commerce data in D1). */
 	fulfilment: { pending: number; oldestPlacedAt: number | null; refreshedAt: number };
 	/** SKUs whose latest stock is below their reorder point (commerce data in D1). */

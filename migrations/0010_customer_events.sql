@@ -1,0 +1,1 @@
+CREATE INDEX `events_site_customer_ts` ON `events` (`site`,`customer_id`,`ts`) WHERE customer_id IS NOT NULL;

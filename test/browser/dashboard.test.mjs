@@ -1,0 +1,476 @@
+/**
+ * The dashboard in real Chromium against a real local stack (wrangler dev + a small demo store loaded
+ * through the bulk import API; test/browser/dashboard-stack.mjs): sign-in with a one-time link, both
+ * pages, every displayed KPI number equal to what GET /api/v1/kpis answers for the same view, range /
+ * grain / comparison changes through the controls, shared URLs, the live panel moving within 2 s of a
+ * purchase sent to POST /e, role-aware navigation, 375 px without horizontal overflow, the dark theme,
+ * CSV downloads, keyboard reach, and LCP.
+ *
+ * Run after the build:  npm run build && npx node --test test/browser/dashboard.test.mjs
+ * Artefacts (screenshots, measurements.json) go to dist/test-artifacts/dashboard/; with
+ * UPDATE_SCREENSHOTS=1 the screenshots are also copied to docs/screenshots/ (the README shows those).
+ * DASHBOARD_STORE=full runs it all on npm start's full demo store (≈ 150,000 orders; minutes to load).
+ */
+import assert from "node:assert/strict";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { FULL_STORE, startDashboardStack } from "./dashboard-stack.mjs";
+import { launchBrowser, ROOT, sleep, waitFor } from "./harness.mjs";
+import { stopAll } from "./stack.mjs";
+
+const SITE = "demo";
+const ART = join(ROOT, "dist/test-artifacts/dashboard");
+const DOCS = process.env.UPDATE_SCREENSHOTS ? join(ROOT, "docs/screenshots") : null;
+const DESKTOP = { width: 1280, height: 900 };
+/** Revenue target per month (EUR), set for every month of the demo store. */
+const REVENUE_TARGET = 12_000;
+/** What the KPI cards name with data-kpi but compute in the page (checked separately). */
+const DERIVED = new Set(["month_end_projection", "revenue_mtd", "funnel_conversion"]);
+
+let stack;
+let browser;
+let launching;
+const measurements = {};
+
+const GIVE_UP_MS = FULL_STORE ? 900_000 : 420_000;
+setTimeout(() => {
+	console.error(`dashboard.test.mjs: still running after ${GIVE_UP_MS / 1000} s, giving up`);
+	process.exit(1);
+}, GIVE_UP_MS).unref();
+
+const withTimeout = (promise, ms) => Promise.race([promise, sleep(ms)]);
+
+before(
+	async () => {
+		if (!existsSync(join(ROOT, "dist/web/index.html")) || !existsSync(join(ROOT, "dist/web/app/manifest.json"))) throw new Error("dist/web has no dashboard: run `npm run build` first");
+		mkdirSync(ART, { recursive: true });
+		if (DOCS) mkdirSync(DOCS, { recursive: true });
+		launching = launchBrowser();
+		await Promise.all([launching.then((b) => (browser = b)), startDashboardStack({ site: SITE }).then((s) => (stack = s))]);
+		measurements.store = FULL_STORE ? "full demo store (npm start)" : "small demo store (test/browser/dashboard-stack.mjs)";
+		measurements.seed = { orders: stack.seed.orders, events: stack.seed.events, loadMs: Math.round(stack.seed.ms) };
+		// Monthly revenue targets over the store's history, and the alert rules evaluated once (as the cron does).
+		const months = [];
+		for (let d = new Date(`${new Date(stack.seed.meta.start).toISOString().slice(0, 7)}-01T00:00:00Z`); d.getTime() < Date.now() + 31 * 86_400_000; d.setUTCMonth(d.getUTCMonth() + 1)) months.push(d.toISOString().slice(0, 7));
+		await stack.api("PUT", `/api/v1/targets?site=${SITE}`, months.map((period) => ({ kpi: "revenue", period, value: REVENUE_TARGET })));
+		await stack.api("POST", `/api/v1/alerts/evaluate?site=${SITE}`);
+	},
+	{ timeout: FULL_STORE ? 600_000 : 180_000 },
+);
+
+after(
+	async () => {
+		writeFileSync(join(ART, FULL_STORE ? "measurements-full.json" : "measurements.json"), `${JSON.stringify(measurements, null, 2)}\n`);
+		await withTimeout(launching?.then((b) => b.close()).catch(() => {}), 10_000);
+		await stopAll();
+	},
+	{ timeout: 30_000 },
+);
+
+/** A fresh browser context (en-US, UTC, desktop size) that records page errors. */
+async function newContext(options = {}) {
+	const context = await browser.newContext({ viewport: DESKTOP, locale: "en-US", timezoneId: "UTC", acceptDownloads: true, ...options });
+	context.setDefaultTimeout(20_000);
+	context.setDefaultNavigationTimeout(30_000);
+	context.errors = [];
+	context.on("page", (p) => p.on("pageerror", (e) => context.errors.push(e.message)));
+	return context;
+}
+
+/** Opens a new one-time login link for `email` in a new page of `context`; resolves once a dashboard page is up. */
+async function signIn(context, email, role) {
+	const page = await context.newPage();
+	const res = await page.goto(await stack.loginLink(email, role));
+	assert.equal(res.status(), 200, "the login link redirects to the dashboard");
+	await settled(page);
+	return page;
+}
+
+/** Waits until a dashboard page shows and nothing on it is loading. */
+async function settled(page, timeout = 30_000) {
+	await page.waitForFunction(() => document.querySelector("[data-page]") && !document.querySelector('[data-state="loading"], .page-skeleton'), null, { timeout, polling: 50 });
+}
+
+/** The view the page's URL holds. */
+const viewOf = (page) => Object.fromEntries(new URL(page.url()).searchParams);
+
+/** GET an /api/v1 path from inside the page (its session cookie): {status, body}. */
+const pageApi = (page, path) =>
+	page.evaluate(async (p) => {
+		const res = await fetch(p, { headers: { Accept: "application/json" } });
+		return { status: res.status, body: await res.json().catch(() => null) };
+	}, path);
+
+/** Every displayed KPI value, comparison and target (`data-kpi`, `data-kpi-compare`, `data-kpi-target`; raw in data-value). */
+const shownKpis = (page) =>
+	page.$$eval("[data-kpi], [data-kpi-compare], [data-kpi-target]", (els) =>
+		els.map((e) => ({ id: e.dataset.kpi ?? e.dataset.kpiCompare ?? e.dataset.kpiTarget, kind: e.dataset.kpi !== undefined ? "value" : e.dataset.kpiCompare !== undefined ? "compare" : "target", value: e.dataset.value })),
+	);
+
+/** Checks every displayed catalogue KPI (total, comparison, target) against GET /api/v1/kpis for the page's view; returns the count. */
+async function assertKpisMatchApi(page) {
+	const view = viewOf(page);
+	const shown = (await shownKpis(page)).filter((k) => !DERIVED.has(k.id));
+	assert.ok(shown.length > 0, "the page shows KPI values");
+	const ids = [...new Set(shown.map((k) => k.id))];
+	const q = new URLSearchParams({ site: view.site, ids: ids.join(","), from: view.from, to: view.to, grain: view.grain });
+	if (view.compare !== "none") q.set("compare", view.compare);
+	const { status, body } = await pageApi(page, `/api/v1/kpis?${q}`);
+	assert.equal(status, 200, `GET /api/v1/kpis?${q}`);
+	const byId = new Map(body.kpis.map((k) => [k.id, k]));
+	for (const k of shown) {
+		const api = byId.get(k.id);
+		assert.equal(k.value === "" ? null : Number(k.value), api.total[k.kind] ?? null, `${k.id} ${k.kind} shown = API for ${q}`);
+	}
+	return { count: shown.length, api: body };
+}
+
+/** Retries the comparison until it holds (the page may still show the previous view's numbers for a moment). */
+async function eventuallyMatchApi(page, timeout = 15_000) {
+	let last;
+	try {
+		return await waitFor(
+			async () => {
+				try {
+					await settled(page);
+					return await assertKpisMatchApi(page);
+				} catch (err) {
+					last = err;
+					return false;
+				}
+			},
+			{ timeout, interval: 200, what: "the page's KPIs to equal the API's" },
+		);
+	} catch (err) {
+		throw last ?? err;
+	}
+}
+
+async function screenshot(page, name) {
+	const file = join(ART, `${name}.png`);
+	await page.screenshot({ path: file, fullPage: true });
+	if (DOCS) copyFileSync(file, join(DOCS, `${name}.png`));
+}
+
+/** True when the document is no wider than the viewport. */
+const noHorizontalOverflow = (page) => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth && document.body.scrollWidth <= window.innerWidth);
+
+describe("dashboard (Preact + uPlot) against wrangler dev with a demo store", () => {
+	let admin;
+	let adminPage;
+
+	test("without a session the dashboard shows the sign-in page; a bad link is the Worker's error page", { timeout: 30_000 }, async () => {
+		const context = await newContext();
+		try {
+			const page = await context.newPage();
+			await page.goto(`${stack.base}/operations`);
+			await page.waitForSelector("form.signin-form");
+			assert.match(await page.textContent("h1"), /Sign in/);
+			await page.fill("#link", "not a link");
+			await page.click("form.signin-form button[type=submit]");
+			await page.waitForSelector("#link-error");
+			await screenshot(page, "sign-in");
+			const bad = await page.goto(`${stack.base}/login?token=${"x".repeat(43)}`);
+			assert.equal(bad.status(), 400, "/login runs in the Worker, not the SPA fallback");
+			assert.match(await page.textContent("h1"), /not valid/);
+			const status = await page.goto(`${stack.base}/status.html`);
+			assert.equal(status.status(), 200);
+			assert.match(await page.title(), /local stack/, "the status page moved to /status.html and still loads");
+			assert.deepEqual(context.errors, []);
+		} finally {
+			await context.close();
+		}
+	});
+
+	test("an admin signs in with a one-time link and lands on the executive page, whose KPIs equal the API's", { timeout: 60_000 }, async () => {
+		admin = await newContext();
+		adminPage = await signIn(admin, "admin@example.com", "admin");
+		const page = adminPage;
+		const url = new URL(page.url());
+		assert.equal(url.pathname, "/");
+		for (const p of ["site", "from", "to", "grain", "compare"]) assert.ok(url.searchParams.has(p), `the URL holds ${p}`);
+		assert.deepEqual(await page.$$eval("nav a", (as) => as.map((a) => a.dataset.nav)), ["/", "/operations"], "admin sees both pages");
+		assert.equal(await page.textContent("[data-role]"), "admin");
+		const { count } = await eventuallyMatchApi(page);
+		assert.ok(count >= 20, `KPI values and comparisons checked (${count})`);
+		for (const id of ["revenue", "orders", "aov", "conversion_rate", "gross_margin", "cac", "cac_payback_months", "active_customers", "new_customers", "return_customer_rate"]) {
+			assert.ok(await page.$(`[data-kpi="${id}"]`), `executive shows ${id}`);
+			assert.ok(await page.$(`[data-chart="${id}"] canvas`), `a trend chart for ${id}`);
+		}
+		assert.equal(await page.$$eval('[data-chart="revenue"] .u-legend .u-series', (s) => s.length), 3, "revenue legend: period, revenue, comparison");
+		await screenshot(page, "executive");
+		const firing = await pageApi(page, `/api/v1/alerts?site=${SITE}&state=firing`);
+		assert.ok(firing.body.alerts.length > 0, "the evaluation opened alerts (SKUs below their reorder point)");
+		assert.equal(await page.$$eval('table[data-table="alerts"] tbody tr', (r) => r.length), Math.min(8, firing.body.alerts.length), "the 8 most severe firing alerts");
+		if (firing.body.alerts.length > 8) {
+			await page.click('[data-panel="alerts"] button:has-text("Show all")');
+			assert.equal(await page.$$eval('table[data-table="alerts"] tbody tr', (r) => r.length), firing.body.alerts.length, "then all of them");
+		}
+		assert.deepEqual(admin.errors, []);
+	});
+
+	test("changing range, grain and comparison updates the URL and the numbers, which still equal the API's", { timeout: 90_000 }, async () => {
+		const page = adminPage;
+		const before = viewOf(page);
+		await page.selectOption("select[name=range]", "90d");
+		await page.selectOption("select[name=grain]", "week");
+		await page.waitForFunction(() => new URL(location.href).searchParams.get("grain") === "week");
+		const v = viewOf(page);
+		assert.equal(v.to, before.to);
+		assert.equal((Date.parse(v.to) - Date.parse(v.from)) / 86_400_000, 89, "last 90 days");
+		const { api } = await eventuallyMatchApi(page);
+		const weeks = api.kpis.find((k) => k.id === "revenue").series.length;
+		assert.equal(await page.$$eval('[data-chart="revenue"] .table-block tbody tr', (r) => r.length), weeks, "one chart point per week");
+
+		await page.selectOption("select[name=compare]", "yoy");
+		await page.selectOption("select[name=grain]", "month");
+		await page.waitForFunction(() => new URL(location.href).searchParams.get("compare") === "yoy" && new URL(location.href).searchParams.get("grain") === "month");
+		await eventuallyMatchApi(page);
+		assert.ok(await page.$('[data-kpi="revenue_growth_yoy"]'), "year-over-year growth with compare=yoy");
+
+		// A custom range typed into the date inputs.
+		// 123 days back (124 when that is 1 January, the year-to-date preset) is no preset.
+		let from = new Date(Date.parse(v.to) - 123 * 86_400_000).toISOString().slice(0, 10);
+		if (from.endsWith("-01-01")) from = new Date(Date.parse(v.to) - 124 * 86_400_000).toISOString().slice(0, 10);
+		await page.fill("input[name=from]", from);
+		await page.waitForFunction((f) => new URL(location.href).searchParams.get("from") === f, from);
+		await page.selectOption("select[name=grain]", "quarter");
+		await page.waitForFunction(() => new URL(location.href).searchParams.get("grain") === "quarter");
+		assert.equal(await page.inputValue("select[name=range]"), "custom");
+		await eventuallyMatchApi(page);
+	});
+
+	test("a whole month shows revenue against its target, with the target line in the chart", { timeout: 60_000 }, async () => {
+		const page = adminPage;
+		const to = viewOf(page).to;
+		const first = new Date(Date.UTC(Number(to.slice(0, 4)), Number(to.slice(5, 7)) - 2, 1));
+		const last = new Date(Date.UTC(Number(to.slice(0, 4)), Number(to.slice(5, 7)) - 1, 0));
+		const day = (d) => d.toISOString().slice(0, 10);
+		await page.goto(`${stack.base}/?site=${SITE}&from=${day(first)}&to=${day(last)}&grain=month&compare=previous`);
+		await settled(page);
+		assert.equal(Number(await page.getAttribute('[data-kpi-target="revenue"]', "data-value")), REVENUE_TARGET);
+		const { api } = await eventuallyMatchApi(page);
+		const revenue = api.kpis.find((k) => k.id === "revenue");
+		assert.equal(revenue.total.target, REVENUE_TARGET);
+		assert.ok(await page.$('[data-kpi-target="revenue"] meter'), "progress to target");
+		assert.deepEqual(await page.$$eval('[data-chart="revenue"] .u-legend .u-series th', (th) => th.map((t) => t.textContent.trim())), ["Period", "Revenue", "Revenue, previous period", "Target"]);
+		await page.goBack();
+		await settled(page);
+	});
+
+	test("the URL is the view: opened by another user (German locale), a shared link shows the same numbers, formatted for the reader", { timeout: 60_000 }, async () => {
+		await settled(adminPage);
+		const shared = adminPage.url();
+		const mine = await shownKpis(adminPage);
+		const context = await newContext({ locale: "de-DE" });
+		try {
+			const page = await signIn(context, "exec@example.com", "executive");
+			await page.goto(shared);
+			await settled(page);
+			assert.equal(page.url(), shared);
+			assert.deepEqual(await shownKpis(page), mine);
+			// Same numbers, written the reader's way: German grouping and decimals, the site's currency.
+			const revenue = Number(await page.getAttribute('[data-kpi="revenue"]', "data-value"));
+			assert.equal((await page.textContent('[data-kpi="revenue"]')).trim(), new Intl.NumberFormat("de-DE", { style: "currency", currency: "EUR" }).format(revenue));
+		} finally {
+			await context.close();
+		}
+	});
+
+	test("operations page: every panel has real data, KPIs equal the API's, funnel and projection check out", { timeout: 60_000 }, async () => {
+		const page = adminPage;
+		await page.goto(`${stack.base}/?site=${SITE}`);
+		await settled(page);
+		await page.click('nav a[data-nav="/operations"]');
+		await page.waitForSelector('[data-page="operations"]');
+		await page.waitForSelector('[data-live-status="live"]');
+		const { count } = await eventuallyMatchApi(page);
+		assert.ok(count >= 8, `financial and support KPIs checked (${count})`);
+		const view = viewOf(page);
+
+		const funnel = await pageApi(page, `/api/v1/funnels/checkout/report?site=${SITE}&from=${view.from}&to=${view.to}`);
+		assert.equal(funnel.status, 200);
+		const steps = await page.$$eval("[data-funnel-step]", (els) => els.map((e) => [e.dataset.funnelStep, Number(e.dataset.value)]));
+		assert.deepEqual(steps, funnel.body.steps.map((s) => [s.event, s.users]), "funnel steps = the report's");
+		assert.ok(funnel.body.users > 0, "the demo store's sessions fill the funnel");
+
+		// Month-end projection: the month's complete days at their daily average.
+		const today = view.to;
+		const monthStart = `${today.slice(0, 8)}01`;
+		if (today !== monthStart) {
+			const yesterday = new Date(Date.parse(today) - 86_400_000).toISOString().slice(0, 10);
+			const mtd = await pageApi(page, `/api/v1/kpis?site=${SITE}&ids=revenue&from=${monthStart}&to=${yesterday}&grain=month`);
+			const revenue = mtd.body.kpis[0].total.value;
+			const days = Number(yesterday.slice(8));
+			const inMonth = new Date(Date.UTC(Number(today.slice(0, 4)), Number(today.slice(5, 7)), 0)).getUTCDate();
+			assert.equal(Number(await page.getAttribute('[data-kpi="revenue_mtd"]', "data-value")), revenue);
+			assert.ok(Math.abs(Number(await page.getAttribute('[data-kpi="month_end_projection"]', "data-value")) - (revenue / days) * inMonth) < 1e-6);
+		}
+
+		const channels = await pageApi(page, `/api/v1/kpis?site=${SITE}&ids=revenue&from=${view.from}&to=${view.to}&grain=quarter&by=channel`);
+		const shownChannels = await page.$$eval('table[data-table="channels"] tbody tr', (rows) => rows.map((r) => r.cells[0].textContent));
+		assert.deepEqual(new Set(shownChannels), new Set(channels.body.kpis[0].groups.map((g) => g.key)), "one row per channel");
+		assert.ok((await page.$$('table[data-table="top-products"] tbody tr')).length > 0, "top products");
+		assert.ok((await page.$$('table[data-table="low-stock"] tbody tr')).length > 0, "the demo store has SKUs below their reorder point");
+		await screenshot(page, "operations");
+		assert.deepEqual(admin.errors, []);
+	});
+
+	test("loading, empty and error states: a slow answer shows a skeleton, a failed one an error, an empty range says so", { timeout: 60_000 }, async () => {
+		const page = adminPage;
+		const ops = new URL(page.url());
+		let release;
+		const held = new Promise((r) => (release = r));
+		await page.route("**/api/v1/funnels/*/report*", (route) => route.fulfill({ status: 500, contentType: "application/json", body: '{"error":"internal_error","message":"something went wrong"}' }));
+		await page.route("**/api/v1/kpis?*by=channel*", async (route) => {
+			await held;
+			await route.continue();
+		});
+		try {
+			ops.searchParams.set("from", "2020-01-01");
+			ops.searchParams.set("to", "2020-01-31");
+			await page.goto(ops.toString());
+			await page.waitForSelector('[data-panel="channels"][data-state="loading"] .skeleton');
+			await page.waitForSelector('[data-panel="funnel"][data-state="error"] [role="alert"]');
+			assert.match(await page.textContent('[data-panel="funnel"] [role="alert"]'), /something went wrong/);
+			release();
+			await page.waitForSelector('[data-panel="channels"]:not([data-state="loading"])');
+			await page.waitForSelector('[data-panel="top-products"][data-state="empty"]');
+			assert.match(await page.textContent('[data-panel="top-products"]'), /No product sales in the range/);
+		} finally {
+			release();
+			await page.unrouteAll();
+		}
+		await page.goBack();
+		await settled(page);
+	});
+
+	test("a purchase sent to POST /e shows in the live panel within 2 s, without a reload", { timeout: 30_000 }, async () => {
+		const page = adminPage;
+		await page.waitForSelector('[data-live-status="live"]');
+		const revenue0 = Number(await page.getAttribute('[data-live="revenue_today"]', "data-value"));
+		const orders0 = Number(await page.getAttribute('[data-live="orders_today"]', "data-value"));
+		await page.evaluate(() => (window.__notReloaded = true));
+		const id = `dash-${Date.now()}`;
+		const sentAt = Date.now();
+		const res = await fetch(`${stack.base}/e`, {
+			method: "POST",
+			headers: { "Content-Type": "application/json" },
+			body: JSON.stringify({
+				site: SITE,
+				events: [{ id, name: "purchase", ts: Date.now(), url: `${stack.base}/shop/?view=checkout`, visitor_id: "dashboard-test-visitor", props: { order_id: id, value: 12.34, currency: "EUR", items: [{ sku: "B2G-WHEY-1KG-CHOC", qty: 1, price: 12.34 }] } }],
+			}),
+			signal: AbortSignal.timeout(10_000),
+		});
+		const body = await res.json();
+		assert.equal(res.status, 202);
+		assert.equal(body.accepted, 1, JSON.stringify(body));
+		await page.waitForFunction((want) => Number(document.querySelector('[data-live="revenue_today"]')?.dataset.value) === want, revenue0 + 1234, { timeout: 2000, polling: 20 });
+		const latency = Date.now() - sentAt;
+		measurements.livePurchaseToPanelMs = latency;
+		assert.equal(Number(await page.getAttribute('[data-live="orders_today"]', "data-value")), orders0 + 1);
+		assert.equal(await page.evaluate(() => window.__notReloaded), true, "no reload");
+		assert.ok(latency < 2000, `shown ${latency} ms after the POST`);
+	});
+
+	test("CSV downloads hold the table's rows", { timeout: 30_000 }, async () => {
+		const page = adminPage;
+		const rows = await page.$$eval('table[data-table="channels"] tbody tr', (r) => r.length);
+		const [download] = await Promise.all([page.waitForEvent("download"), page.click('[data-panel="channels"] button[data-csv]')]);
+		assert.match(download.suggestedFilename(), /^channels_.*\.csv$/);
+		const text = readFileSync(await download.path(), "utf8");
+		const lines = text.trimEnd().split("\r\n");
+		assert.match(lines[0], /^Channel,Sessions,Revenue,Orders,Conversion/);
+		assert.equal(lines.length, rows + 1, "header + one line per row");
+		const buttons = await page.$$eval(".table-block button[data-csv]", (b) => b.length);
+		const tables = await page.$$eval("main table:not(.u-legend)", (t) => t.length);
+		assert.equal(buttons, tables, "every table has a CSV download");
+	});
+
+	test("keyboard: a skip link first, then every control, link and button is reachable with Tab", { timeout: 30_000 }, async () => {
+		const page = adminPage;
+		await page.goto(page.url());
+		await settled(page);
+		await page.keyboard.press("Tab");
+		assert.equal(await page.evaluate(() => document.activeElement?.className), "skip");
+		const reached = new Set();
+		for (let i = 0; i < 60; i++) {
+			await page.keyboard.press("Tab");
+			reached.add(await page.evaluate(() => {
+				const e = document.activeElement;
+				return e ? `${e.tagName.toLowerCase()}${e.getAttribute("name") ? `[name=${e.getAttribute("name")}]` : ""}${e.dataset?.nav ? `[nav=${e.dataset.nav}]` : ""}` : "";
+			}));
+		}
+		for (const want of ["a[nav=/]", "a[nav=/operations]", "select[name=range]", "input[name=from]", "input[name=to]", "select[name=grain]", "select[name=compare]", "button", "summary"]) assert.ok(reached.has(want), `Tab reaches ${want} (reached: ${[...reached].join(" ")})`);
+	});
+
+	test("dark theme and 375 px: both pages fit the width and still show their data", { timeout: 60_000 }, async () => {
+		const page = adminPage;
+		await page.click('button[aria-label^="Switch to dark"]');
+		assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark");
+		await page.goto(`${stack.base}/?${new URL(page.url()).searchParams}`);
+		await settled(page);
+		assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark", "the choice is kept");
+		await screenshot(page, "executive-dark");
+		await page.setViewportSize({ width: 375, height: 812 });
+		for (const path of ["/", "/operations"]) {
+			await page.goto(`${stack.base}${path}?${new URL(page.url()).searchParams}`);
+			await settled(page);
+			await sleep(300); // charts resize on the next frame
+			assert.ok(await noHorizontalOverflow(page), `${path}: no horizontal overflow at 375 px`);
+			assert.ok((await page.$$("[data-kpi], [data-live]")).length > 0);
+		}
+		await screenshot(page, "operations-375px");
+		await page.click('button[aria-label^="Switch to light"]');
+		await page.setViewportSize(DESKTOP);
+		assert.deepEqual(admin.errors, []);
+	});
+
+	test("role-aware: operations sees only the operations page and no strategic KPI (which the API refuses); sign-out ends the session", { timeout: 60_000 }, async () => {
+		const context = await newContext();
+		try {
+			const page = await signIn(context, "ops@example.com", "operations");
+			assert.equal(new URL(page.url()).pathname, "/operations", "the executive page is not theirs");
+			assert.deepEqual(await page.$$eval("nav a", (as) => as.map((a) => a.dataset.nav)), ["/operations"]);
+			await eventuallyMatchApi(page);
+			for (const id of ["marketing_spend", "cac", "roas"]) assert.equal(await page.$(`[data-kpi="${id}"]`), null, `${id} hidden`);
+			const headers = await page.$$eval('table[data-table="channels"] th', (th) => th.map((t) => t.textContent));
+			for (const h of ["Spend", "CAC", "ROAS"]) assert.ok(!headers.includes(h), `no ${h} column`);
+			const refused = await pageApi(page, `/api/v1/kpis?site=${SITE}&ids=cac`);
+			assert.equal(refused.status, 403, "the API refuses the KPI the page hides");
+			await page.goto(`${stack.base}/?site=${SITE}`);
+			await page.waitForFunction(() => location.pathname === "/operations");
+			await page.click("text=Sign out");
+			await page.waitForSelector("form.signin-form");
+			assert.equal((await pageApi(page, "/api/v1/me")).status, 401, "the session ended");
+			assert.deepEqual(context.errors, []);
+		} finally {
+			await context.close();
+		}
+	});
+
+	test("LCP of the executive page under 1.5 s on localhost", { timeout: 60_000 }, async () => {
+		const context = await newContext();
+		try {
+			await context.addInitScript({
+				content: `window.__lcp = []; new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__lcp.push({ t: e.startTime, size: e.size, el: e.element ? e.element.tagName + "." + e.element.className : null }); }).observe({ type: "largest-contentful-paint", buffered: true });`,
+			});
+			const first = await signIn(context, "lcp@example.com", "executive");
+			const lcp = async (page) => {
+				await settled(page);
+				await sleep(200);
+				return page.evaluate(() => window.__lcp.at(-1));
+			};
+			const cold = await lcp(first);
+			const page = await context.newPage();
+			await page.goto(`${stack.base}/?${new URL(first.url()).searchParams}`);
+			const warm = await lcp(page);
+			measurements.lcp = { afterLogin: cold, reload: warm };
+			assert.ok(warm && cold, "LCP entries recorded");
+			assert.ok(warm.t < 1500, `LCP ${warm.t.toFixed(0)} ms (${warm.el}) < 1500 ms`);
+		} finally {
+			await context.close();
+		}
+	});
+});

@@ -1,0 +1,75 @@
+/**
+ * Numbers as the reader's locale writes them, money in the site's currency. KPI values arrive in the
+ * units of the catalogue: `currency` in major units, `percent` as 0–100, counts, scores, hours, months.
+ */
+
+const cache = new Map<string, Intl.NumberFormat>();
+function nf(key: string, options: Intl.NumberFormatOptions): Intl.NumberFormat {
+	let f = cache.get(key);
+	if (!f) {
+		f = new Intl.NumberFormat(undefined, options);
+		cache.set(key, f);
+	}
+	return f;
+}
+
+/** Minor units per major unit of a currency (100 for EUR, 1 for JPY). */
+export function minorPerMajor(currency: string): number {
+	const digits = nf(`c:${currency}`, { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
+	return 10 ** digits;
+}
+
+/** Money; `compact` (chart axes): "€1.2K" from 1,000, whole units from 10. */
+export function money(value: number, currency: string, compact = false): string {
+	if (compact && Math.abs(value) >= 1000) return nf(`cc:${currency}`, { style: "currency", currency, notation: "compact", maximumFractionDigits: 1 }).format(value);
+	if (compact && Math.abs(value) >= 10) return nf(`c0:${currency}`, { style: "currency", currency, maximumFractionDigits: 0, minimumFractionDigits: 0 }).format(value);
+	return nf(`c:${currency}`, { style: "currency", currency }).format(value);
+}
+
+/** A minor-unit amount (the live counters) in the currency. */
+export const moneyMinor = (minor: number, currency: string) => money(minor / minorPerMajor(currency), currency);
+
+export function count(value: number, compact = false): string {
+	if (compact && Math.abs(value) >= 10_000) return nf("nc", { notation: "compact", maximumFractionDigits: 1 }).format(value);
+	return nf("n0", { maximumFractionDigits: 0 }).format(value);
+}
+
+const percentFmt = () => nf("p1", { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
+/** 0–100 → "12.3 %" as the locale writes it. */
+export const percent = (value: number) => percentFmt().format(value / 100);
+
+const decimal = (value: number, digits: number) => nf(`d${digits}`, { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
+
+/** A KPI value in its catalogue unit; "–" when undefined for the period. */
+export function formatValue(value: number | null | undefined, unit: string, currency: string, compact = false): string {
+	if (value === null || value === undefined || !Number.isFinite(value)) return "–";
+	switch (unit) {
+		case "currency":
+			return money(value, currency, compact);
+		case "percent":
+			return percent(value);
+		case "count":
+			return count(value, compact);
+		case "hours":
+			return `${decimal(value, 1)} h`;
+		case "months":
+			return `${decimal(value, 1)} mo`;
+		case "score":
+			return decimal(value, 2);
+		default:
+			return `${decimal(value, 2)}${unit ? ` ${unit}` : ""}`;
+	}
+}
+
+/** A change in percent, signed: "+4.2 %", "−1.0 %". */
+export function signedPercent(value: number): string {
+	return nf("sp", { style: "percent", signDisplay: "exceptZero", minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(value / 100);
+}
+
+export function dateTime(ms: number, timezone: string): string {
+	return new Intl.DateTimeFormat(undefined, { timeZone: timezone, dateStyle: "medium", timeStyle: "short" }).format(ms);
+}
+
+export function timeOfDay(ms: number, timezone: string): string {
+	return new Intl.DateTimeFormat(undefined, { timeZone: timezone, hour: "2-digit", minute: "2-digit" }).format(ms);
+}

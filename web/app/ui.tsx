@@ -1,0 +1,154 @@
+/** Building blocks shared by the pages: a panel with loading/empty/error states, KPI cards, tables with CSV. */
+import type { ComponentChildren } from "preact";
+import { useState } from "preact/hooks";
+import type { KpiPoint, KpiResult } from "./api";
+import { HttpError } from "./api";
+import { downloadCsv, toCsv, type Cell } from "./csv";
+import { formatValue, signedPercent } from "./format";
+
+export interface PanelProps {
+	title: string;
+	id?: string;
+	loading?: boolean;
+	error?: Error | null;
+	/** Shown instead of the children when there is nothing to show (and nothing loading or failed). */
+	empty?: string | false;
+	wide?: boolean;
+	actions?: ComponentChildren;
+	note?: ComponentChildren;
+	children?: ComponentChildren;
+}
+
+/** A titled card. While loading with nothing to show yet: a skeleton; on error: the message; a 403 hides the panel. */
+export function Panel({ title, id, loading, error, empty, wide, actions, note, children }: PanelProps) {
+	if (error instanceof HttpError && error.status === 403) return null;
+	const state = error ? "error" : loading ? "loading" : empty ? "empty" : "ready";
+	return (
+		<section class={`panel${wide ? " wide" : ""}`} aria-labelledby={id ? `${id}-title` : undefined} data-panel={id} data-state={state} aria-busy={loading ? "true" : "false"}>
+			<header class="panel-head">
+				<h2 id={id ? `${id}-title` : undefined}>{title}</h2>
+				{actions && <div class="panel-actions">{actions}</div>}
+			</header>
+			{error ? (
+				<p class="msg err" role="alert">
+					Could not load this panel: {error.message}
+				</p>
+			) : empty && !loading ? (
+				<p class="msg">{empty}</p>
+			) : loading && !children ? (
+				<div class="skeleton" aria-label="Loading" />
+			) : (
+				children
+			)}
+			{note && <p class="note">{note}</p>}
+		</section>
+	);
+}
+
+export function Delta({ point, good, unit, label, currency }: { point: KpiPoint; good: "up" | "down"; unit: string; label: string; currency: string }) {
+	const pct = point.delta_pct;
+	if (point.compare === undefined) return null;
+	if (pct === null || pct === undefined) return <span class="delta flat">no {label} value</span>;
+	const better = pct === 0 ? null : (pct > 0) === (good === "up");
+	const arrow = pct > 0 ? "▲" : pct < 0 ? "▼" : "■";
+	return (
+		<span class={`delta ${better === null ? "flat" : better ? "good" : "bad"}`} title={`${label}: ${formatValue(point.compare ?? null, unit, currency)}`}>
+			<span aria-hidden="true">{arrow}</span> {signedPercent(pct)} <span class="muted">vs {label}</span>
+		</span>
+	);
+}
+
+/** One KPI total: the value (raw in data-value for tests and tools), its change, its target. */
+export function KpiCard({ kpi, currency, compareLabel, hint }: { kpi: KpiResult; currency: string; compareLabel: string; hint?: string }) {
+	const t = kpi.total;
+	return (
+		<div class="kpi" data-kpi-card={kpi.id}>
+			<span class="kpi-name" title={hint}>
+				{kpi.name}
+			</span>
+			<b class="kpi-value" data-kpi={kpi.id} data-value={t.value === null ? "" : String(t.value)}>
+				{formatValue(t.value, kpi.unit, currency)}
+			</b>
+			<Delta point={t} good={kpi.good} unit={kpi.unit} label={compareLabel} currency={currency} />
+			{t.compare !== undefined && (
+				<span class="kpi-compare muted" data-kpi-compare={kpi.id} data-value={t.compare === null ? "" : String(t.compare)}>
+					{compareLabel}: {formatValue(t.compare, kpi.unit, currency)}
+				</span>
+			)}
+			{t.target !== undefined && (
+				<span class="kpi-target" data-kpi-target={kpi.id} data-value={String(t.target)}>
+					Target {formatValue(t.target, kpi.unit, currency)}
+					{t.progress !== null && t.progress !== undefined && (
+						<>
+							{" · "}
+							<meter min={0} max={100} value={Math.min(100, t.progress)} aria-label="progress to target" /> {formatValue(t.progress, "percent", currency)}
+						</>
+					)}
+				</span>
+			)}
+		</div>
+	);
+}
+
+export interface Column<R> {
+	key: string;
+	label: string;
+	/** Raw value (what the CSV holds). */
+	value: (row: R) => Cell;
+	/** Displayed text; default: the raw value. */
+	format?: (row: R) => ComponentChildren;
+	numeric?: boolean;
+}
+
+/** A table and its "Download CSV" button; the CSV holds the raw values of every row. */
+export function DataTable<R>({ columns, rows, filename, caption, id, limit }: { columns: Column<R>[]; rows: R[]; filename: string; caption: string; id?: string; limit?: number }) {
+	const [all, setAll] = useState(false);
+	const shown = limit && !all ? rows.slice(0, limit) : rows;
+	const save = () =>
+		downloadCsv(
+			filename,
+			toCsv(
+				columns.map((c) => c.label),
+				rows.map((r) => columns.map((c) => c.value(r))),
+			),
+		);
+	return (
+		<div class="table-block">
+			<div class="table-scroll" tabIndex={0} role="region" aria-label={caption}>
+				<table data-table={id}>
+					<caption class="sr-only">{caption}</caption>
+					<thead>
+						<tr>
+							{columns.map((c) => (
+								<th scope="col" class={c.numeric ? "num" : undefined} key={c.key}>
+									{c.label}
+								</th>
+							))}
+						</tr>
+					</thead>
+					<tbody>
+						{shown.map((r, i) => (
+							<tr key={i}>
+								{columns.map((c) => (
+									<td class={c.numeric ? "num" : undefined} key={c.key}>
+										{c.format ? c.format(r) : String(c.value(r) ?? "")}
+									</td>
+								))}
+							</tr>
+						))}
+					</tbody>
+				</table>
+			</div>
+			<div class="table-actions">
+				{shown.length < rows.length && (
+					<button type="button" class="link-button" onClick={() => setAll(true)}>
+						Show all {rows.length} rows
+					</button>
+				)}
+				<button type="button" class="link-button" onClick={save} data-csv={filename}>
+					Download CSV{shown.length < rows.length ? ` (${rows.length} rows)` : ""}
+				</button>
+			</div>
+		</div>
+	);
+}
