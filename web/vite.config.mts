@@ -17,7 +17,7 @@ export default defineConfig({
 	// `npm run dev:web`: hot reload against the local Worker (npm start) for the API, the login link and the live socket.
 	server: {
 		proxy: {
-			"/api": { target: process.env.B2G_API ?? "http://127.0.0.1:8787", ws: true },
+			"/api/": { target: process.env.B2G_API ?? "http://127.0.0.1:8787", ws: true },
 			"/login": process.env.B2G_API ?? "http://127.0.0.1:8787",
 		},
 	},

@@ -1,7 +1,9 @@
 /**
  * The dashboard in real Chromium against a real local stack (wrangler dev + a small demo store loaded
- * through the bulk import API; test/browser/dashboard-stack.mjs): sign-in with a one-time link, both
- * pages, every displayed KPI number equal to what GET /api/v1/kpis answers for the same view, range /
+ * through the bulk import API; test/browser/dashboard-stack.mjs): sign-in with a one-time link, every
+ * page (executive, operations, customers and a customer profile, products and a product page), every
+ * displayed KPI number equal to what GET /api/v1/kpis answers for the same view, every other displayed
+ * API number (data-src + data-path) and table (its CSV) equal to its API's answer, range /
  * grain / comparison changes through the controls, shared URLs, the live panel moving within 2 s of a
  * purchase sent to POST /e, role-aware navigation, 375 px without horizontal overflow, the dark theme,
  * CSV downloads, keyboard reach, and LCP.
@@ -156,6 +158,73 @@ async function screenshot(page, name) {
 /** True when the document is no wider than the viewport. */
 const noHorizontalOverflow = (page) => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth && document.body.scrollWidth <= window.innerWidth);
 
+/** The value at a dot path of a JSON value ("totals.customers", "by_country.0.key"). */
+const at = (obj, path) => path.split(".").reduce((o, k) => (o === null || o === undefined ? undefined : o[k]), obj);
+
+/**
+ * Checks every displayed number that is not a catalogue KPI but names its source — `data-src` (the API
+ * URL the page read) and `data-path` (where in that JSON) with the raw value in `data-value` — against
+ * the same URL fetched now. Returns {count, answers: Map<src, body>}.
+ */
+async function assertSourcesMatchApi(page) {
+	const shown = await page.$$eval("[data-src][data-path]", (els) => els.map((e) => ({ src: e.dataset.src, path: e.dataset.path, value: e.dataset.value })));
+	assert.ok(shown.length > 0, "the page shows API values");
+	const answers = new Map();
+	for (const src of new Set(shown.map((s) => s.src))) {
+		const { status, body } = await pageApi(page, src);
+		assert.equal(status, 200, `GET ${src}`);
+		answers.set(src, body);
+	}
+	for (const s of shown) {
+		const api = at(answers.get(s.src), s.path);
+		assert.notEqual(api, undefined, `${s.path} exists in ${s.src}`);
+		if (typeof api === "number") assert.equal(Number(s.value), api, `${s.path} shown = ${s.src}`);
+		else assert.equal(s.value, api === null ? "" : String(api), `${s.path} shown = ${s.src}`);
+	}
+	return { count: shown.length, answers };
+}
+
+/** RFC 4180 rows (quoted fields, CRLF). */
+function parseCsv(text) {
+	const rows = [];
+	let row = [];
+	let field = "";
+	let quoted = false;
+	for (let i = 0; i < text.length; i++) {
+		const c = text[i];
+		if (quoted) {
+			if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
+			else if (c === '"') quoted = false;
+			else field += c;
+		} else if (c === '"') quoted = true;
+		else if (c === ",") row.push(field), (field = "");
+		else if (c === "\n") row.push(field), rows.push(row), (row = []), (field = "");
+		else if (c !== "\r") field += c;
+	}
+	if (field || row.length) row.push(field), rows.push(row);
+	return rows;
+}
+
+/** Clicks a "Download CSV" button and returns the file: {name, header, rows} (rows as objects by header). */
+async function downloadCsv(page, selector) {
+	const [download] = await Promise.all([page.waitForEvent("download"), page.click(selector)]);
+	const [header, ...lines] = parseCsv(readFileSync(await download.path(), "utf8"));
+	return { name: download.suggestedFilename(), header, rows: lines.map((l) => Object.fromEntries(header.map((h, i) => [h, l[i]]))) };
+}
+
+/** A CSV cell against an API value: numbers as numbers, null as the empty cell. */
+const csvIs = (cell, api) => (api === null || api === undefined ? cell === "" : typeof api === "number" ? Number(cell) === api : cell === String(api));
+
+/** Every table of the page has its CSV download. */
+async function assertEveryTableHasCsv(page) {
+	const buttons = await page.$$eval(".table-block button[data-csv]", (b) => b.length);
+	const tables = await page.$$eval("main table:not(.u-legend)", (t) => t.length);
+	assert.ok(tables > 0);
+	assert.equal(buttons, tables, "every table has a CSV download");
+}
+
+const rowCount = (page, id) => page.$$eval(`table[data-table="${id}"] tbody tr`, (r) => r.length);
+
 describe("dashboard (Preact + uPlot) against wrangler dev with a demo store", () => {
 	let admin;
 	let adminPage;
@@ -190,7 +259,7 @@ describe("dashboard (Preact + uPlot) against wrangler dev with a demo store", ()
 		const url = new URL(page.url());
 		assert.equal(url.pathname, "/");
 		for (const p of ["site", "from", "to", "grain", "compare"]) assert.ok(url.searchParams.has(p), `the URL holds ${p}`);
-		assert.deepEqual(await page.$$eval("nav a", (as) => as.map((a) => a.dataset.nav)), ["/", "/operations"], "admin sees both pages");
+		assert.deepEqual(await page.$$eval("nav a", (as) => as.map((a) => a.dataset.nav)), ["/", "/operations", "/customers", "/products"], "admin sees every page");
 		assert.equal(await page.textContent("[data-role]"), "admin");
 		const { count } = await eventuallyMatchApi(page);
 		assert.ok(count >= 20, `KPI values and comparisons checked (${count})`);
@@ -388,6 +457,284 @@ describe("dashboard (Preact + uPlot) against wrangler dev with a demo store", ()
 		assert.equal(buttons, tables, "every table has a CSV download");
 	});
 
+	/** Set by the customers and products tests, used by the 375 px test. */
+	const opened = { customer: null, sku: null };
+
+	test("customers page: segments, new/returning, frequency, engagement, NPS/CSAT, journeys and drop-offs equal the APIs'", { timeout: 90_000 }, async () => {
+		const page = adminPage;
+		await page.goto(`${stack.base}/?site=${SITE}`);
+		await settled(page);
+		await page.click('nav a[data-nav="/customers"]');
+		await page.waitForSelector('[data-page="customers"]');
+		const { count } = await eventuallyMatchApi(page);
+		assert.ok(count >= 10, `customer KPIs and comparisons checked (${count})`);
+		for (const id of ["active_customers", "new_customers", "return_customer_rate", "engagement_score", "nps", "csat"]) {
+			assert.ok(await page.$(`[data-kpi="${id}"]`), `customers page shows ${id}`);
+		}
+		for (const id of ["new_customers", "engagement_score", "nps", "csat", "frequency"]) assert.ok(await page.$(`[data-chart="${id}"] canvas`), `a chart for ${id}`);
+		const sources = await assertSourcesMatchApi(page);
+		assert.ok(sources.count >= 8, `overview and journey numbers checked (${sources.count})`);
+		const view = viewOf(page);
+
+		// Demographics: the country table's CSV holds the overview's rows, raw; the others show its keys.
+		const overview = (await pageApi(page, `/api/v1/customers/overview?site=${SITE}&from=${view.from}&to=${view.to}`)).body;
+		assert.ok(overview.totals.customers > 0, "customers ordered in the range");
+		const csv = await downloadCsv(page, '[data-panel="by-country"] button[data-csv]');
+		assert.match(csv.name, /^customers_by-country_demo_.*\.csv$/);
+		assert.deepEqual(csv.header, ["Country", "Customers", "Share", "Orders", "Revenue"]);
+		assert.equal(csv.rows.length, overview.by_country.length);
+		overview.by_country.forEach((seg, i) => {
+			const row = csv.rows[i];
+			assert.ok(csvIs(row.Country, seg.key) && csvIs(row.Customers, seg.customers) && csvIs(row.Share, seg.share_pct) && csvIs(row.Orders, seg.orders) && csvIs(row.Revenue, seg.revenue), `country row ${i}: ${JSON.stringify(row)} = ${JSON.stringify(seg)}`);
+		});
+		assert.equal(await rowCount(page, "by-country"), Math.min(10, overview.by_country.length));
+		for (const [table, list] of [["by-channel", overview.by_channel], ["by-device", overview.by_device], ["frequency", overview.purchase_frequency]]) {
+			const shown = await page.$$eval(`table[data-table="${table}"] tbody tr`, (rows) => rows.map((r) => r.cells[1].textContent.replace(/[^0-9]/g, "")));
+			assert.deepEqual(shown, list.slice(0, 10).map((x) => String(x.customers)), `${table}: customers per row`);
+		}
+
+		// Journeys: entry pages and conversion paths in the API's order.
+		const journeys = (await pageApi(page, `/api/v1/journeys?site=${SITE}&from=${view.from}&to=${view.to}&limit=10`)).body;
+		assert.ok(journeys.sessions > 0 && journeys.entry_pages.length > 0 && journeys.conversion_paths.length > 0, "the demo store's events make journeys");
+		assert.deepEqual(await page.$$eval('table[data-table="entry-pages"] tbody tr', (r) => r.map((x) => x.cells[0].textContent)), journeys.entry_pages.map((e) => e.path));
+		assert.deepEqual(await page.$$eval('table[data-table="conversion-paths"] tbody tr', (r) => r.map((x) => x.cells[0].textContent)), journeys.conversion_paths.map((e) => e.path));
+
+		// Drop-off points: the funnel report by channel, then by device (held in the URL).
+		for (const by of ["channel", "device"]) {
+			if (by === "device") {
+				await page.selectOption('select[name="dropoff_by"]', "device");
+				await page.waitForFunction(() => new URL(location.href).searchParams.get("dropoff_by") === "device" && document.querySelector('[data-panel="drop-offs"] button[data-csv*="_device_"]'));
+				await settled(page);
+			}
+			const report = (await pageApi(page, `/api/v1/funnels/checkout/report?site=${SITE}&from=${view.from}&to=${view.to}&by=${by}`)).body;
+			const drop = await downloadCsv(page, '[data-panel="drop-offs"] button[data-csv]');
+			assert.match(drop.name, new RegExp(`^drop_offs_checkout_${by}_`));
+			const groups = [{ key: "all", users: report.users, conversion_pct: report.conversion_pct, steps: report.steps }, ...[...report.groups].sort((a, b) => b.users - a.users)];
+			assert.equal(drop.rows.length, groups.length, `All + one row per ${by}`);
+			groups.forEach((g, i) => {
+				const row = drop.rows[i];
+				assert.ok(csvIs(Object.values(row)[0], g.key) && csvIs(Object.values(row)[1], g.users) && csvIs(row.Converted, g.conversion_pct), `${by} row ${i}`);
+				g.steps.slice(1).forEach((st) => assert.ok(csvIs(row[`Lost before ${st.label}`], st.drop_off_pct), `${g.key}: drop-off before ${st.label}`));
+			});
+		}
+		await assertEveryTableHasCsv(page);
+		await screenshot(page, "customers");
+		assert.deepEqual(admin.errors, []);
+	});
+
+	test("customer list: pages, search and sort equal GET /api/v1/customers; emails for the admin; CSV; a row opens the profile", { timeout: 60_000 }, async () => {
+		const page = adminPage;
+		const ids = () => page.$$eval('table[data-table="customers"] tbody tr a[data-customer]', (as) => as.map((a) => a.dataset.customer));
+		const first = (await pageApi(page, `/api/v1/customers?site=${SITE}&sort=revenue&limit=25`)).body;
+		assert.deepEqual(await ids(), first.customers.map((c) => c.id), "first page = the API's");
+		assert.ok("email" in first.customers[0], "the admin's list has emails");
+		const headers = await page.$$eval('table[data-table="customers"] th', (th) => th.map((t) => t.textContent));
+		assert.ok(headers.includes("Email") && headers.includes("Name"), "PII columns for the admin");
+		assert.ok(first.next_cursor, "the demo store has more than one page");
+		await page.click("button[data-load-more]");
+		await page.waitForFunction(() => document.querySelectorAll('table[data-table="customers"] tbody tr').length === 50);
+		const second = (await pageApi(page, `/api/v1/customers?site=${SITE}&sort=revenue&limit=25&cursor=${first.next_cursor}`)).body;
+		assert.deepEqual(await ids(), [...first.customers, ...second.customers].map((c) => c.id), "load more appends the next page");
+		const csv = await downloadCsv(page, '[data-panel="customer-list"] button[data-csv]');
+		assert.equal(csv.rows.length, 50, "the CSV holds every loaded row");
+		const c0 = first.customers[0];
+		assert.ok(csvIs(csv.rows[0].Customer, c0.id) && csvIs(csv.rows[0].Email, c0.email) && csvIs(csv.rows[0].Orders, c0.orders) && csvIs(csv.rows[0]["Lifetime revenue"], c0.revenue), JSON.stringify(csv.rows[0]));
+
+		await page.selectOption('[data-panel="customer-list"] select[name="sort"]', "orders");
+		await page.waitForFunction(() => new URL(location.href).searchParams.get("sort") === "orders");
+		await settled(page);
+		const byOrders = (await pageApi(page, `/api/v1/customers?site=${SITE}&sort=orders&limit=25`)).body;
+		await waitFor(async () => JSON.stringify(await ids()) === JSON.stringify(byOrders.customers.map((c) => c.id)), { timeout: 10_000, what: "the list sorted by orders" });
+
+		const q = c0.id.slice(0, -1);
+		await page.fill('[data-panel="customer-list"] input[name="q"]', q);
+		await page.press('[data-panel="customer-list"] input[name="q"]', "Enter");
+		await page.waitForFunction((want) => new URL(location.href).searchParams.get("q") === want, q);
+		await settled(page);
+		const found = (await pageApi(page, `/api/v1/customers?site=${SITE}&sort=orders&limit=25&q=${q}`)).body;
+		await waitFor(async () => JSON.stringify(await ids()) === JSON.stringify(found.customers.map((c) => c.id)), { timeout: 10_000, what: "the search's rows" });
+		assert.ok(found.customers.every((c) => c.id.includes(q)));
+
+		await page.click(`table[data-table="customers"] a[data-customer="${c0.id}"]`);
+		await page.waitForSelector(`[data-page="customer"][data-customer-id="${c0.id}"]`);
+		const url = new URL(page.url());
+		assert.equal(url.pathname, `/customers/${c0.id}`);
+		assert.equal(url.searchParams.get("site"), SITE);
+		assert.equal(await page.getAttribute('nav a[data-nav="/customers"]', "aria-current"), "true", "the nav marks the parent page");
+		opened.customer = c0.id;
+	});
+
+	test("customer profile: lifetime, orders, timeline, products bought, tickets and surveys equal GET /api/v1/customers/{id}", { timeout: 60_000 }, async () => {
+		const page = adminPage;
+		await settled(page);
+		const { count, answers } = await assertSourcesMatchApi(page);
+		assert.ok(count >= 6, `profile values checked (${count})`);
+		const p = [...answers.values()][0];
+		assert.equal(p.customer.id, opened.customer);
+		assert.ok(p.customer.email, "the admin sees the email");
+		assert.equal(await page.getAttribute('[data-path="customer.email"]', "data-value"), p.customer.email);
+		assert.equal(await rowCount(page, "orders"), Math.min(10, p.orders.length));
+		const orders = await downloadCsv(page, '[data-panel="orders"] button[data-csv]');
+		assert.equal(orders.rows.length, p.orders.length, "the orders CSV holds every order");
+		p.orders.forEach((o, i) => assert.ok(csvIs(orders.rows[i].Order, o.order_id) && csvIs(orders.rows[i].Total, o.total) && csvIs(orders.rows[i].Status, o.status), `order ${i}`));
+		const activities = p.events.length + p.orders.length + p.orders.reduce((n, o) => n + o.refunds.length, 0) + p.tickets.length + p.tickets.filter((t) => t.resolved_at !== null).length + p.surveys.length;
+		const timeline = await downloadCsv(page, '[data-panel="timeline"] button[data-csv]');
+		assert.equal(timeline.rows.length, activities, "timeline: events, orders, refunds, tickets opened and resolved, survey answers");
+		assert.ok(timeline.rows.every((r, i) => i === 0 || Date.parse(r.When) <= Date.parse(timeline.rows[i - 1].When)), "newest first");
+		assert.ok(p.events.length > 0, "the demo store's signed-in events are on the timeline");
+		assert.ok(timeline.rows.some((r) => r.Kind === "web") && timeline.rows.some((r) => r.Kind === "order"));
+		assert.equal(await rowCount(page, "tickets"), Math.min(10, p.tickets.length));
+		if (p.surveys.length) assert.equal(await rowCount(page, "surveys"), Math.min(10, p.surveys.length));
+		const skus = new Set(p.orders.filter((o) => o.status !== "cancelled").flatMap((o) => o.items.map((i) => i.sku)));
+		const bought = await downloadCsv(page, '[data-panel="bought"] button[data-csv]');
+		assert.deepEqual(new Set(bought.rows.map((r) => r.Product)), skus, "one row per SKU bought");
+		await assertEveryTableHasCsv(page);
+		await screenshot(page, "customer-profile");
+
+		// An unknown id says so (the API's 404), without an error.
+		await page.goto(`${stack.base}/customers/NO-SUCH-CUSTOMER?site=${SITE}`);
+		await page.waitForSelector('[data-panel="profile"][data-state="empty"]');
+		assert.match(await page.textContent('[data-panel="profile"]'), /no customer “NO-SUCH-CUSTOMER”/);
+		await page.goBack();
+		await settled(page);
+		assert.deepEqual(admin.errors, []);
+	});
+
+	test("products page: KPIs, the catalogue table (CSV) and stock counts equal the APIs'; filter and sort; a row opens the product", { timeout: 90_000 }, async () => {
+		const page = adminPage;
+		await page.click('nav a[data-nav="/products"]');
+		await page.waitForSelector('[data-page="products"]');
+		const { count } = await eventuallyMatchApi(page);
+		assert.ok(count >= 6, `product KPIs checked (${count})`);
+		const view = viewOf(page);
+		const cat = (await pageApi(page, `/api/v1/products/performance?site=${SITE}&from=${view.from}&to=${view.to}&sort=revenue`)).body;
+		assert.ok(cat.products.length > 25, "the demo catalogue");
+		const csv = await downloadCsv(page, '[data-panel="catalogue"] button[data-csv]');
+		assert.match(csv.name, /^products_demo_.*\.csv$/);
+		assert.deepEqual(csv.header, ["SKU", "Name", "Category", "Price", "Revenue", "Units", "Gross margin", "Conversion", "Return rate", "Stock", "Reorder point", "Days of cover", "Stockout days"]);
+		assert.equal(csv.rows.length, cat.products.length, "the CSV holds every product, the table the first 25");
+		const fields = { SKU: "sku", Name: "name", Category: "category", Price: "price", Revenue: "revenue", Units: "units", "Gross margin": "gross_margin_pct", Conversion: "product_page_conversion_pct", "Return rate": "return_rate_pct", Stock: "stock", "Reorder point": "reorder_point", "Days of cover": "days_of_cover", "Stockout days": "stockout_days" };
+		cat.products.forEach((prod, i) => {
+			for (const [col, key] of Object.entries(fields)) assert.ok(csvIs(csv.rows[i][col], prod[key]), `${prod.sku} ${col}: ${csv.rows[i][col]} = ${prod[key]}`);
+		});
+		assert.equal(await rowCount(page, "catalogue"), 25);
+		assert.ok(cat.products.some((x) => x.product_page_conversion_pct !== null) && cat.products.some((x) => x.days_of_cover !== null), "conversion and days of cover have values");
+		const counts = {
+			out_of_stock: cat.products.filter((x) => x.stock !== null && x.stock <= 0).length,
+			below_reorder_point: cat.products.filter((x) => x.stock !== null && x.reorder_point !== null && x.stock < x.reorder_point).length,
+			low_cover: cat.products.filter((x) => x.days_of_cover !== null && x.days_of_cover < 14).length,
+			had_stockouts: cat.products.filter((x) => x.stockout_days > 0).length,
+		};
+		for (const [id, n] of Object.entries(counts)) assert.equal(Number(await page.getAttribute(`[data-stock-count="${id}"]`, "data-value")), n, id);
+		assert.ok(counts.below_reorder_point > 0, "the demo store has SKUs to reorder");
+		const toReorder = cat.products.filter((x) => x.stock !== null && (x.stock <= 0 || (x.reorder_point !== null && x.stock < x.reorder_point)));
+		assert.equal(await rowCount(page, "reorder"), Math.min(8, toReorder.length), "SKUs to reorder");
+
+		// Category filter and sort, both in the URL.
+		const category = cat.products.find((x) => x.category)?.category;
+		await page.selectOption('[data-panel="catalogue"] select[name="category"]', category);
+		await page.waitForFunction((c) => new URL(location.href).searchParams.get("category") === c, category);
+		const inCat = (await pageApi(page, `/api/v1/products/performance?site=${SITE}&from=${view.from}&to=${view.to}&category=${category}`)).body;
+		assert.deepEqual(await page.$$eval('table[data-table="catalogue"] tbody tr a[data-product]', (as) => as.map((a) => a.dataset.product)), inCat.products.slice(0, 25).map((x) => x.sku));
+		await page.selectOption('[data-panel="catalogue"] select[name="category"]', "");
+		await page.selectOption('[data-panel="catalogue"] select[name="sort"]', "units");
+		await page.waitForFunction(() => new URL(location.href).searchParams.get("sort") === "units" && !new URL(location.href).searchParams.has("category"));
+		await settled(page);
+		const byUnits = (await pageApi(page, `/api/v1/products/performance?site=${SITE}&from=${view.from}&to=${view.to}&sort=units`)).body;
+		await waitFor(async () => JSON.stringify(await page.$$eval('table[data-table="catalogue"] tbody tr a[data-product]', (as) => as.map((a) => a.dataset.product))) === JSON.stringify(byUnits.products.slice(0, 25).map((x) => x.sku)), { timeout: 10_000, what: "the catalogue sorted by units" });
+		await assertEveryTableHasCsv(page);
+		await screenshot(page, "products");
+
+		const sku = byUnits.products[0].sku;
+		await page.click(`table[data-table="catalogue"] a[data-product="${sku}"]`);
+		await page.waitForSelector(`[data-page="product"][data-sku="${sku}"]`);
+		assert.equal(decodeURIComponent(new URL(page.url()).pathname), `/products/${sku}`);
+		opened.sku = sku;
+		assert.deepEqual(admin.errors, []);
+	});
+
+	test("product page: price, margin, sales, series, inventory and stockouts equal GET /api/v1/products/{sku}/performance", { timeout: 60_000 }, async () => {
+		const page = adminPage;
+		await settled(page);
+		const { count, answers } = await assertSourcesMatchApi(page);
+		assert.ok(count >= 12, `product values checked (${count})`);
+		const d = [...answers.values()][0];
+		assert.equal(d.product.sku, opened.sku);
+		assert.ok(d.totals.units > 0, "the top seller sold");
+		for (const id of ["product-revenue", "product-units", "product-rates", "product-price", "stock"]) assert.ok(await page.$(`[data-chart="${id}"] canvas`), `chart ${id}`);
+		assert.equal(await page.$$eval('[data-chart="product-units"] .table-block tbody tr', (r) => r.length), d.series.length, "one point per period");
+		await page.click('[data-chart="product-units"] summary');
+		const units = await downloadCsv(page, '[data-chart="product-units"] button[data-csv]');
+		d.series.forEach((p, i) => assert.ok(csvIs(units.rows[i]["Units sold"], p.units), `units of ${p.period}`));
+		assert.equal(await page.$$eval('[data-chart="stock"] .table-block tbody tr', (r) => r.length), d.inventory.snapshots.length, "one stock point per snapshot");
+		const asp = Number(await page.getAttribute('[data-derived="asp"]', "data-value"));
+		assert.ok(Math.abs(asp - d.totals.revenue / d.totals.units) < 0.006, "average selling price = revenue ÷ units");
+
+		// Grain from the controls: weekly series.
+		await page.selectOption("select[name=grain]", "week");
+		await page.waitForFunction(() => new URL(location.href).searchParams.get("grain") === "week" && document.querySelector('[data-src*="grain=week"]'));
+		await settled(page);
+		const weekly = await assertSourcesMatchApi(page);
+		const w = [...weekly.answers.values()][0];
+		assert.equal(w.grain, "week");
+		assert.equal(await page.$$eval('[data-chart="product-units"] .table-block tbody tr', (r) => r.length), w.series.length);
+		await assertEveryTableHasCsv(page);
+		await screenshot(page, "product");
+
+		// A SKU that ran out in the range lists its stockouts.
+		const view = viewOf(page);
+		const cat = (await pageApi(page, `/api/v1/products/performance?site=${SITE}&from=${view.from}&to=${view.to}&sort=sku`)).body;
+		const out = cat.products.find((x) => x.stockout_days > 0);
+		assert.ok(out, "the demo store has a stockout in the last 30 days");
+		await page.goto(`${stack.base}/products/${encodeURIComponent(out.sku)}?${new URL(page.url()).searchParams}`);
+		await settled(page);
+		const s = [...(await assertSourcesMatchApi(page)).answers.values()][0];
+		assert.equal(s.inventory.stockout_days, out.stockout_days);
+		assert.ok(s.inventory.stockouts.length > 0);
+		const stockouts = await downloadCsv(page, '[data-panel="inventory"] button[data-csv^="product_"][data-csv*="_stockouts_"]');
+		assert.deepEqual(stockouts.rows.map((r) => [Date.parse(r["Out of stock from"]), Date.parse(r.Until)]), s.inventory.stockouts.map((x) => [x.from, x.to]));
+
+		await page.goto(`${stack.base}/products/NO-SUCH-SKU?site=${SITE}`);
+		await page.waitForSelector('[data-panel="product"][data-state="empty"]');
+		await page.goto(`${stack.base}/operations?site=${SITE}`);
+		await settled(page);
+		assert.deepEqual(admin.errors, []);
+	});
+
+	test("customers and products: a failed answer shows in its panels, a slow one as a skeleton, an empty range says so", { timeout: 60_000 }, async () => {
+		const page = adminPage;
+		let release;
+		const held = new Promise((r) => (release = r));
+		await page.route("**/api/v1/customers/overview?*", (route) => route.fulfill({ status: 500, contentType: "application/json", body: '{"error":"internal_error","message":"overview failed"}' }));
+		await page.route("**/api/v1/journeys?*", async (route) => {
+			await held;
+			await route.continue();
+		});
+		try {
+			await page.goto(`${stack.base}/customers?site=${SITE}&from=2020-01-01&to=2020-01-31`);
+			await page.waitForSelector('[data-panel="journeys"][data-state="loading"] .skeleton');
+			for (const id of ["customer-summary", "by-country", "by-channel", "by-device", "frequency", "new-returning"]) {
+				await page.waitForSelector(`[data-panel="${id}"][data-state="error"] [role="alert"]`);
+				assert.match(await page.textContent(`[data-panel="${id}"] [role="alert"]`), /overview failed/);
+			}
+			release();
+			await page.waitForSelector('[data-panel="journeys"][data-state="empty"]');
+			assert.match(await page.textContent('[data-panel="journeys"]'), /No web sessions in the range/);
+			await page.waitForSelector('[data-panel="drop-offs"][data-state="empty"]');
+			assert.ok(await page.$('[data-panel="customer-list"][data-state="ready"]'), "the list (lifetime) is there");
+		} finally {
+			release();
+			await page.unrouteAll();
+		}
+		await page.goto(`${stack.base}/products?site=${SITE}&from=2020-01-01&to=2020-01-31`);
+		await settled(page);
+		await page.waitForSelector('[data-panel="by-category"][data-state="empty"]');
+		assert.match(await page.textContent('[data-panel="by-category"]'), /No product sales in the range/);
+		assert.ok((await rowCount(page, "catalogue")) > 0, "the catalogue lists products without sales");
+		await page.goto(`${stack.base}/operations?site=${SITE}`);
+		await settled(page);
+	});
+
 	test("keyboard: a skip link first, then every control, link and button is reachable with Tab", { timeout: 30_000 }, async () => {
 		const page = adminPage;
 		await page.goto(page.url());
@@ -405,7 +752,7 @@ describe("dashboard (Preact + uPlot) against wrangler dev with a demo store", ()
 		for (const want of ["a[nav=/]", "a[nav=/operations]", "select[name=range]", "input[name=from]", "input[name=to]", "select[name=grain]", "select[name=compare]", "button", "summary"]) assert.ok(reached.has(want), `Tab reaches ${want} (reached: ${[...reached].join(" ")})`);
 	});
 
-	test("dark theme and 375 px: both pages fit the width and still show their data", { timeout: 60_000 }, async () => {
+	test("dark theme and 375 px: every page fits the width and still shows its data", { timeout: 60_000 }, async () => {
 		const page = adminPage;
 		await page.click('button[aria-label^="Switch to dark"]');
 		assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark");
@@ -414,31 +761,50 @@ describe("dashboard (Preact + uPlot) against wrangler dev with a demo store", ()
 		assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark", "the choice is kept");
 		await screenshot(page, "executive-dark");
 		await page.setViewportSize({ width: 375, height: 812 });
-		for (const path of ["/", "/operations"]) {
+		const paths = ["/", "/operations", "/customers", "/products", `/customers/${encodeURIComponent(opened.customer ?? "C000001")}`, `/products/${encodeURIComponent(opened.sku ?? "B2G-WHEY-1KG-CHOC")}`];
+		for (const path of paths) {
 			await page.goto(`${stack.base}${path}?${new URL(page.url()).searchParams}`);
 			await settled(page);
 			await sleep(300); // charts resize on the next frame
 			assert.ok(await noHorizontalOverflow(page), `${path}: no horizontal overflow at 375 px`);
-			assert.ok((await page.$$("[data-kpi], [data-live]")).length > 0);
+			assert.ok((await page.$$("[data-kpi], [data-live], [data-src]")).length > 0, `${path} shows its numbers at 375 px`);
+			if (path === "/operations") await screenshot(page, "operations-375px");
+			if (path === "/customers") await screenshot(page, "customers-375px");
 		}
-		await screenshot(page, "operations-375px");
 		await page.click('button[aria-label^="Switch to light"]');
 		await page.setViewportSize(DESKTOP);
 		assert.deepEqual(admin.errors, []);
 	});
 
-	test("role-aware: operations sees only the operations page and no strategic KPI (which the API refuses); sign-out ends the session", { timeout: 60_000 }, async () => {
+	test("role-aware: operations sees operations, customers (without names or emails) and products, no strategic KPI (which the API refuses); sign-out ends the session", { timeout: 60_000 }, async () => {
 		const context = await newContext();
 		try {
 			const page = await signIn(context, "ops@example.com", "operations");
 			assert.equal(new URL(page.url()).pathname, "/operations", "the executive page is not theirs");
-			assert.deepEqual(await page.$$eval("nav a", (as) => as.map((a) => a.dataset.nav)), ["/operations"]);
+			assert.deepEqual(await page.$$eval("nav a", (as) => as.map((a) => a.dataset.nav)), ["/operations", "/customers", "/products"]);
 			await eventuallyMatchApi(page);
 			for (const id of ["marketing_spend", "cac", "roas"]) assert.equal(await page.$(`[data-kpi="${id}"]`), null, `${id} hidden`);
 			const headers = await page.$$eval('table[data-table="channels"] th', (th) => th.map((t) => t.textContent));
 			for (const h of ["Spend", "CAC", "ROAS"]) assert.ok(!headers.includes(h), `no ${h} column`);
 			const refused = await pageApi(page, `/api/v1/kpis?site=${SITE}&ids=cac`);
 			assert.equal(refused.status, 403, "the API refuses the KPI the page hides");
+			// Customers and products: every role; no names or emails for operations (the API leaves them out).
+			await page.click('nav a[data-nav="/customers"]');
+			await page.waitForSelector('[data-page="customers"]');
+			await settled(page);
+			const list = await pageApi(page, `/api/v1/customers?site=${SITE}&limit=5`);
+			assert.ok(list.body.customers.length > 0 && list.body.customers.every((c) => !("email" in c) && !("name" in c)), "the API sends no PII to operations");
+			const cols = await page.$$eval('table[data-table="customers"] th', (th) => th.map((t) => t.textContent));
+			assert.ok(!cols.includes("Email") && !cols.includes("Name"), `no PII columns (${cols.join(", ")})`);
+			await assertSourcesMatchApi(page);
+			await page.click('table[data-table="customers"] a[data-customer]');
+			await page.waitForSelector('[data-page="customer"]');
+			await settled(page);
+			assert.equal(await page.$('[data-path="customer.email"]'), null, "no email on the profile");
+			await assertSourcesMatchApi(page);
+			await page.click('nav a[data-nav="/products"]');
+			await page.waitForSelector('[data-page="products"]');
+			await eventuallyMatchApi(page);
 			await page.goto(`${stack.base}/?site=${SITE}`);
 			await page.waitForFunction(() => location.pathname === "/operations");
 			await page.click("text=Sign out");

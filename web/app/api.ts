@@ -67,13 +67,143 @@ export interface FunnelStep {
 	drop_off_pct: number | null;
 	median_seconds_from_previous: number | null;
 }
-export interface FunnelReport {
-	funnel: { id: string; name: string };
-	from: string;
-	to: string;
+export interface FunnelSummary {
 	users: number;
 	conversion_pct: number | null;
 	steps: FunnelStep[];
+}
+export interface FunnelReport extends FunnelSummary {
+	funnel: { id: string; name: string };
+	from: string;
+	to: string;
+	by?: "channel" | "device" | null;
+	/** With `by`: per channel or device of the step-1 event. */
+	groups?: (FunnelSummary & { key: string })[];
+}
+
+// ─── customers (workers/customers/routes.ts) ─────────────────────────────────────────────────────
+
+export interface Segment {
+	key: string;
+	customers: number;
+	share_pct: number | null;
+	orders: number;
+	revenue: number;
+}
+export interface CustomersOverview {
+	site: string;
+	currency: string;
+	timezone: string;
+	from: string;
+	to: string;
+	totals: { customers: number; orders: number; revenue: number; new_customers: number; returning_customers: number; new_pct: number | null };
+	by_country: Segment[];
+	by_channel: Segment[];
+	by_device: Segment[];
+	purchase_frequency: Segment[];
+}
+export type CustomerSort = "revenue" | "orders" | "last_order";
+export interface CustomerListItem {
+	id: string;
+	country: string | null;
+	channel: string | null;
+	created_at: number | null;
+	first_order: number | null;
+	last_order: number | null;
+	orders: number;
+	revenue: number;
+	/** Only for roles that may see PII (absent otherwise). */
+	email?: string | null;
+	name?: string | null;
+}
+export interface CustomerList {
+	site: string;
+	currency: string;
+	sort: CustomerSort;
+	customers: CustomerListItem[];
+	next_cursor: string | null;
+}
+export interface ProfileOrder {
+	order_id: string;
+	placed_at: number;
+	paid_at: number | null;
+	shipped_at: number | null;
+	delivered_at: number | null;
+	status: string;
+	channel: string | null;
+	coupon: string | null;
+	currency: string;
+	subtotal: number | null;
+	discount: number;
+	shipping: number;
+	tax: number;
+	total: number;
+	is_subscription: boolean;
+	items: { sku: string; name: string | null; qty: number; unit_price: number; line_total: number }[];
+	refunds: { refund_id: string; created_at: number; amount: number; currency: string; reason: string | null; sku: string | null; qty: number | null; is_return: boolean }[];
+}
+export interface CustomerProfile {
+	site: string;
+	currency: string;
+	customer: { id: string; created_at: number | null; country: string | null; channel: string | null; is_subscriber: boolean | null; subscription_status: string | null; email?: string | null; name?: string | null };
+	lifetime: { orders: number; cancelled_orders: number; revenue: number; refunded: number; aov: number | null; first_order: number | null; last_order: number | null };
+	orders: ProfileOrder[];
+	events: { id: string; name: string; ts: number; path: string; channel: string; device: string }[];
+	tickets: { ticket_id: string; order_id: string | null; channel: string | null; category: string | null; status: string; opened_at: number; first_response_at: number | null; resolved_at: number | null }[];
+	surveys: { response_id: string; kind: string; score: number; responded_at: number; order_id: string | null }[];
+}
+export interface Journeys {
+	from: string;
+	to: string;
+	sessions: number;
+	sessions_with_page_view: number;
+	converting_sessions: number;
+	entry_pages: { path: string; sessions: number; share_pct: number | null }[];
+	conversion_paths: { path: string; pages: string[]; sessions: number; share_pct: number | null }[];
+}
+
+// ─── products (workers/products/routes.ts) ───────────────────────────────────────────────────────
+
+export interface ProductMetrics {
+	revenue: number | null;
+	units: number | null;
+	gross_margin_pct: number | null;
+	product_page_conversion_pct: number | null;
+	return_rate_pct: number | null;
+}
+export interface ProductStock {
+	stock: number | null;
+	reorder_point: number | null;
+	stock_taken_at: number | null;
+	days_of_cover: number | null;
+	stockout_days: number;
+}
+export interface ProductRow extends ProductMetrics, ProductStock {
+	sku: string;
+	name: string;
+	category: string | null;
+	price: number | null;
+	unit_cost: number | null;
+}
+export type ProductSort = "revenue" | "units" | "gross_margin_pct" | "product_page_conversion_pct" | "return_rate_pct" | "stock" | "days_of_cover" | "sku";
+export interface ProductCatalogue {
+	site: string;
+	currency: string;
+	from: string;
+	to: string;
+	cover_days: number;
+	products: ProductRow[];
+}
+export interface ProductPerformance {
+	site: string;
+	currency: string;
+	from: string;
+	to: string;
+	grain: Grain;
+	product: { sku: string; name: string; category: string | null; brand: string | null; price: number | null; unit_cost: number | null; unit_margin: number | null; unit_margin_pct: number | null };
+	totals: ProductMetrics;
+	series: (ProductMetrics & { period: string; from: string; to: string })[];
+	inventory: ProductStock & { snapshots: { taken_at: number; stock: number; reorder_point: number | null }[]; stockouts: { from: number; to: number }[] };
 }
 
 /** The live snapshot: the Worker's own type (type-only import, erased from the bundle). */

@@ -106,7 +106,11 @@ export function Chart({ labels, detail, series, unit, currency, title, height = 
 			height,
 			legend: { show: true, live: true },
 			cursor: { points: { size: 7 }, drag: { x: false, y: false } },
-			scales: { x: { time: false, range: () => [-0.5, Math.max(0.5, n - 0.5)] } },
+			scales: {
+				x: { time: false, range: () => [-0.5, Math.max(0.5, n - 0.5)] },
+				// Bars start at zero (a bar's length is its value).
+				...(series.some((s) => s.style === "bar") ? { y: { range: (_u: uPlot, min: number, max: number) => uPlot.rangeNum(Math.min(0, min), Math.max(0, max), 0.1, true) } } : {}),
+			},
 			axes: [
 				{
 					stroke: fg,

@@ -38,7 +38,8 @@ const percentFmt = () => nf("p1", { style: "percent", minimumFractionDigits: 1, 
 /** 0–100 → "12.3 %" as the locale writes it. */
 export const percent = (value: number) => percentFmt().format(value / 100);
 
-const decimal = (value: number, digits: number) => nf(`d${digits}`, { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
+/** A plain number with exactly `digits` decimals, as the locale writes it. */
+export const decimal = (value: number, digits: number) => nf(`d${digits}`, { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
 
 /** A KPI value in its catalogue unit; "–" when undefined for the period. */
 export function formatValue(value: number | null | undefined, unit: string, currency: string, compact = false): string {
@@ -72,4 +73,41 @@ export function dateTime(ms: number, timezone: string): string {
 
 export function timeOfDay(ms: number, timezone: string): string {
 	return new Intl.DateTimeFormat(undefined, { timeZone: timezone, hour: "2-digit", minute: "2-digit" }).format(ms);
+}
+
+/** A day as the reader writes it ("Nov 27, 2026"), in the site's time zone. */
+export function dateOnly(ms: number, timezone: string): string {
+	return new Intl.DateTimeFormat(undefined, { timeZone: timezone, dateStyle: "medium" }).format(ms);
+}
+
+/** The local day of an instant in `timezone`, YYYY-MM-DD (for grouping and chart labels). */
+export function localDay(ms: number, timezone: string): string {
+	return new Intl.DateTimeFormat("en-CA", { timeZone: timezone, year: "numeric", month: "2-digit", day: "2-digit" }).format(ms);
+}
+
+/** A duration in hours: "36 min", "5.2 h", "3.1 d". */
+export function hours(ms: number): string {
+	const h = ms / 3_600_000;
+	if (h < 1) return `${count(ms / 60_000)} min`;
+	if (h < 48) return `${decimal(h, 1)} h`;
+	return `${decimal(h / 24, 1)} d`;
+}
+
+/** An event or channel name for reading: "organic_search" → "organic search". */
+export const words = (s: string) => s.replace(/_/g, " ");
+
+let regions: Intl.DisplayNames | null | undefined;
+/** A country code as the reader's language names it, with the code: "Spain (ES)"; the code alone when unknown. */
+export function country(code: string | null): string {
+	if (!code) return "–";
+	if (!/^[A-Z]{2}$/.test(code)) return code;
+	if (regions === undefined) {
+		try {
+			regions = new Intl.DisplayNames(undefined, { type: "region" });
+		} catch {
+			regions = null;
+		}
+	}
+	const name = regions?.of(code);
+	return name && name !== code ? `${name} (${code})` : code;
 }

@@ -8,12 +8,25 @@ import { ErrorBoundary, lazy, LocationProvider, Route, Router, useLocation } fro
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { apiUrl, getJson, HttpError, onUnauthorized, postJson, type CatalogKpi, type Me, type Role, type Site } from "./api";
 import { SignIn } from "./signin";
-import { AppContext, COMPARES, GRAINS, PAGES, PRESETS, presetOf, today, viewFromQuery, viewQuery, type App, type View } from "./state";
+import { AppContext, COMPARES, GRAINS, PAGES, pageOf, pageParams, pageUrl, PRESETS, presetOf, today, viewFromQuery, viewQuery, type App, type View } from "./state";
 import "./styles.css";
 import { initTheme, setTheme, useTheme } from "./theme";
 
 const Executive = lazy(() => import("./pages/executive"));
 const Operations = lazy(() => import("./pages/operations"));
+const Customers = lazy(() => import("./pages/customers"));
+const Customer = lazy(() => import("./pages/customer"));
+const Products = lazy(() => import("./pages/products"));
+const Product = lazy(() => import("./pages/product"));
+
+/** The lazy page of a path (to load its code while the shell starts). */
+function pageComponent(path: string) {
+	const m = /^\/(operations|customers|products)(\/[^/]+)?\/?$/.exec(path);
+	if (!m) return Executive;
+	if (m[1] === "operations") return Operations;
+	if (m[1] === "customers") return m[2] ? Customer : Customers;
+	return m[2] ? Product : Products;
+}
 
 type Boot = { state: "loading" } | { state: "signed-out" } | { state: "error"; error: Error } | { state: "ready"; me: Me; role: Role; sites: Site[] };
 
@@ -132,14 +145,15 @@ function Shell({ me, role, sites, onSignedOut }: { me: Me; role: Role; sites: Si
 	const site = sites.find((s) => s.id === view.site);
 	const [catalog, setCatalog] = useState<{ site: string; kpis: Map<string, CatalogKpi> } | { site: string; error: Error } | null>(null);
 	const allowed = PAGES.filter((p) => p.roles.includes(role));
-	const page = PAGES.find((p) => p.path === loc.path);
+	const page = pageOf(loc.path);
+	const params = useMemo(() => pageParams(loc.query), [loc.query]);
 
 	// Canonical URL: every view parameter present, so the address bar always shares what is on screen;
 	// a page the role does not see sends the reader to the first one it does.
 	useEffect(() => {
 		if (!site) return;
 		const path = page && page.roles.includes(role) ? loc.path : (allowed[0]?.path ?? "/");
-		const want = `${path}?${viewQuery(view)}`;
+		const want = pageUrl(path, view, path === loc.path ? params : {});
 		if (`${loc.path}?${new URLSearchParams(loc.query).toString()}` !== want) loc.route(want, true);
 	}, [loc.url, site?.id]);
 
@@ -166,7 +180,15 @@ function Shell({ me, role, sites, onSignedOut }: { me: Me; role: Role; sites: Si
 	const setView = (patch: Partial<View>) => {
 		const next = { ...view, ...patch };
 		if (next.from > next.to) [next.from, next.to] = patch.to ? [next.to, next.to] : [next.from, next.from];
-		loc.route(`${loc.path}?${viewQuery(next)}`);
+		loc.route(pageUrl(loc.path, next, params));
+	};
+	const setParams = (patch: Record<string, string | null>, replace = false) => {
+		const next = { ...params };
+		for (const [k, v] of Object.entries(patch)) {
+			if (v === null || v === "") delete next[k];
+			else next[k] = v;
+		}
+		loc.route(pageUrl(loc.path, view, next), replace);
 	};
 	const logout = async () => {
 		try {
@@ -176,7 +198,7 @@ function Shell({ me, role, sites, onSignedOut }: { me: Me; role: Role; sites: Si
 		}
 	};
 	const ready = catalog && catalog.site === site.id && "kpis" in catalog ? catalog.kpis : null;
-	const app: App | null = ready ? { me, role, sites, site, view, catalog: ready, setView } : null;
+	const app: App | null = ready ? { me, role, sites, site, view, catalog: ready, setView, params, setParams } : null;
 	const who = me.kind === "user" ? me.email : me.name;
 
 	return (
@@ -193,7 +215,7 @@ function Shell({ me, role, sites, onSignedOut }: { me: Me; role: Role; sites: Si
 				</div>
 				<nav aria-label="Pages">
 					{allowed.map((p) => (
-						<a href={`${p.path}?${viewQuery(view)}`} key={p.path} aria-current={p.path === loc.path ? "page" : undefined} data-nav={p.path}>
+						<a href={`${p.path}?${viewQuery(view)}`} key={p.path} aria-current={p.path === loc.path ? "page" : p === page ? "true" : undefined} data-nav={p.path}>
 							{p.label}
 						</a>
 					))}
@@ -222,6 +244,10 @@ function Shell({ me, role, sites, onSignedOut }: { me: Me; role: Role; sites: Si
 							<Router>
 								<Route path="/" component={Executive} />
 								<Route path="/operations" component={Operations} />
+								<Route path="/customers" component={Customers} />
+								<Route path="/customers/:id" component={Customer} />
+								<Route path="/products" component={Products} />
+								<Route path="/products/:sku" component={Product} />
 								<Route default component={NotFound} />
 							</Router>
 						</ErrorBoundary>
@@ -272,7 +298,7 @@ function Root() {
 			</main>
 		);
 	return (
-		<LocationProvider scope={/^\/(operations\/?)?(\?|$)/}>
+		<LocationProvider scope={/^\/((operations|customers|products)(\/[^/?#]+)?\/?)?(\?|$)/}>
 			<Shell
 				me={boot.me}
 				role={boot.role}
@@ -288,6 +314,6 @@ function Root() {
 
 initTheme();
 // The page's code loads while the shell asks who is signed in (it would otherwise wait for that).
-(location.pathname.startsWith("/operations") ? Operations : Executive).preload().catch(() => {});
+pageComponent(location.pathname).preload().catch(() => {});
 const root = document.getElementById("app");
 if (root) render(<Root />, root);

@@ -77,6 +77,26 @@ export function viewQuery(v: View): string {
 	return new URLSearchParams({ site: v.site, from: v.from, to: v.to, grain: v.grain, compare: v.compare ?? "none" }).toString();
 }
 
+/** The query parameters every page shares (the view); a page may hold more of its own (search, sort, filter). */
+export const VIEW_KEYS: readonly string[] = ["site", "from", "to", "grain", "compare"];
+
+/** A page's own parameters of `query` (everything but the view's), in their order. */
+export function pageParams(query: Record<string, string>): Record<string, string> {
+	return Object.fromEntries(Object.entries(query).filter(([k, v]) => !VIEW_KEYS.includes(k) && v !== ""));
+}
+
+/** `path?view` followed by the page's own parameters. */
+export function pageUrl(path: string, v: View, params: Record<string, string> = {}): string {
+	const extra = new URLSearchParams(params).toString();
+	return `${path}?${viewQuery(v)}${extra ? `&${extra}` : ""}`;
+}
+
+/** The view's last `max` days when it is longer (APIs that take at most `max` days: customers 366, products 731). */
+export function clipRange(v: View, max: number): { from: string; to: string; clipped: boolean } {
+	const from = daysBetween(v.from, v.to) >= max ? addDays(v.to, -(max - 1)) : v.from;
+	return { from, to: v.to, clipped: from !== v.from };
+}
+
 /** Query parameters for /api/v1/kpis of this view. */
 export function kpiQuery(v: View, ids: string[], extra: Record<string, string> = {}): Record<string, string> {
 	return { site: v.site, ids: ids.join(","), from: v.from, to: v.to, grain: v.grain, ...(v.compare ? { compare: v.compare } : {}), ...extra };
@@ -91,6 +111,10 @@ export interface App {
 	/** KPIs this role may see, by id (GET /api/v1/kpis/catalog is filtered to the caller's role). */
 	catalog: Map<string, CatalogKpi>;
 	setView(patch: Partial<View>): void;
+	/** The page's own URL parameters (not the view's): search, sort, filter. */
+	params: Record<string, string>;
+	/** Changes the page's own parameters (null or "" removes one), keeping the view; `replace` for typing. */
+	setParams(patch: Record<string, string | null>, replace?: boolean): void;
 }
 
 export const AppContext = createContext<App | null>(null);
@@ -101,8 +125,17 @@ export function useApp(): App {
 	return app;
 }
 
-/** Pages and the roles that see them in the navigation (and may open them). */
+const EVERYONE: Role[] = ["admin", "executive", "analyst", "operations"];
+
+/** Pages and the roles that see them in the navigation (and may open them, with their sub-pages: /customers/<id>). */
 export const PAGES: { path: string; label: string; roles: Role[] }[] = [
 	{ path: "/", label: "Executive", roles: ["admin", "executive", "analyst"] },
-	{ path: "/operations", label: "Operations", roles: ["admin", "executive", "analyst", "operations"] },
+	{ path: "/operations", label: "Operations", roles: EVERYONE },
+	{ path: "/customers", label: "Customers", roles: EVERYONE },
+	{ path: "/products", label: "Products", roles: EVERYONE },
 ];
+
+/** The page a path belongs to: its own (/customers) or its parent's (/customers/C1 → /customers). */
+export function pageOf(path: string): (typeof PAGES)[number] | undefined {
+	return PAGES.find((p) => p.path === path) ?? PAGES.find((p) => p.path !== "/" && path.startsWith(`${p.path}/`) && path.length > p.path.length + 1);
+}

@@ -98,7 +98,11 @@ export interface Column<R> {
 	/** Displayed text; default: the raw value. */
 	format?: (row: R) => ComponentChildren;
 	numeric?: boolean;
+	/** Long text (paths, names) that may wrap instead of widening the table. */
+	wrap?: boolean;
 }
+
+const cellClass = (c: { numeric?: boolean; wrap?: boolean }) => [c.numeric && "num", c.wrap && "wrap"].filter(Boolean).join(" ") || undefined;
 
 /** A table and its "Download CSV" button; the CSV holds the raw values of every row. */
 export function DataTable<R>({ columns, rows, filename, caption, id, limit }: { columns: Column<R>[]; rows: R[]; filename: string; caption: string; id?: string; limit?: number }) {
@@ -120,7 +124,7 @@ export function DataTable<R>({ columns, rows, filename, caption, id, limit }: { 
 					<thead>
 						<tr>
 							{columns.map((c) => (
-								<th scope="col" class={c.numeric ? "num" : undefined} key={c.key}>
+								<th scope="col" class={cellClass(c)} key={c.key}>
 									{c.label}
 								</th>
 							))}
@@ -130,7 +134,7 @@ export function DataTable<R>({ columns, rows, filename, caption, id, limit }: { 
 						{shown.map((r, i) => (
 							<tr key={i}>
 								{columns.map((c) => (
-									<td class={c.numeric ? "num" : undefined} key={c.key}>
+									<td class={cellClass(c)} key={c.key}>
 										{c.format ? c.format(r) : String(c.value(r) ?? "")}
 									</td>
 								))}
@@ -150,5 +154,36 @@ export function DataTable<R>({ columns, rows, filename, caption, id, limit }: { 
 				</button>
 			</div>
 		</div>
+	);
+}
+
+/**
+ * One number of an API answer that is not a catalogue KPI (a segment count, a profile total): `src` is the
+ * URL it came from and `path` where it sits in that JSON (dot-separated), so tools and the browser test
+ * can check it against the API; the raw value is in data-value.
+ */
+export function Stat({ label, value, text, src, path, note, hint }: { label: string; value: number | null; text: string; src: string; path: string; note?: ComponentChildren; hint?: string }) {
+	return (
+		<div class="kpi">
+			<span class="kpi-name" title={hint}>
+				{label}
+			</span>
+			<b class="kpi-value" data-src={src} data-path={path} data-value={value === null ? "" : String(value)}>
+				{text}
+			</b>
+			{note && <span class="muted small">{note}</span>}
+		</div>
+	);
+}
+
+/** A share (0–100) as a bar with its number beside it (the bar is decoration: the number is the text). */
+export function ShareBar({ pct, text }: { pct: number | null; text: string }) {
+	return (
+		<span class="share">
+			<span class="share-bar" aria-hidden="true">
+				<span style={{ width: `${Math.max(0, Math.min(100, pct ?? 0))}%` }} />
+			</span>
+			{text}
+		</span>
 	);
 }
