@@ -83,6 +83,8 @@ export const ROUTE_MATRIX: MatrixRow[] = [
 	{ method: "GET", path: "/api/v1/import?site=demo", expect: READ(200) },
 	// KPIs and targets (workers/metrics/routes.ts)
 	{ method: "GET", path: "/api/v1/kpis/catalog?site=demo", expect: READ(200) },
+	// Without a site: the catalogue is per role, not per site (the dashboard loads it with /me).
+	{ method: "GET", path: "/api/v1/kpis/catalog", expect: READ(200) },
 	{ method: "GET", path: "/api/v1/kpis?site=demo", expect: READ(200) },
 	// Strategic KPIs (MRR, CAC, CLV, spend …) are not for the operations role.
 	{ method: "GET", path: "/api/v1/kpis?site=demo&ids=mrr", expect: { ...READ(200), operations: 403 } },

@@ -28,7 +28,7 @@ function pageComponent(path: string) {
 	return m[2] ? Product : Products;
 }
 
-type Boot = { state: "loading" } | { state: "signed-out" } | { state: "error"; error: Error } | { state: "ready"; me: Me; role: Role; sites: Site[] };
+type Boot = { state: "loading" } | { state: "signed-out" } | { state: "error"; error: Error } | { state: "ready"; me: Me; role: Role; sites: Site[]; catalog: Map<string, CatalogKpi> };
 
 function useBoot(): [Boot, () => void] {
 	const [boot, setBoot] = useState<Boot>({ state: "loading" });
@@ -37,11 +37,16 @@ function useBoot(): [Boot, () => void] {
 		let live = true;
 		(async () => {
 			try {
-				// Both at once: a signed-out reader gets 401 from either.
-				const [me, { sites }] = await Promise.all([getJson<Me>(apiUrl("/me")), getJson<{ sites: Site[] }>(apiUrl("/sites"))]);
+				// All at once (the catalogue depends on the role, not the site): one round trip before the page's
+				// own requests. A signed-out reader gets 401 from any of them.
+				const [me, { sites }, { kpis }] = await Promise.all([
+					getJson<Me>(apiUrl("/me")),
+					getJson<{ sites: Site[] }>(apiUrl("/sites")),
+					getJson<{ kpis: CatalogKpi[] }>(apiUrl("/kpis/catalog")),
+				]);
 				// Keys (not a browser's usual credential) get the least-privileged view.
 				const role: Role = me.kind === "user" && me.role ? me.role : "operations";
-				if (live) setBoot({ state: "ready", me, role, sites });
+				if (live) setBoot({ state: "ready", me, role, sites, catalog: new Map(kpis.map((k) => [k.id, k])) });
 			} catch (error) {
 				if (!live) return;
 				if (error instanceof HttpError && error.status === 401) setBoot({ state: "signed-out" });
@@ -139,11 +144,10 @@ function Controls({ app }: { app: App }) {
 	);
 }
 
-function Shell({ me, role, sites, onSignedOut }: { me: Me; role: Role; sites: Site[]; onSignedOut: () => void }) {
+function Shell({ me, role, sites, catalog, onSignedOut }: { me: Me; role: Role; sites: Site[]; catalog: Map<string, CatalogKpi>; onSignedOut: () => void }) {
 	const loc = useLocation();
 	const view = useMemo(() => viewFromQuery(loc.query, sites), [loc.query, sites]);
 	const site = sites.find((s) => s.id === view.site);
-	const [catalog, setCatalog] = useState<{ site: string; kpis: Map<string, CatalogKpi> } | { site: string; error: Error } | null>(null);
 	const allowed = PAGES.filter((p) => p.roles.includes(role));
 	const page = pageOf(loc.path);
 	const params = useMemo(() => pageParams(loc.query), [loc.query]);
@@ -157,17 +161,6 @@ function Shell({ me, role, sites, onSignedOut }: { me: Me; role: Role; sites: Si
 		if (`${loc.path}?${new URLSearchParams(loc.query).toString()}` !== want) loc.route(want, true);
 	}, [loc.url, site?.id]);
 
-	useEffect(() => {
-		if (!site) return;
-		let live = true;
-		getJson<{ kpis: CatalogKpi[] }>(apiUrl("/kpis/catalog", { site: site.id })).then(
-			(r) => live && setCatalog({ site: site.id, kpis: new Map(r.kpis.map((k) => [k.id, k])) }),
-			(error: Error) => live && setCatalog({ site: site.id, error }),
-		);
-		return () => {
-			live = false;
-		};
-	}, [site?.id]);
 
 	if (!site) {
 		return (
@@ -197,8 +190,7 @@ function Shell({ me, role, sites, onSignedOut }: { me: Me; role: Role; sites: Si
 			onSignedOut();
 		}
 	};
-	const ready = catalog && catalog.site === site.id && "kpis" in catalog ? catalog.kpis : null;
-	const app: App | null = ready ? { me, role, sites, site, view, catalog: ready, setView, params, setParams } : null;
+	const app: App = { me, role, sites, site, view, catalog, setView, params, setParams };
 	const who = me.kind === "user" ? me.email : me.name;
 
 	return (
@@ -230,16 +222,9 @@ function Shell({ me, role, sites, onSignedOut }: { me: Me; role: Role; sites: Si
 					</button>
 				</div>
 			</header>
-			{app && <Controls app={app} />}
+			<Controls app={app} />
 			<main id="main" tabIndex={-1}>
-				{catalog && "error" in catalog ? (
-					<p class="msg err" role="alert">
-						Could not load the KPI catalogue: {catalog.error.message}
-					</p>
-				) : !app ? (
-					<div class="skeleton page-skeleton" aria-label="Loading" />
-				) : (
-					<AppContext.Provider value={app}>
+				<AppContext.Provider value={app}>
 						<ErrorBoundary onError={(e) => console.error(e)}>
 							<Router>
 								<Route path="/" component={Executive} />
@@ -251,8 +236,7 @@ function Shell({ me, role, sites, onSignedOut }: { me: Me; role: Role; sites: Si
 								<Route default component={NotFound} />
 							</Router>
 						</ErrorBoundary>
-					</AppContext.Provider>
-				)}
+				</AppContext.Provider>
 			</main>
 			<footer class="foot muted">
 				<a href="/status.html" target="_self" data-native>
@@ -303,6 +287,7 @@ function Root() {
 				me={boot.me}
 				role={boot.role}
 				sites={boot.sites}
+				catalog={boot.catalog}
 				onSignedOut={() => {
 					retry();
 					rerender((n) => n + 1);

@@ -4,7 +4,8 @@
  * the edge cache for KPI_CACHE_SECONDS, keyed by the URL and a hash of the caller's credentials.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { requireKey, type AuthVars } from "../auth/middleware";
+import { createMiddleware } from "hono/factory";
+import { requireAccountKey, requireKey, type AuthVars } from "../auth/middleware";
 import { ROLES } from "../auth/roles";
 import { readJson } from "../lib/body";
 import { ApiError } from "../lib/http";
@@ -123,8 +124,9 @@ const catalogRoute = createRoute({
 	summary: "KPI catalogue",
 	description: "Every KPI the caller's role may see: id, name, area, description, formula, unit, which direction is good, supported breakdowns.",
 	security: secured("read"),
-	middleware: [requireKey("read")],
-	request: { query: z.object({ site: siteParam }) },
+	// The catalogue depends on the caller's role, not on a site: `site` is optional (when given, the key must reach it).
+	middleware: [createMiddleware<{ Bindings: Env; Variables: AuthVars }>((c, next) => (c.req.query("site") === undefined ? requireAccountKey("read") : requireKey("read"))(c, next))],
+	request: { query: z.object({ site: siteParam.optional() }) },
 	responses: {
 		200: json(
 			z.object({
