@@ -57,21 +57,9 @@ export interface Alert {
 	started_at: number;
 }
 
-export interface FunnelStep {
-	event: string;
-	label: string;
-	users: number;
-	conversion_pct: number | null;
-	conversion_from_start_pct: number | null;
-	drop_off: number;
-	drop_off_pct: number | null;
-	median_seconds_from_previous: number | null;
-}
-export interface FunnelSummary {
-	users: number;
-	conversion_pct: number | null;
-	steps: FunnelStep[];
-}
+/** A funnel report's step and summary: the Worker's own types (type-only import, erased from the bundle). */
+export type { StepSummary as FunnelStep, FunnelSummary } from "../../workers/funnels/match";
+import type { FunnelSummary } from "../../workers/funnels/match";
 export interface FunnelReport extends FunnelSummary {
 	funnel: { id: string; name: string };
 	from: string;

@@ -187,3 +187,19 @@ export function ShareBar({ pct, text }: { pct: number | null; text: string }) {
 		</span>
 	);
 }
+
+/** "Sort by" for a list whose sort lives in the URL; the default sort (first option) is left out of the URL. */
+export function SortSelect({ sorts, value, onChange }: { sorts: readonly { id: string; label: string }[]; value: string; onChange: (sort: string | null) => void }) {
+	return (
+		<label>
+			Sort by
+			<select name="sort" value={value} onChange={(e) => onChange(e.currentTarget.value === sorts[0]?.id ? null : e.currentTarget.value)}>
+				{sorts.map((s) => (
+					<option value={s.id} key={s.id}>
+						{s.label}
+					</option>
+				))}
+			</select>
+		</label>
+	);
+}

@@ -11,7 +11,7 @@ import { count, country, dateOnly, formatValue, money, percent, words } from "..
 import { compareLabel, KpiTrend } from "../kpi-view";
 import { clipRange, kpiQuery, pageUrl, useApp } from "../state";
 import { useTheme, SERIES_COLORS } from "../theme";
-import { DataTable, KpiCard, Panel, ShareBar, Stat, type Column } from "../ui";
+import { DataTable, KpiCard, Panel, ShareBar, SortSelect, Stat, type Column } from "../ui";
 
 /** The overview, journeys and funnel reports take at most 366 days. */
 const MAX_DAYS = 366;
@@ -408,16 +408,7 @@ function CustomerListPanel() {
 					{canSeePii ? "Customer id or email" : "Customer id"}
 					<input type="search" name="q" defaultValue={q} key={q} maxLength={128} autoComplete="off" />
 				</label>
-				<label>
-					Sort by
-					<select name="sort" value={sort} onChange={(e) => setParams({ sort: e.currentTarget.value === "revenue" ? null : e.currentTarget.value })}>
-						{SORTS.map((s) => (
-							<option value={s.id} key={s.id}>
-								{s.label}
-							</option>
-						))}
-					</select>
-				</label>
+				<SortSelect sorts={SORTS} value={sort} onChange={(next) => setParams({ sort: next })} />
 				<button type="submit">Search</button>
 			</form>
 			{first.data && rows.length === 0 ? (

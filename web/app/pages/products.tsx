@@ -10,7 +10,7 @@ import { Chart } from "../chart";
 import { count, decimal, formatValue, minorPerMajor, money, words } from "../format";
 import { compareLabel } from "../kpi-view";
 import { clipRange, kpiQuery, pageUrl, useApp } from "../state";
-import { DataTable, KpiCard, Panel, type Column } from "../ui";
+import { DataTable, KpiCard, Panel, SortSelect, type Column } from "../ui";
 
 /** The products API takes at most 731 days. */
 const MAX_DAYS = 731;
@@ -76,16 +76,7 @@ export default function Products() {
 								))}
 							</select>
 						</label>
-						<label>
-							Sort by
-							<select name="sort" value={sort} onChange={(e) => setParams({ sort: e.currentTarget.value === "revenue" ? null : e.currentTarget.value })}>
-								{SORTS.map((s) => (
-									<option value={s.id} key={s.id}>
-										{s.label}
-									</option>
-								))}
-							</select>
-						</label>
+						<SortSelect sorts={SORTS} value={sort} onChange={(next) => setParams({ sort: next })} />
 					</form>
 					{d &&
 						(rows.length ? (
