@@ -233,6 +233,9 @@ export class LiveSite extends DurableObject<Env> {
 				current,
 			)
 			.toArray();
+		// Each minute's sketch is read once; windows union the ones they cover, today has its own day sketch.
+		const sketches = new Map(rows.filter((r) => r.minute >= from.m60).map((r) => [r.minute, hllFrom(r.sketch)]));
+		const todaySketch = this.sql.exec<{ sketch: ArrayBuffer }>("SELECT sketch FROM day_sketch WHERE day = ?", day).toArray()[0];
 		const windows = {} as Record<WindowName, WindowStats>;
 		for (const w of Object.keys(from) as WindowName[]) {
 			const stats = emptyWindow();
@@ -244,9 +247,9 @@ export class LiveSite extends DurableObject<Env> {
 				stats.orders += r.orders;
 				stats.revenue += r.revenue;
 				stats.otherCurrencyOrders += r.other_orders;
-				if (w !== "today") hllMerge(union, hllFrom(r.sketch));
+				const sketch = w === "today" ? undefined : sketches.get(r.minute);
+				if (sketch) hllMerge(union, sketch);
 			}
-			const todaySketch = this.sql.exec<{ sketch: ArrayBuffer }>("SELECT sketch FROM day_sketch WHERE day = ?", day).toArray()[0];
 			stats.visitors = hllCount(w === "today" ? hllFrom(todaySketch?.sketch) : union);
 			for (const t of this.sql.exec<{ name: string; n: number }>("SELECT name, SUM(n) AS n FROM minute_types WHERE minute >= ? AND minute <= ? GROUP BY name ORDER BY name", from[w], current)) stats.byType[t.name] = t.n;
 			windows[w] = stats;
@@ -255,7 +258,8 @@ export class LiveSite extends DurableObject<Env> {
 		const minutes: MinutePoint[] = [];
 		for (let m = from.m60; m <= current; m += MINUTE) {
 			const r = byMinute.get(m);
-			minutes.push({ minute: m, events: r?.events ?? 0, pageViews: r?.page_views ?? 0, visitors: r ? hllCount(hllFrom(r.sketch)) : 0, orders: r?.orders ?? 0, revenue: r?.revenue ?? 0 });
+			const sketch = sketches.get(m);
+			minutes.push({ minute: m, events: r?.events ?? 0, pageViews: r?.page_views ?? 0, visitors: sketch ? hllCount(sketch) : 0, orders: r?.orders ?? 0, revenue: r?.revenue ?? 0 });
 		}
 		const pages = (since: number): TopPage[] =>
 			this.sql.exec<{ path: string; views: number }>("SELECT path, SUM(n) AS views FROM minute_pages WHERE minute >= ? AND minute <= ? GROUP BY path ORDER BY views DESC, path LIMIT ?", since, current, TOP_KEEP).toArray();
