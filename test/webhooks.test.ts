@@ -73,7 +73,7 @@ describe("POST /hooks/orders", () => {
 		const res = await deliver(bad, { ts });
 		expect(res.status).toBe(400);
 		expect(((await res.json()) as { fields: { field: string }[] }).fields.map((f) => f.field)).toContain("placed_at");
-		const seen = await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE signature = ?").bind(await signWebhook(secret, ts, bad)).first<{ n: number }>();
+		const seen = await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE signature = ?").bind((await signWebhook(secret, ts, bad)).replace(/^sha256=/, "")).first<{ n: number }>();
 		expect(seen?.n).toBe(0);
 	});
 

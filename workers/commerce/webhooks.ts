@@ -10,6 +10,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireKey, type AuthVars } from "../auth/middleware";
+import { readText } from "../lib/body";
 import { ApiError, SITE_ID } from "../lib/http";
 import { apiErrors, error, errors, json, openApiApp, secured, siteQuery, WEBHOOK_SIGNATURE } from "../lib/openapi";
 import { findSite } from "../lib/sites";
@@ -29,6 +30,10 @@ function hexToBytes(hex: string): Uint8Array | null {
 	return new Uint8Array(hex.match(/../g)?.map((h) => Number.parseInt(h, 16)) ?? []);
 }
 
+function bytesToHex(bytes: Uint8Array): string {
+	return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 async function hmacKey(secret: string): Promise<CryptoKey> {
 	return crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
 }
@@ -36,7 +41,7 @@ async function hmacKey(secret: string): Promise<CryptoKey> {
 /** `sha256=<hex>` for a timestamp and body: what a sender puts in X-B2G-Signature. */
 export async function signWebhook(secret: string, timestamp: number, body: string): Promise<string> {
 	const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret), new TextEncoder().encode(`${timestamp}.${body}`)));
-	return `sha256=${[...mac].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+	return `sha256=${bytesToHex(mac)}`;
 }
 
 const header = (name: string, description: string) => ({ name, in: "header" as const, required: true, description, schema: { type: "string" as const } });
@@ -92,10 +97,12 @@ export const hooks = openApiApp().openapi(ordersWebhook, async (c) => {
 	const sigHeader = c.req.header("X-B2G-Signature") ?? "";
 	const sig = hexToBytes(sigHeader.replace(/^sha256=/, ""));
 	if (!sig) throw unauthorized("X-B2G-Signature must be sha256=<64 hex chars>", "X-B2G-Signature");
-	const raw = await c.req.text();
-	if (raw.length > MAX_BODY) throw new ApiError(413, "body_too_large", `the body exceeds ${MAX_BODY} bytes`, [{ field: "body", message: "too large" }]);
+	const raw = await readText(c.req.raw, MAX_BODY);
 	const valid = await crypto.subtle.verify("HMAC", await hmacKey(row.s), sig, new TextEncoder().encode(`${ts}.${raw}`));
 	if (!valid) throw unauthorized("signature does not match", "X-B2G-Signature");
+	// The replay record is keyed on the verified MAC bytes, not on the header text: the header accepts
+	// spellings (with or without `sha256=`, any hex case) that all verify, and each must count as the same delivery.
+	const replayKey = bytesToHex(sig);
 
 	let body: unknown;
 	try {
@@ -107,7 +114,7 @@ export const hooks = openApiApp().openapi(ordersWebhook, async (c) => {
 	const { records, writes } = bodyToWrites(ENTITIES.orders, body, { site: site.id, currency: site.currency, now });
 	// The delivery record and the writes commit together: a replay fails the whole batch, and a failed
 	// write leaves no delivery record, so the sender's retry is accepted.
-	const recordDelivery = c.env.DB.prepare("INSERT INTO webhook_deliveries (site, signature, received_at) VALUES (?, ?, ?)").bind(site.id, sigHeader.toLowerCase(), now);
+	const recordDelivery = c.env.DB.prepare("INSERT INTO webhook_deliveries (site, signature, received_at) VALUES (?, ?, ?)").bind(site.id, replayKey, now);
 	try {
 		const planned = toStatements(c.env.DB, writes);
 		const results = await c.env.DB.batch([recordDelivery, ...planned.statements]);

@@ -381,3 +381,21 @@ export const liveMinutes = sqliteTable(
 	},
 	(t) => [primaryKey({ columns: [t.site, t.minute, t.shard] })],
 );
+
+/**
+ * Rows a reader had to skip or flag instead of failing (a rollup meeting props SQLite refuses, later the
+ * data-quality rules): one row per (site, kind, ref), the latest detail kept. Recorded, shown, never fixed silently.
+ */
+export const dataIssues = sqliteTable(
+	"data_issues",
+	{
+		site: text("site").notNull(),
+		/** What was wrong, e.g. `malformed_props`. */
+		kind: text("kind").notNull(),
+		/** The record it concerns, e.g. `events/<id>`. */
+		ref: text("ref").notNull(),
+		detail: text("detail").notNull(),
+		detectedAt: integer("detected_at").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.site, t.kind, t.ref] }), index("data_issues_site_detected").on(t.site, t.detectedAt)],
+);

@@ -4,6 +4,7 @@
  * site's LiveSite ledger, answer 202. D1 and R2 writes happen in the queue consumer.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import { readText } from "../lib/body";
 import { ApiError, fieldPath, utcDay, type FieldIssue } from "../lib/http";
 import { error, errors, json, openApiApp } from "../lib/openapi";
 import { findSite, type Site } from "../lib/sites";
@@ -126,47 +127,18 @@ ingest.openapi(collect, async (c) => {
 
 /** Reads a JSON (or text/plain, for sendBeacon) body of at most 1 MB as strict UTF-8. */
 async function readBody(req: Request): Promise<unknown> {
-	const declared = Number(req.headers.get("Content-Length") ?? "0");
-	if (declared > MAX_BODY_BYTES) throw tooLarge();
+	if (Number(req.headers.get("Content-Length") ?? "0") > MAX_BODY_BYTES) throw new ApiError(413, "body_too_large", `the body exceeds ${MAX_BODY_BYTES} bytes`, [{ field: "body", message: "too large" }]);
 	const type = (req.headers.get("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
 	if (type && type !== "application/json" && type !== "text/plain") {
 		throw new ApiError(415, "unsupported_media_type", "send application/json (or text/plain for sendBeacon)", [{ field: "Content-Type", message: `got ${type}` }]);
 	}
 	if (!req.body) throw new ApiError(400, "invalid_batch", "the body is empty", [{ field: "body", message: "required" }]);
-	const reader = req.body.getReader();
-	const parts: Uint8Array[] = [];
-	let size = 0;
-	for (;;) {
-		const { done, value } = await reader.read();
-		if (done) break;
-		size += value.byteLength;
-		if (size > MAX_BODY_BYTES) {
-			await reader.cancel();
-			throw tooLarge();
-		}
-		parts.push(value);
-	}
-	const bytes = new Uint8Array(size);
-	let offset = 0;
-	for (const p of parts) {
-		bytes.set(p, offset);
-		offset += p.byteLength;
-	}
-	let text: string;
-	try {
-		text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
-	} catch {
-		throw new ApiError(400, "invalid_encoding", "the body is not valid UTF-8", [{ field: "body", message: "invalid UTF-8" }]);
-	}
+	const text = await readText(req, MAX_BODY_BYTES);
 	try {
 		return JSON.parse(text);
 	} catch (err) {
 		throw new ApiError(400, "invalid_json", "the body is not valid JSON", [{ field: "body", message: err instanceof Error ? err.message : "invalid JSON" }]);
 	}
-}
-
-function tooLarge(): ApiError {
-	return new ApiError(413, "body_too_large", `the body exceeds ${MAX_BODY_BYTES} bytes`, [{ field: "body", message: "too large" }]);
 }
 
 /** Adds server-side facts: receive time, visitor, geo, device, source/UTM, commerce columns. */

@@ -12,6 +12,26 @@ export const MAX_AGE_MS = 7 * 86_400_000;
 /** …and at most 1 day ahead (clock skew). */
 export const MAX_SKEW_MS = 86_400_000;
 const MAX_PROPS_BYTES = 8_192;
+/**
+ * Deepest nesting of arrays/objects allowed in props (the props object itself is level 1; a purchase's
+ * items are level 3). SQLite refuses JSON nested more than 1,000 deep as malformed, and one such stored
+ * row broke every rollup that reads props with json_each: nothing that deep may be stored.
+ */
+export const MAX_PROPS_DEPTH = 8;
+
+/** Nesting depth of a parsed JSON value (scalars 0, `{}` 1, `{"a": []}` 2); stops counting past `limit`. */
+export function jsonDepth(value: unknown, limit: number): number {
+	let deepest = 0;
+	const stack: [unknown, number][] = [[value, 1]];
+	while (stack.length) {
+		const [v, depth] = stack.pop() as [unknown, number];
+		if (typeof v !== "object" || v === null) continue;
+		if (depth > deepest) deepest = depth;
+		if (deepest > limit) return deepest;
+		for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+	}
+	return deepest;
+}
 
 const shortText = (max: number) => z.string().min(1).max(max);
 const money = z.number().finite().nonnegative().max(1e9);
@@ -83,6 +103,9 @@ export function parseEvent(raw: unknown, now: number): { ok: true; event: WireEv
 	const issues: Issue[] = [];
 	if (event.ts < now - MAX_AGE_MS) issues.push({ path: ["ts"], message: "older than 7 days; load history through the bulk import" });
 	if (event.ts > now + MAX_SKEW_MS) issues.push({ path: ["ts"], message: "more than 1 day in the future" });
+	if (event.props && jsonDepth(event.props, MAX_PROPS_DEPTH) > MAX_PROPS_DEPTH) {
+		return { ok: false, issues: [...issues, { path: ["props"], message: `nested more than ${MAX_PROPS_DEPTH} levels deep` }] };
+	}
 	const propsSchema = event.name in commerceProps ? commerceProps[event.name as CommerceName] : genericProps;
 	const props = propsSchema.safeParse(event.props ?? {});
 	if (!props.success) for (const i of toIssues(props.error)) issues.push({ path: ["props", ...i.path], message: i.message });

@@ -106,6 +106,12 @@ const DAY_SQL: Record<Source, string[]> = {
 	web: [
 		"DELETE FROM kpi_web_daily WHERE site = ?1 AND day = ?2 AND ?3 IS NOT NULL AND ?4 IS NOT NULL",
 		"DELETE FROM kpi_product_views_daily WHERE site = ?1 AND day = ?2 AND ?3 IS NOT NULL AND ?4 IS NOT NULL",
+		// A purchase whose props SQLite refuses as JSON (e.g. nested past its depth limit, stored before /e bounded
+		// it) is skipped by the product-views rollup below, not allowed to fail the day: it is recorded here instead.
+		`INSERT INTO data_issues (site, kind, ref, detail, detected_at)
+		SELECT ?1, 'malformed_props', 'events/' || id, 'props are not JSON that SQLite accepts; the purchase''s items were left out of the product rollup of ' || ?2, CAST(unixepoch('subsec') * 1000 AS INTEGER)
+		FROM events WHERE site = ?1 AND ts >= ?3 - ${SESSION_MARGIN_MS} AND ts < ?4 + ${SESSION_MARGIN_MS} AND name = 'purchase' AND NOT json_valid(props)
+		ON CONFLICT (site, kind, ref) DO NOTHING`,
 		`INSERT INTO kpi_web_daily (site, day, channel, device, country, visitors, sessions, events, page_views, bounces, duration_ms,
 			view_sessions, view_purchase_sessions, cart_sessions, cart_purchase_sessions, checkout_sessions, checkout_purchase_sessions, purchase_sessions)
 		WITH ${sessionCtes()}
@@ -120,7 +126,8 @@ const DAY_SQL: Record<Source, string[]> = {
 		pairs AS (
 			SELECT visitor, sno, sku, 1 AS viewed, 0 AS bought FROM numbered WHERE name = 'product_view' AND sku IS NOT NULL AND started >= ?3 AND started < ?4
 			UNION ALL
-			SELECT n.visitor, n.sno, j.value ->> 'sku', 0, 1 FROM numbered n, json_each(n.props, '$.items') j WHERE n.name = 'purchase' AND n.started >= ?3 AND n.started < ?4
+			SELECT n.visitor, n.sno, j.value ->> 'sku', 0, 1 FROM numbered n, json_each(CASE WHEN json_valid(n.props) THEN n.props END, '$.items') j
+			WHERE n.name = 'purchase' AND n.started >= ?3 AND n.started < ?4
 		)
 		SELECT ?1, ?2, CASE WHEN g.value = 1 THEN sku ELSE '' END, COUNT(*), SUM(bought)
 		FROM (SELECT sku, MAX(viewed) AS viewed, MAX(bought) AS bought FROM pairs GROUP BY visitor, sno, sku) CROSS JOIN json_each('[0, 1]') g
