@@ -26,7 +26,8 @@ export default defineConfig(async () => {
 			include: ["test/**/*.test.ts"],
 			setupFiles: ["./test/setup.ts"],
 			// A local HTTP receiver for alert notifications (Node side; its URL is `inject("alertReceiver")`).
-			globalSetup: ["./test/alert-receiver.mjs"],
+			// The reference data sets with published answers, read from ../shared/data (`inject("sharedData")`).
+			globalSetup: ["./test/alert-receiver.mjs", "./test/shared-data.mjs"],
 			testTimeout: 60_000,
 		},
 	};

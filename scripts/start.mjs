@@ -37,7 +37,7 @@ const ORIGIN = `http://localhost:${PORT}`;
 const READY_TIMEOUT_MS = 180_000;
 /** The status page's key: read-only, for `demo`, replaced on every run (the previous one is revoked). */
 const STATUS_KEY_NAME = "status page (npm start)";
-/** The seeder's key: ingest + read for `demo` (the import API), replaced on every run likewise. */
+/** The seeder's key: ingest + read for `demo` (the import API) and admin (it starts the first nightly analytics run), replaced on every run likewise. */
 const SEED_KEY_NAME = "seed (npm start)";
 /** The dashboard admin made on a database without users (later runs print how to get a new link). */
 const ADMIN_EMAIL = "admin@localhost";
@@ -199,7 +199,7 @@ async function main() {
 		`${revokeByNameSql(STATUS_KEY_NAME, now)}; ` +
 		`${insertKeySql({ id: key.id, hash: key.hash, site: SITE, name: STATUS_KEY_NAME, scopes: ["read"], now })}; ` +
 		`${revokeByNameSql(SEED_KEY_NAME, now)}; ` +
-		`${insertKeySql({ id: seedKey.id, hash: seedKey.hash, site: SITE, name: SEED_KEY_NAME, scopes: ["ingest", "read"], now })}; ` +
+		`${insertKeySql({ id: seedKey.id, hash: seedKey.hash, site: SITE, name: SEED_KEY_NAME, scopes: ["ingest", "read", "admin"], now })}; ` +
 		`INSERT INTO users (id, email, role, created_at) SELECT '${adminId}', '${ADMIN_EMAIL}', 'admin', ${now} WHERE NOT EXISTS (SELECT 1 FROM users); ` +
 		`${insertLoginTokenSql({ hash: adminToken.hash, userId: adminId, now })}; ` +
 		`SELECT (SELECT COUNT(*) FROM events) AS n, (SELECT COUNT(*) FROM orders) AS o, (SELECT COUNT(*) FROM login_tokens WHERE token_hash = '${adminToken.hash}') AS admin_link`;
@@ -267,7 +267,40 @@ async function main() {
 		}
 	}
 	if (stopping) return;
+	await firstNightlyRun(`http://${HOST}:${PORT}`, seedKey.secret);
+	if (stopping) return;
 	banner(seedReport, key.secret, adminLink);
+}
+
+/**
+ * Runs the nightly analytics (RFM, cohorts, basket, CLV) once for the demo site when no run has completed
+ * yet, so every analytics page has data on a fresh machine; later runs come from the cron after 03:00.
+ */
+async function firstNightlyRun(base, secret) {
+	const headers = { Authorization: `Bearer ${secret}` };
+	const jobs = await (await fetch(`${base}/api/v1/jobs?site=${SITE}&limit=100`, { headers })).json();
+	if (jobs.runs?.some((r) => r.status === "complete")) return;
+	console.log("");
+	step("running the nightly analytics once for the demo store (RFM segments, cohorts, basket, CLV)");
+	const started = await fetch(`${base}/api/v1/jobs/nightly/run?site=${SITE}`, { method: "POST", headers });
+	const run = await started.json();
+	if (started.status !== 202) throw new StepError(`could not start the nightly analytics: ${JSON.stringify(run)}`);
+	const t = performance.now();
+	for (;;) {
+		if (stopping) return;
+		await sleep(1000);
+		const r = await (await fetch(`${base}/api/v1/jobs/${run.id}?site=${SITE}`, { headers })).json();
+		if (r.status === "complete" || r.status === "errored") {
+			for (const s of r.steps) ok(`${s.step}: ${s.status}, ${(s.duration_ms / 1000).toFixed(1)} s, ${s.rows_read ?? 0} rows read, ${s.rows_written ?? 0} written${s.error ? ` (${s.error})` : ""}`);
+			if (r.status === "errored") console.log(`  ${red("✗")} the run failed: ${r.error}; see GET /api/v1/jobs/${run.id}?site=${SITE}`);
+			else ok(`nightly analytics as of ${r.as_of} done in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+			return;
+		}
+		if (performance.now() - t > 15 * 60_000) {
+			console.log(`  ${red("✗")} still running after 15 minutes; follow it at GET /api/v1/jobs/${run.id}?site=${SITE}`);
+			return;
+		}
+	}
 }
 
 function banner(seedReport, secret, adminLink) {

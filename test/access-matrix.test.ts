@@ -93,6 +93,18 @@ export const ROUTE_MATRIX: MatrixRow[] = [
 	{ method: "GET", path: "/api/v1/anomalies?site=demo&ids=mrr", expect: { ...READ(200), operations: 403 } },
 	{ method: "GET", path: "/api/v1/targets?site=demo", expect: READ(200) },
 	{ method: "PUT", path: "/api/v1/targets?site=demo", body: { kpi: "revenue", period: "2026-11", value: 1000 }, expect: ADMIN(200) },
+	// Nightly analytics (workers/analytics/routes.ts): `locked` never gets a run here, so results answer 404 after access passes; CLV is strategic.
+	{ method: "POST", path: "/api/v1/jobs/nightly/run?site=demo", expect: ADMIN(202) },
+	{ method: "GET", path: "/api/v1/jobs?site=demo", expect: READ(200) },
+	{ method: "GET", path: "/api/v1/jobs/no-such-run?site=demo", expect: READ(404) },
+	{ method: "GET", path: "/api/v1/segments?site=locked", expect: READ(404) },
+	{ method: "GET", path: "/api/v1/segments/movement?site=locked", expect: READ(404) },
+	{ method: "GET", path: "/api/v1/segments/At_Risk/customers?site=locked", expect: READ(404) },
+	{ method: "GET", path: "/api/v1/cohorts/retention?site=locked", expect: READ(404) },
+	{ method: "GET", path: "/api/v1/basket/rules?site=locked", expect: READ(404) },
+	{ method: "GET", path: "/api/v1/basket/bundles?site=locked", expect: READ(404) },
+	{ method: "GET", path: "/api/v1/clv/model?site=locked", expect: { ...READ(404), operations: 403 } },
+	{ method: "GET", path: "/api/v1/clv/customers?site=locked", expect: { ...READ(404), operations: 403 } },
 	// Funnels (workers/funnels/routes.ts)
 	{ method: "GET", path: "/api/v1/funnels?site=demo", expect: READ(200) },
 	{ method: "PUT", path: "/api/v1/funnels?site=demo", body: { funnels: [{ id: "checkout", name: "Checkout", steps: [{ event: "product_view" }, { event: "add_to_cart" }, { event: "begin_checkout" }, { event: "purchase" }], window_seconds: 86400 }] }, expect: ADMIN(200) },

@@ -394,7 +394,7 @@ describe("the API around the numbers", () => {
 		const { kpis: list } = (await res.json()) as { kpis: { id: string; formula: string; unit: string; area: string; breakdowns: string[] }[] };
 		expect(list.length).toBeGreaterThanOrEqual(40);
 		for (const k of list) expect(k.formula.length, k.id).toBeGreaterThan(2);
-		expect(list.find((k) => k.id === "revenue")?.breakdowns).toEqual(["channel", "country"]);
+		expect(list.find((k) => k.id === "revenue")?.breakdowns).toEqual(["channel", "country", "segment"]);
 		expect(new Set(list.map((k) => k.area))).toEqual(new Set(["financial", "conversion", "customer", "operational"]));
 	});
 

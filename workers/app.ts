@@ -14,6 +14,7 @@ import { validationHook } from "./lib/openapi";
 import { metrics } from "./metrics/routes";
 import { alerts } from "./alerts/routes";
 import { alertRuleRoutes } from "./alerts/rule-routes";
+import { analytics } from "./analytics/routes";
 import { customers } from "./customers/routes";
 import { funnels } from "./funnels/routes";
 import { products } from "./products/routes";
@@ -44,6 +45,7 @@ export const app = root
 	.route("/api/v1", funnels)
 	.route("/api/v1", customers)
 	.route("/api/v1", products)
+	.route("/api/v1", analytics)
 	.route("/api/v1", commerce);
 
 export type AppType = typeof app;

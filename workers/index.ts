@@ -7,6 +7,7 @@ import { consumeDeadLetters, consumeEvents, DEAD_LETTER_QUEUE } from "./pipeline
 
 export { RateLimiter } from "./auth/rate-limit";
 export { LiveSite } from "./realtime/live-site";
+export { NightlyAnalytics } from "./jobs/nightly";
 
 export default {
 	fetch: app.fetch,

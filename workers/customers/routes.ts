@@ -13,6 +13,7 @@ import { currencyDigits } from "../lib/money";
 import { apiErrors, intParam, json, openApiApp, secured, siteParam } from "../lib/openapi";
 import type { Site } from "../lib/sites";
 import { addDays, dayBounds, daysBetween, isDay, localDay } from "../metrics/calendar";
+import { customerAnalytics, CustomerAnalyticsSchema } from "../analytics/profile";
 import { NO_PAGE_VIEW, PATH_PAGES } from "./journeys";
 import { FREQUENCY_BUCKETS, pct, type Segment } from "./overview";
 import { decodeCursor, encodeCursor, listCustomers, PROFILE_LIMITS, readJourneys, readOverview, readProfile, SORTS } from "./read";
@@ -240,6 +241,7 @@ const ProfileSchema = z
 		surveys: z
 			.array(z.object({ response_id: z.string(), kind: z.string(), score: z.number().int(), responded_at: z.number().int(), order_id: z.string().nullable() }))
 			.describe(`NPS (0–10) and CSAT (1–5) responses, newest first (the newest ${PROFILE_LIMITS.surveys})`),
+		analytics: CustomerAnalyticsSchema.describe("RFM scores, segment history and the CLV model's view, from the nightly runs"),
 	})
 	.openapi("CustomerProfile");
 
@@ -365,7 +367,7 @@ export const customers = openApiApp<AuthVars>()
 		const { id } = c.req.valid("param");
 		const site = c.var.site;
 		const pii = canSeePii(c.var.principal);
-		const p = await readProfile(c.env.DB, site.id, id, pii);
+		const [p, analytics] = await Promise.all([readProfile(c.env.DB, site.id, id, pii), customerAnalytics(c.env.DB, site, id, !(c.var.principal.kind === "user" && c.var.principal.role === "operations"))]);
 		if (!p) throw new ApiError(404, "not_found", `no customer '${id}' (neither a customer record nor an order)`, [{ field: "id", message: "unknown customer" }]);
 		const cur = site.currency;
 		return c.json(
@@ -430,6 +432,7 @@ export const customers = openApiApp<AuthVars>()
 					resolved_at: t.resolvedAt,
 				})),
 				surveys: p.surveys.map((s) => ({ response_id: s.responseId, kind: s.kind, score: s.score, responded_at: s.respondedAt, order_id: s.orderId })),
+				analytics,
 			},
 			200,
 			{ "Cache-Control": "private, no-store" },

@@ -2,7 +2,8 @@
  * Cron (every 10 minutes): the archive sweeper, salt rotation, webhook replay-record pruning, a
  * watchdog that re-queues import slices whose message was lost, and pruning of the audit log (400 days)
  * and of ended login tokens and sessions, and the KPI rollup sweep; then alert rules of every site and
- * re-queueing of alert deliveries whose message was lost. Nightly analytics jobs join here.
+ * re-queueing of alert deliveries whose message was lost; last, each site's nightly analytics run once its
+ * local clock has passed 03:00 (workers/jobs/nightly.ts; started once per site and day).
  */
 import { resumeStalledDeliveries } from "../alerts/delivery";
 import { evaluateAllSites } from "../alerts/evaluate";
@@ -13,6 +14,7 @@ import { pruneDeliveries } from "../commerce/webhooks";
 import { resumeStalledImports } from "../import/slice";
 import { sweepRollups } from "../metrics/rollup";
 import { pruneSalts } from "../ingest/visitor";
+import { scheduleNightly } from "./nightly";
 
 /** Events stored this long ago but still not in R2 are archived by the sweeper (the consumer normally does it within seconds). */
 export const SWEEP_AFTER_MS = 10 * 60_000;
@@ -34,6 +36,8 @@ export interface MaintenanceReport {
 	alerts: { sites: number; failed: number; opened: number; resolved: number; notifications: number };
 	/** Alert deliveries whose queue message was lost, queued again. */
 	alertDeliveriesResumed: number;
+	/** Nightly analytics runs started by this fire (instance ids). */
+	nightlyStarted: string[];
 }
 
 export async function runMaintenance(env: Env, now: number): Promise<MaintenanceReport> {
@@ -47,5 +51,6 @@ export async function runMaintenance(env: Env, now: number): Promise<Maintenance
 	const rollupDays = await sweepRollups(env);
 	const alerts = await evaluateAllSites(env, now);
 	const alertDeliveriesResumed = await resumeStalledDeliveries(env, now);
-	return { swept: refs.length, objects, saltsPruned, webhookDeliveriesPruned, importsResumed, auditPruned, loginsPruned, rollupDays, alerts, alertDeliveriesResumed };
+	const nightlyStarted = await scheduleNightly(env, now);
+	return { swept: refs.length, objects, saltsPruned, webhookDeliveriesPruned, importsResumed, auditPruned, loginsPruned, rollupDays, alerts, alertDeliveriesResumed, nightlyStarted };
 }

@@ -8,7 +8,7 @@
  * major units; rates are reported in percent (0–100); days are the site's local days.
  */
 
-export const DIMS = ["channel", "country", "device", "category", "product"] as const;
+export const DIMS = ["channel", "country", "device", "category", "product", "segment"] as const;
 export type Dim = (typeof DIMS)[number];
 export const AREAS = ["financial", "conversion", "customer", "operational"] as const;
 export type Area = (typeof AREAS)[number];
@@ -20,7 +20,9 @@ export type Unit = "currency" | "percent" | "count" | "hours" | "days" | "days²
  * `marketing_spend` is the raw daily table, one row per channel).
  */
 export const TABLES = {
-	sales: { table: "kpi_sales_daily", dims: ["channel", "country"], sets: ["channel", "country"] },
+	// `segment` (the customer's RFM segment in the latest nightly run) is read from kpi_segment_daily, which
+	// holds the same columns per day × segment, written by the nightly run up to its as-of day (query.ts dimSql).
+	sales: { table: "kpi_sales_daily", dims: ["channel", "country", "segment"], sets: ["channel", "country"] },
 	products: { table: "kpi_products_daily", dims: ["product", "category"], sets: ["sku"] },
 	web: { table: "kpi_web_daily", dims: ["channel", "device", "country"], sets: ["channel", "device", "country"] },
 	product_views: { table: "kpi_product_views_daily", dims: ["product", "category"], sets: ["sku"] },

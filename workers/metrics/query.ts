@@ -43,15 +43,19 @@ interface Grids {
 	year: Grid | undefined;
 }
 
-/** Groups of a breakdown: the SQL key, the join it needs, and which grouping-set rows to read. */
-function dimSql(table: TableId, by: Dim | undefined): { key: string; join: string; where: string } {
+/** Groups of a breakdown: the table to read, the SQL key, the join it needs, and which grouping-set rows to read. */
+function dimSql(table: TableId, by: Dim | undefined): { from: string; key: string; join: string; where: string } {
+	// Segments are not a column of the daily rollups (a customer's segment changes nightly and relabels their
+	// past orders): the nightly run writes the sales measures per day × segment to their own table.
+	if (by === "segment") return { from: "kpi_segment_daily", key: "t.segment", join: "", where: "" };
+	const from = TABLES[table].table;
 	const column = by === "product" || by === "category" ? "sku" : by;
 	const sets = TABLES[table].sets as readonly string[];
 	const where = sets.map((c) => (c === column ? ` AND t.${c} <> ''` : ` AND t.${c} = ''`)).join("");
-	if (!by) return { key: "''", join: "", where };
-	if (by === "category") return { key: "COALESCE(p.category, 'uncategorized')", join: `LEFT JOIN products p ON p.site = t.site AND p.sku = t.sku`, where };
-	if (by === "product") return { key: "t.sku", join: "", where };
-	return { key: `t.${by}`, join: "", where };
+	if (!by) return { from, key: "''", join: "", where };
+	if (by === "category") return { from, key: "COALESCE(p.category, 'uncategorized')", join: `LEFT JOIN products p ON p.site = t.site AND p.sku = t.sku`, where };
+	if (by === "product") return { from, key: "t.sku", join: "", where };
+	return { from, key: `t.${by}`, join: "", where };
 }
 
 function aggregate(m: (typeof MEASURES)[MeasureId]): string {
@@ -69,12 +73,12 @@ async function fetchGrid(db: D1Database, site: string, measures: MeasureId[], fr
 	}
 	const grid: Grid = new Map();
 	const statements = [...byTable].map(([table, ids]) => {
-		const { key, join, where } = dimSql(table, by);
+		const { from: source, key, join, where } = dimSql(table, by);
 		const hasFirst = ids.some((id) => MEASURES[id].kind === "first");
 		// `first` measures read the bare column of the row with MIN(day) (SQLite's documented bare-column rule).
 		const cols = ids.map((id) => `${aggregate(MEASURES[id])} AS ${id}`).join(", ");
 		const sql = `SELECT ${bucketSql(grain, "t.day")} AS b, ${key} AS k, ${hasFirst ? "MIN(t.day) AS first_day, " : ""}${cols}
-			FROM ${TABLES[table].table} t ${join} WHERE t.site = ? AND t.day BETWEEN ? AND ?${where} GROUP BY b, k`;
+			FROM ${source} t ${join} WHERE t.site = ? AND t.day BETWEEN ? AND ?${where} GROUP BY b, k`;
 		return { ids, stmt: db.prepare(sql).bind(site, from, to) };
 	});
 	const results = statements.length ? await db.batch<Record<string, unknown>>(statements.map((s) => s.stmt)) : [];

@@ -38,6 +38,32 @@ export const SHIPPING_ERROR_SQL = "(COALESCE(r.reason, '') LIKE '%wrong item%' O
  */
 const SET2 = "CASE WHEN g.value = 1 THEN channel ELSE '' END, CASE WHEN g.value = 2 THEN country ELSE '' END";
 
+/**
+ * The sales measures of one order `o` (revenue = total − tax; `li` its lines, from orderLinesSql): the columns
+ * kpi_sales_daily sums per day × channel × country, and the nightly run's kpi_segment_daily per day × segment.
+ */
+export const ORDER_MEASURES_SQL = `o.total_minor - o.tax_minor AS revenue, o.total_minor AS total,
+				o.discount_minor AS discount, o.shipping_minor AS shipping, o.tax_minor AS tax,
+				COALESCE(li.line_revenue, 0) AS line_revenue, COALESCE(li.costed_revenue, 0) AS costed_revenue, COALESCE(li.cogs, 0) AS cogs, COALESCE(li.units, 0) AS units,
+				COALESCE(li.skus >= 2, 0) AS multi,
+				NOT EXISTS (SELECT 1 FROM orders p WHERE p.site = o.site AND p.customer_id = o.customer_id AND p.status <> 'cancelled'
+					AND (p.placed_at < o.placed_at OR (p.placed_at = o.placed_at AND p.order_id < o.order_id))) AS is_first,
+				o.is_subscription AS sub, CASE WHEN o.is_subscription THEN o.total_minor - o.tax_minor ELSE 0 END AS sub_revenue,
+				o.shipped_at IS NOT NULL AS shipped, CASE WHEN o.shipped_at IS NOT NULL THEN o.shipped_at - o.placed_at ELSE 0 END AS fulfil`;
+
+/** `LEFT JOIN (…) li`: line revenue, units, SKUs, costed revenue and COGS per order of site ?1 placed in [start, end) (SQL expressions). */
+export function orderLinesSql(start: string, end: string): string {
+	return `LEFT JOIN (
+				SELECT i.order_id, SUM(i.qty * i.unit_price_minor) AS line_revenue, SUM(i.qty) AS units, COUNT(*) AS skus,
+					SUM(CASE WHEN COALESCE(i.unit_cost_minor, p.unit_cost_minor) IS NULL THEN 0 ELSE i.qty * i.unit_price_minor END) AS costed_revenue,
+					SUM(i.qty * COALESCE(i.unit_cost_minor, p.unit_cost_minor, 0)) AS cogs
+				FROM orders oo CROSS JOIN order_items i ON i.site = oo.site AND i.order_id = oo.order_id
+				LEFT JOIN products p ON p.site = i.site AND p.sku = i.sku
+				WHERE oo.site = ?1 AND oo.placed_at >= ${start} AND oo.placed_at < ${end}
+				GROUP BY i.order_id
+			) li ON li.order_id = o.order_id`;
+}
+
 // Each statement binds ?1 site, ?2 day label, ?3 day start (UTC ms), ?4 day end (exclusive). CROSS JOIN fixes
 // the join order (SQLite's documented hint): the day's orders drive the lookups of their lines, never the reverse.
 const DAY_SQL: Record<Source, string[]> = {
@@ -49,25 +75,10 @@ const DAY_SQL: Record<Source, string[]> = {
 		SELECT ?1, ?2, ${SET2}, COUNT(*), SUM(revenue), SUM(total), SUM(discount), SUM(shipping), SUM(tax),
 			SUM(line_revenue), SUM(costed_revenue), SUM(cogs), SUM(units), SUM(multi), SUM(is_first), SUM(sub), SUM(sub_revenue), SUM(shipped), SUM(fulfil)
 		FROM (
-			SELECT COALESCE(o.channel, 'unknown') AS channel, COALESCE(c.country, 'unknown') AS country, o.total_minor - o.tax_minor AS revenue, o.total_minor AS total,
-				o.discount_minor AS discount, o.shipping_minor AS shipping, o.tax_minor AS tax,
-				COALESCE(li.line_revenue, 0) AS line_revenue, COALESCE(li.costed_revenue, 0) AS costed_revenue, COALESCE(li.cogs, 0) AS cogs, COALESCE(li.units, 0) AS units,
-				COALESCE(li.skus >= 2, 0) AS multi,
-				NOT EXISTS (SELECT 1 FROM orders p WHERE p.site = o.site AND p.customer_id = o.customer_id AND p.status <> 'cancelled'
-					AND (p.placed_at < o.placed_at OR (p.placed_at = o.placed_at AND p.order_id < o.order_id))) AS is_first,
-				o.is_subscription AS sub, CASE WHEN o.is_subscription THEN o.total_minor - o.tax_minor ELSE 0 END AS sub_revenue,
-				o.shipped_at IS NOT NULL AS shipped, CASE WHEN o.shipped_at IS NOT NULL THEN o.shipped_at - o.placed_at ELSE 0 END AS fulfil
+			SELECT COALESCE(o.channel, 'unknown') AS channel, COALESCE(c.country, 'unknown') AS country, ${ORDER_MEASURES_SQL}
 			FROM orders o
 			LEFT JOIN customers c ON c.site = o.site AND c.customer_id = o.customer_id
-			LEFT JOIN (
-				SELECT i.order_id, SUM(i.qty * i.unit_price_minor) AS line_revenue, SUM(i.qty) AS units, COUNT(*) AS skus,
-					SUM(CASE WHEN COALESCE(i.unit_cost_minor, p.unit_cost_minor) IS NULL THEN 0 ELSE i.qty * i.unit_price_minor END) AS costed_revenue,
-					SUM(i.qty * COALESCE(i.unit_cost_minor, p.unit_cost_minor, 0)) AS cogs
-				FROM orders oo CROSS JOIN order_items i ON i.site = oo.site AND i.order_id = oo.order_id
-				LEFT JOIN products p ON p.site = i.site AND p.sku = i.sku
-				WHERE oo.site = ?1 AND oo.placed_at >= ?3 AND oo.placed_at < ?4
-				GROUP BY i.order_id
-			) li ON li.order_id = o.order_id
+			${orderLinesSql("?3", "?4")}
 			WHERE o.site = ?1 AND o.placed_at >= ?3 AND o.placed_at < ?4 AND o.status <> 'cancelled'
 		) CROSS JOIN json_each('[0, 1, 2]') g
 		GROUP BY 3, 4`,

@@ -37,7 +37,7 @@ const querySchema = z.strictObject({
 	to: day.optional().describe("last local day, inclusive; default: today"),
 	grain: z.enum(GRAINS, { error: `must be one of ${GRAINS.join(", ")}` }).default("day").describe("series period"),
 	compare: z.enum(["previous", "yoy"], { error: "must be previous or yoy" }).optional().describe("add compare, delta and delta_pct: the previous range of equal length, or a year earlier"),
-	by: z.enum(DIMS, { error: `must be one of ${DIMS.join(", ")}` }).optional().describe("break down into groups"),
+	by: z.enum(DIMS, { error: `must be one of ${DIMS.join(", ")}` }).optional().describe("break down into groups; `segment`: the customer's RFM segment in the latest nightly run (`Unscored` without one), for days up to that run's as-of day"),
 	format: z.enum(["json", "csv"], { error: "must be json or csv" }).optional().describe("csv: one row per KPI × group × period (also `Accept: text/csv`)"),
 });
 
