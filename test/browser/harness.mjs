@@ -1,18 +1,17 @@
 /**
  * Test harness for the browser tests: a local HTTP server that serves the built tracker and fixture
- * pages and captures every POST (the tracker's beacons), plus a Chromium launcher (playwright-core).
- * Not a test file itself; imported by tracker.test.mjs.
+ * pages and captures every POST (the tracker's beacons), plus the Chromium launcher (chromium.mjs: which
+ * browser, which flags). Not a test file itself; imported by the browser test files.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const DIST = join(ROOT, "dist/web");
 
-export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 export const USER_AGENT =
 	"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
@@ -102,12 +101,12 @@ export function fixture({ site = "test", attrs = "", head = "", body = "", src =
 /** The snippet sites paste before the tag so that calls made before t.js loads are queued. */
 export const STUB = "<script>window.b2g=window.b2g||function(){(b2g.q=b2g.q||[]).push(arguments)}</script>";
 
-export function launchBrowser() {
-	return chromium.launch({
-		executablePath: CHROMIUM,
-		timeout: 30_000,
-		args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-	});
+/**
+ * Headless Chromium for a test file: CHROMIUM_PATH, else a system Chromium/Chrome, else the one from
+ * npm install (@sparticuz/chromium); see chromium.mjs. `options`: {env, args} for the browser process.
+ */
+export function launchBrowser(options) {
+	return launchChromium(options);
 }
 
 /** Polls `fn` until it returns a truthy value (which is returned) or throws after `timeout` ms. */

@@ -274,7 +274,9 @@ export const KPIS: readonly Kpi[] = [
 	K({
 		id: "clv", name: "Customer lifetime value", area: "financial", unit: "currency", good: "up", roles: STRATEGIC,
 		measures: ["revenue", "costed_revenue", "cogs", "active_customers", "first_orders", "lapsed_customers"],
-		description: "Average monthly revenue per customer × expected lifetime in months (1 ÷ monthly churn) × gross margin.",
+		description:
+			"The architecture document's formula, for any range: average monthly revenue per customer × expected lifetime in months (1 ÷ monthly churn) × gross margin. " +
+			"The probabilistic CLV per customer (BG/NBD purchases × Gamma-Gamma spend, 12 months, discounted) is a nightly model: GET /api/v1/clv/model and /api/v1/clv/customers.",
 		formula: "(revenue ÷ (active at start + new) ÷ months) × (1 ÷ monthly churn rate) × gross margin",
 		compute: (v, p) => {
 			const customers = v.active_customers + v.first_orders;
