@@ -62,7 +62,11 @@ interface OrderRow {
 	channel: string | null;
 }
 
-/** Non-cancelled orders placed in [from, cutoff), revenue net of refunds before the cutoff, in (placed_at, order_id) order. */
+/**
+ * Non-cancelled orders placed in [from, cutoff), revenue net of refunds before the cutoff, in (placed_at, order_id) order.
+ * `+r.created_at` keeps SQLite from choosing refunds_site_created for the per-order refund sum: with it, every
+ * order scanned the site's refunds (3.5 minutes for 50,000 demo orders instead of 0.2 s).
+ */
 export async function readOrders(db: D1Database, site: string, cutoff: number, from = 0): Promise<OrderRow[]> {
 	const out: OrderRow[] = [];
 	let after: [number, string] = [from - 1, ""];
@@ -70,7 +74,7 @@ export async function readOrders(db: D1Database, site: string, cutoff: number, f
 		const page = await db
 			.prepare(
 				`SELECT o.order_id, o.customer_id, o.placed_at,
-					o.total_minor - o.tax_minor - COALESCE((SELECT SUM(r.amount_minor) FROM refunds r WHERE r.site = o.site AND r.order_id = o.order_id AND r.created_at < ?3), 0),
+					o.total_minor - o.tax_minor - COALESCE((SELECT SUM(r.amount_minor) FROM refunds r WHERE r.site = o.site AND r.order_id = o.order_id AND +r.created_at < ?3), 0),
 					o.channel
 				FROM orders o
 				WHERE o.site = ?1 AND o.placed_at >= ?2 AND o.placed_at < ?3 AND o.status <> 'cancelled' AND (o.placed_at, o.order_id) > (?4, ?5)
