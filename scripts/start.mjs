@@ -282,10 +282,10 @@ async function firstNightlyRun(base, secret) {
 	if (jobs.runs?.some((r) => r.status === "complete")) return;
 	console.log("");
 	step("running the nightly analytics once for the demo store (RFM segments, cohorts, basket, CLV)");
+	const t = performance.now();
 	const started = await fetch(`${base}/api/v1/jobs/nightly/run?site=${SITE}`, { method: "POST", headers });
 	const run = await started.json();
 	if (started.status !== 202) throw new StepError(`could not start the nightly analytics: ${JSON.stringify(run)}`);
-	const t = performance.now();
 	for (;;) {
 		if (stopping) return;
 		await sleep(1000);
