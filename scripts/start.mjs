@@ -273,32 +273,40 @@ async function main() {
 }
 
 /**
- * Runs the nightly analytics (RFM, cohorts, basket, CLV) once for the demo site when no run has completed
- * yet, so every analytics page has data on a fresh machine; later runs come from the cron after 03:00.
+ * Runs the nightly analytics (RFM, cohorts, basket, CLV) for the demo site when no run has completed yet, so
+ * every analytics page has data on a fresh machine: first as of 30 days ago, then as of yesterday, so the
+ * segment movement matrix has a month to compare. Later runs come from the cron after 03:00.
  */
 async function firstNightlyRun(base, secret) {
 	const headers = { Authorization: `Bearer ${secret}` };
 	const jobs = await (await fetch(`${base}/api/v1/jobs?site=${SITE}&limit=100`, { headers })).json();
 	if (jobs.runs?.some((r) => r.status === "complete")) return;
-	console.log("");
-	step("running the nightly analytics once for the demo store (RFM segments, cohorts, basket, CLV)");
-	const t = performance.now();
-	const started = await fetch(`${base}/api/v1/jobs/nightly/run?site=${SITE}`, { method: "POST", headers });
-	const run = await started.json();
-	if (started.status !== 202) throw new StepError(`could not start the nightly analytics: ${JSON.stringify(run)}`);
-	for (;;) {
-		if (stopping) return;
-		await sleep(1000);
-		const r = await (await fetch(`${base}/api/v1/jobs/${run.id}?site=${SITE}`, { headers })).json();
-		if (r.status === "complete" || r.status === "errored") {
-			for (const s of r.steps) ok(`${s.step}: ${s.status}, ${(s.duration_ms / 1000).toFixed(1)} s, ${s.rows_read ?? 0} rows read, ${s.rows_written ?? 0} written${s.error ? ` (${s.error})` : ""}`);
-			if (r.status === "errored") console.log(`  ${red("✗")} the run failed: ${r.error}; see GET /api/v1/jobs/${run.id}?site=${SITE}`);
-			else ok(`nightly analytics as of ${r.as_of} done in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-			return;
-		}
-		if (performance.now() - t > 15 * 60_000) {
-			console.log(`  ${red("✗")} still running after 15 minutes; follow it at GET /api/v1/jobs/${run.id}?site=${SITE}`);
-			return;
+	const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10); // the demo site is in UTC
+	const monthBefore = new Date(Date.parse(yesterday) - 30 * 86_400_000).toISOString().slice(0, 10);
+	for (const asOf of [monthBefore, yesterday]) {
+		console.log("");
+		step(`running the nightly analytics for the demo store as of ${asOf} (RFM segments, cohorts, basket, CLV)`);
+		const t = performance.now();
+		const started = await fetch(`${base}/api/v1/jobs/nightly/run?site=${SITE}&as_of=${asOf}`, { method: "POST", headers });
+		const run = await started.json();
+		if (started.status !== 202) throw new StepError(`could not start the nightly analytics: ${JSON.stringify(run)}`);
+		for (;;) {
+			if (stopping) return;
+			await sleep(1000);
+			const r = await (await fetch(`${base}/api/v1/jobs/${run.id}?site=${SITE}`, { headers })).json();
+			if (r.status === "complete" || r.status === "errored") {
+				for (const s of r.steps) ok(`${s.step}: ${s.status}, ${(s.duration_ms / 1000).toFixed(1)} s, ${s.rows_read ?? 0} rows read, ${s.rows_written ?? 0} written${s.error ? ` (${s.error})` : ""}`);
+				if (r.status === "errored") {
+					console.log(`  ${red("✗")} the run failed: ${r.error}; see GET /api/v1/jobs/${run.id}?site=${SITE}`);
+					return;
+				}
+				ok(`nightly analytics as of ${r.as_of} done in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+				break;
+			}
+			if (performance.now() - t > 15 * 60_000) {
+				console.log(`  ${red("✗")} still running after 15 minutes; follow it at GET /api/v1/jobs/${run.id}?site=${SITE}`);
+				return;
+			}
 		}
 	}
 }
