@@ -21,13 +21,13 @@
  * No dependencies beyond the project's own devDependencies (wrangler, the pinned Node).
  */
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { constants } from "node:os";
 import { join } from "node:path";
 import { insertKeySql, newKey, revokeByNameSql } from "./lib/keys.mjs";
 import { LOGIN_TOKEN_TTL_MS, insertLoginTokenSql, loginUrl, newLoginToken, newUserId } from "./lib/users.mjs";
-import { ROOT as root, WRANGLER_ENV, WRANGLER_JS, WRANGLER_NODE, d1Json, killGroup, runCaptured } from "./lib/wrangler.mjs";
+import { DEV_ORIGIN_FILE, ROOT as root, WRANGLER_ENV, WRANGLER_JS, WRANGLER_NODE, d1Json, killGroup, runCaptured } from "./lib/wrangler.mjs";
 
 const args = new Set(process.argv.slice(2));
 const PORT = Number(process.env.PORT ?? 8787);
@@ -246,6 +246,8 @@ async function main() {
 			const res = await fetch(`http://${HOST}:${PORT}/`, { signal: AbortSignal.timeout(5000) });
 			await res.arrayBuffer();
 			ready = true;
+			// For `npm run user -- link` in another terminal: links for the port this stack serves.
+			writeFileSync(DEV_ORIGIN_FILE, `${ORIGIN}\n`);
 		} catch {
 			await sleep(500);
 		}

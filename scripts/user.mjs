@@ -8,12 +8,14 @@
  *   disable --email a@b.c                                              ends the user's sessions at once
  *   enable --email a@b.c
  *
- * Links are for http://localhost:8787 unless --url says otherwise, valid 15 minutes and usable once.
+ * Links are for the origin `npm start` serves (PORT if set, else the one the running npm start recorded in
+ * .wrangler/b2g-origin, else http://localhost:8787) unless --url says otherwise, valid 15 minutes and usable once.
  * Removing a user for good, and everything else, is the admin API: /api/v1/users.
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { insertLoginTokenSql, insertUserSql, loginUrl, newLoginToken, newUserId, normalizeEmail, ROLES } from "./lib/users.mjs";
-import { d1Json, runWrangler } from "./lib/wrangler.mjs";
+import { d1Json, DEV_ORIGIN_FILE, runWrangler } from "./lib/wrangler.mjs";
 
 const usage = `usage: npm run user -- create --email EMAIL --role ${ROLES.join("|")} [--url URL] [--persist-to DIR]
        npm run user -- list [--persist-to DIR]
@@ -45,6 +47,16 @@ async function mintLink(userId, origin, persistTo) {
 	return loginUrl(origin, t.token);
 }
 
+/** Where `npm start` serves: PORT when set, else what the running (or last) npm start wrote, else :8787. */
+function devOrigin() {
+	if (process.env.PORT) return `http://localhost:${process.env.PORT}`;
+	try {
+		return readFileSync(DEV_ORIGIN_FILE, "utf8").trim() || "http://localhost:8787";
+	} catch {
+		return "http://localhost:8787";
+	}
+}
+
 async function main() {
 	const { positionals, values } = parseArgs({
 		allowPositionals: true,
@@ -52,7 +64,7 @@ async function main() {
 	});
 	const [command] = positionals;
 	const persistTo = values["persist-to"];
-	const origin = values.url ?? "http://localhost:8787";
+	const origin = values.url ?? devOrigin();
 	if (values.help || !command) {
 		console.log(usage);
 		process.exit(command ? 0 : 2);

@@ -108,6 +108,17 @@ describe("bulk import", () => {
 		expect((await getJson<Record<string, unknown>>(`/api/v1/health/pipeline?site=demo&date=${day}`)).body).toMatchObject({ imported: 30, stored: 30 });
 	});
 
+	it("accepts an event line that names the import's site, refuses one naming another, and takes short backend visitor ids (issue 15)", async () => {
+		const t0 = Date.UTC(2025, 2, 1, 12);
+		const line = (id: string, extra: Record<string, unknown>) => JSON.stringify({ id, name: "page_view", ts: t0, url: "https://shop.example/", ...extra });
+		const job = await importFile("events", [line("site-same", { site: "demo", visitor_id: "v1" }), line("site-other", { site: "locked", visitor_id: "v2" }), line("short-visitor", { visitor_id: "42" })].join("\n"), "ndjson");
+		expect(job).toMatchObject({ status: "done", rows_ok: 2, rows_rejected: 1 });
+		expect(job.rejects[0]).toMatchObject({ line: 2 });
+		expect(job.rejects[0]?.reason).toMatch(/site.*'demo'.*"locked"/);
+		const stored = await env.DB.prepare("SELECT id, visitor FROM events WHERE site = 'demo' AND id IN ('site-same', 'short-visitor') ORDER BY id").all();
+		expect(stored.results).toEqual([{ id: "short-visitor", visitor: "42" }, { id: "site-same", visitor: "v1" }]);
+	});
+
 	it("refuses unknown entities, a missing format and an empty file", async () => {
 		expect((await upload("widgets", "a\n1", "csv")).status).toBe(404);
 		const noFormat = await exports.default.fetch("https://b2g.test/api/v1/import/orders?site=demo", { method: "POST", headers: { Authorization: `Bearer ${ADMIN_KEY}` }, body: "x" });

@@ -50,7 +50,7 @@ const eventCases: [string, Record<string, unknown>, string][] = [
 	["prop string huge", { props: { note: "n".repeat(2000) } }, "events[0].props.note"],
 	["customer_id empty", { customer_id: "" }, "events[0].customer_id"],
 	["customer_id number", { customer_id: 42 }, "events[0].customer_id"],
-	["visitor_id too short", { visitor_id: "abc" }, "events[0].visitor_id"],
+	["visitor_id empty", { visitor_id: "" }, "events[0].visitor_id"],
 	["unknown field", { color: "red" }, "events[0].color"],
 	["purchase without order_id", { name: "purchase", props: { value: 10, currency: "EUR", items: [{ sku: "A", qty: 1, price: 10 }] } }, "events[0].props.order_id"],
 	["purchase value negative", { name: "purchase", props: { order_id: "o1", value: -1, currency: "EUR", items: [{ sku: "A", qty: 1, price: 10 }] } }, "events[0].props.value"],

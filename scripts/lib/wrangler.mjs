@@ -15,6 +15,8 @@ import { basename, delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+/** `npm start` writes the origin it serves here, so other CLIs (npm run user -- link) print links for the right port. */
+export const DEV_ORIGIN_FILE = join(ROOT, ".wrangler", "b2g-origin");
 export const WRANGLER_JS = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
 const BIN_DIR = join(ROOT, "node_modules/.bin");
 const PINNED_NODE = join(BIN_DIR, "node");

@@ -11,7 +11,16 @@ import type { StoredEvent } from "../pipeline/message";
 /** Imported events may be of any age (but not more than a day ahead). */
 const FAR_PAST = Number.MAX_SAFE_INTEGER;
 
-export function importEventRecord(raw: unknown, ctx: WriteContext): { ok: true; event: StoredEvent } | { ok: false; error: z.ZodError } {
+export function importEventRecord(line: unknown, ctx: WriteContext): { ok: true; event: StoredEvent } | { ok: false; error: z.ZodError } {
+	// A line may name its site (as a /e batch does): accepted when it is the import's site, refused otherwise.
+	let raw = line;
+	if (typeof line === "object" && line !== null && !Array.isArray(line) && "site" in line) {
+		const { site, ...rest } = line as Record<string, unknown>;
+		if (site !== ctx.site) {
+			return { ok: false, error: new z.ZodError([{ code: "custom", path: ["site"], message: `this import is for site '${ctx.site}'; the line names ${JSON.stringify(site)}`, input: site }]) };
+		}
+		raw = rest;
+	}
 	// parseEvent's age check is relative to `now`; shifting `now` far ahead would break the future check,
 	// so validate with the real clock and drop only the "older than 7 days" issue.
 	const parsed = parseEvent(raw, ctx.now);

@@ -80,7 +80,8 @@ export const eventBase = z.strictObject({
 	referrer: z.string().max(2048).nullable().optional(),
 	props: z.record(z.string(), z.unknown()).optional(),
 	customer_id: shortText(128).optional(),
-	visitor_id: z.string().min(8).max(128).optional(),
+	/** A server-side sender's own visitor id: any non-empty id (it never collides with a hashed browser visitor, which is 32 hex digits chosen by us). */
+	visitor_id: z.string().min(1, "must not be empty").max(128).optional(),
 });
 
 export type WireEvent = z.infer<typeof eventBase>;

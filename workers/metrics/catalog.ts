@@ -299,7 +299,10 @@ export const KPIS: readonly Kpi[] = [
 	}),
 	K({
 		id: "visitors", name: "Visitors", area: "conversion", unit: "count", good: "up", measures: ["visitors"],
-		description: "Distinct visitors per day, summed over the period's days (the cookieless visitor id changes daily).", formula: "Σ daily distinct visitors",
+		description:
+			"Distinct visitors per local day, summed over the period's days (the cookieless visitor id changes daily). A visitor counts on each day on which one of their sessions starts: " +
+			"a session that runs past midnight counts for the day it started, not again for the next.",
+		formula: "Σ over days of distinct visitors with a session starting that day",
 		compute: (v) => v.visitors,
 	}),
 	K({
