@@ -259,7 +259,7 @@ describe("dashboard (Preact + uPlot) against wrangler dev with a demo store", ()
 		const url = new URL(page.url());
 		assert.equal(url.pathname, "/");
 		for (const p of ["site", "from", "to", "grain", "compare"]) assert.ok(url.searchParams.has(p), `the URL holds ${p}`);
-		assert.deepEqual(await page.$$eval("nav a", (as) => as.map((a) => a.dataset.nav)), ["/", "/operations", "/customers", "/products"], "admin sees every page");
+		assert.deepEqual(await page.$$eval("nav a", (as) => as.map((a) => a.dataset.nav)), ["/", "/operations", "/customers", "/products", "/cohorts", "/basket"], "admin sees every page");
 		assert.equal(await page.textContent("[data-role]"), "admin");
 		const { count } = await eventuallyMatchApi(page);
 		assert.ok(count >= 20, `KPI values and comparisons checked (${count})`);
@@ -781,7 +781,7 @@ describe("dashboard (Preact + uPlot) against wrangler dev with a demo store", ()
 		try {
 			const page = await signIn(context, "ops@example.com", "operations");
 			assert.equal(new URL(page.url()).pathname, "/operations", "the executive page is not theirs");
-			assert.deepEqual(await page.$$eval("nav a", (as) => as.map((a) => a.dataset.nav)), ["/operations", "/customers", "/products"]);
+			assert.deepEqual(await page.$$eval("nav a", (as) => as.map((a) => a.dataset.nav)), ["/operations", "/customers", "/products", "/basket"]);
 			await eventuallyMatchApi(page);
 			for (const id of ["marketing_spend", "cac", "roas"]) assert.equal(await page.$(`[data-kpi="${id}"]`), null, `${id} hidden`);
 			const headers = await page.$$eval('table[data-table="channels"] th', (th) => th.map((t) => t.textContent));
@@ -842,6 +842,68 @@ describe("dashboard (Preact + uPlot) against wrangler dev with a demo store", ()
 			assert.ok(warm.t < 1500, `LCP ${warm.t.toFixed(0)} ms (${warm.el}) < 1500 ms`);
 			// The first page after following a login link (redirect, new session, cold caches) too.
 			assert.ok(cold.t < 1500, `LCP after login ${cold.t.toFixed(0)} ms (${cold.el}) < 1500 ms: ${JSON.stringify(cold.timeline)}`);
+		} finally {
+			await context.close();
+		}
+	});
+
+	test("an invalid browser locale (en-US@posix, what Chromium reports under LANG=C): every page renders its numbers, written as en-US", { timeout: 90_000 }, async () => {
+		const context = await newContext({ locale: "en-US@posix" });
+		try {
+			const page = await signIn(context, "posix@example.com", "admin");
+			// The browser's language is the issue's: not a BCP 47 tag, so Intl refuses it. The dashboard reads it
+			// as en-US and shows libraries (uPlot) that tag instead.
+			const tag = await page.evaluate(() => {
+				const browser = Object.getOwnPropertyDescriptor(Navigator.prototype, "language").get.call(navigator);
+				try {
+					Intl.getCanonicalLocales(browser);
+					return [browser, "accepted", navigator.language];
+				} catch (err) {
+					return [browser, err.name, navigator.language];
+				}
+			});
+			assert.deepEqual(tag, ["en-US@posix", "RangeError", "en-US"]);
+			const query = new URL(page.url()).searchParams;
+			const customer = (await pageApi(page, `/api/v1/customers?site=${SITE}&limit=1`)).body.customers[0].id;
+			const sku = (await pageApi(page, `/api/v1/products/performance?site=${SITE}&from=${query.get("from")}&to=${query.get("to")}`)).body.products[0].sku;
+			for (const path of ["/", "/operations", "/customers", "/products", `/customers/${encodeURIComponent(customer)}`, `/products/${encodeURIComponent(sku)}`]) {
+				await page.goto(`${stack.base}${path}?${query}`);
+				await settled(page);
+				const failed = await page.$$eval('[data-state="error"]', (els) => els.map((e) => `${e.dataset.panel}: ${e.textContent}`));
+				assert.deepEqual(failed, [], `${path}: no panel in its error state`);
+				const numbers = await page.$$eval("[data-kpi], [data-src]", (els) => els.filter((e) => e.dataset.value !== "" && Number.isFinite(Number(e.dataset.value))).map((e) => e.textContent.trim()));
+				assert.ok(numbers.length > 0, `${path} shows numbers`);
+				for (const text of numbers) assert.match(text, /\d/, `${path}: a number is written out (${JSON.stringify(text)})`);
+				if (path === "/") {
+					await eventuallyMatchApi(page);
+					// The reader's language (en-US from en-US@posix), not Intl's POSIX variant ("€ 12345.67").
+					const revenue = Number(await page.getAttribute('[data-kpi="revenue"]', "data-value"));
+					assert.equal((await page.textContent('[data-kpi="revenue"]')).trim(), new Intl.NumberFormat("en-US", { style: "currency", currency: "EUR" }).format(revenue));
+				}
+			}
+			assert.deepEqual(context.errors, []);
+		} finally {
+			await context.close();
+		}
+	});
+
+	test("a panel that fails while rendering shows its error state; the page's other panels still render", { timeout: 60_000 }, async () => {
+		const context = await newContext();
+		try {
+			const page = await context.newPage();
+			// A malformed answer (a start time that is not a time) makes the alerts table throw while it renders
+			// (Date#toISOString, Intl.DateTimeFormat#format: RangeError), nothing else.
+			const broken = { id: "a1", rule_id: "r1", rule_name: "Broken", metric: "revenue", severity: "critical", key: "site", label: null, state: "firing", value: 1, baseline: null, limit: 2, period: "day", started_at: "not a time" };
+			await page.route("**/api/v1/alerts?*", (route) => route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ alerts: [broken] }) }));
+			await page.goto(await stack.loginLink("broken-panel@example.com", "admin"));
+			await settled(page);
+			await page.waitForSelector('[data-panel="alerts"][data-state="error"] [role="alert"]');
+			assert.match(await page.textContent('[data-panel="alerts"] [role="alert"]'), /Could not show this panel: .*Invalid time value/);
+			const states = await page.$$eval("[data-panel]", (els) => els.map((e) => [e.dataset.panel, e.dataset.state]));
+			assert.deepEqual(states.filter(([, state]) => state === "error").map(([id]) => id), ["alerts"], "only the alerts panel failed");
+			assert.ok(states.filter(([, state]) => state === "ready").length >= 5, `the other panels render (${JSON.stringify(states)})`);
+			await eventuallyMatchApi(page);
+			assert.deepEqual(context.errors, [], "contained: no uncaught error");
 		} finally {
 			await context.close();
 		}

@@ -139,6 +139,8 @@ export interface CustomerProfile {
 	events: { id: string; name: string; ts: number; path: string; channel: string; device: string }[];
 	tickets: { ticket_id: string; order_id: string | null; channel: string | null; category: string | null; status: string; opened_at: number; first_response_at: number | null; resolved_at: number | null }[];
 	surveys: { response_id: string; kind: string; score: number; responded_at: number; order_id: string | null }[];
+	/** The nightly analytics' view of the customer (optional: Workers before it leave it out). */
+	analytics?: CustomerAnalytics;
 }
 export interface Journeys {
 	from: string;
@@ -278,4 +280,201 @@ export function useJson<T>(url: string | null): Loadable<T> {
 		return () => ctl.abort();
 	}, [url]);
 	return state;
+}
+
+// ─── nightly customer analytics (workers/analytics/routes.ts, profile.ts) ───────────────────────
+// Results of the latest complete nightly run; before any run the endpoints answer 404 `no_results`.
+
+export interface AnalyticsRun {
+	id: string;
+	site: string;
+	as_of: string;
+	trigger: "cron" | "manual" | "start";
+	status: "queued" | "running" | "complete" | "errored";
+	created_at: number;
+	started_at: number | null;
+	finished_at: number | null;
+	error: string | null;
+	steps: { step: string; status: "running" | "complete" | "errored"; attempts: number; duration_ms: number | null; error: string | null }[];
+}
+
+export interface RfmSegment {
+	segment: string;
+	customers: number;
+	/** Fraction 0–1 of the scored customers. */
+	customer_share: number | null;
+	/** Major units of the site currency. */
+	revenue: number;
+	/** Fraction of the window's net revenue; null when that total is ≤ 0. */
+	revenue_share: number | null;
+	average_order_value: number | null;
+	mean_recency_days: number | null;
+	ranges: { r: number[]; f: number[]; m: number[] } | null;
+	action: string;
+}
+export interface Segments {
+	site: string;
+	as_of: string;
+	currency: string;
+	window_days: number;
+	customers: number;
+	segments: RfmSegment[];
+}
+export interface SegmentMovement {
+	site: string;
+	from: string | null;
+	to: string;
+	labels: string[];
+	/** counts[from][to]. */
+	counts: number[][];
+	available: string[];
+}
+export type SegmentSort = "monetary" | "recency" | "frequency" | "customer";
+export interface SegmentCustomer {
+	customer_id: string;
+	recency_days: number;
+	frequency: number;
+	monetary: number;
+	r: number;
+	f: number;
+	m: number;
+}
+export interface SegmentCustomers {
+	site: string;
+	as_of: string;
+	segment: string;
+	total: number;
+	customers: SegmentCustomer[];
+	next_cursor: string | null;
+}
+
+/** Cohort documents (workers/analytics/cohorts.ts): money in integer minor units, pct a fraction 0–1. */
+export interface CohortPeriod {
+	k: number;
+	customers: number;
+	pct: number;
+	revenueMinor: number;
+	cumulativeRevenuePerCustomerMinor: number;
+	partial: boolean;
+}
+export interface Cohort {
+	cohort: string;
+	start: string;
+	size: number;
+	periods: CohortPeriod[];
+}
+export interface ChannelCohort {
+	channel: string;
+	customers: number;
+	periods: { k: number; cohorts: number; customers: number; retained: number; pct: number; cumulativeRevenuePerCustomerMinor: number }[];
+	cohorts: Cohort[];
+}
+export interface ProductAdoption {
+	categories: string[];
+	rows: { category: string; customers: number; adopted: { category: string; customers: number; share: number | null }[] }[];
+}
+export type CohortGrain = "month" | "week";
+export interface CohortAnswer<T> {
+	site: string;
+	as_of: string;
+	kind: string;
+	grain: CohortGrain | null;
+	currency: string;
+	result: T;
+}
+export type RetentionAnswer = CohortAnswer<{ grain: CohortGrain; cohorts: Cohort[] }>;
+export type ChannelAnswer = CohortAnswer<{ grain: CohortGrain; channels: ChannelCohort[] }>;
+export type AdoptionAnswer = CohortAnswer<ProductAdoption>;
+
+export interface BasketRule {
+	antecedent: string[];
+	consequent: string[];
+	count: number;
+	support: number;
+	confidence: number;
+	lift: number;
+	/** null when confidence is 1 (infinite). */
+	conviction: number | null;
+}
+export interface BasketRules {
+	site: string;
+	as_of: string;
+	level: "product" | "category";
+	baskets: number;
+	total: number;
+	rules: BasketRule[];
+}
+export interface Bundle {
+	items: string[];
+	count: number;
+	support: number;
+	lift: number;
+	bestRule: (BasketRule & { leverage?: number }) | null;
+	/** Combined unit margin, major units; null when a unit cost is unknown. */
+	margin: number | null;
+}
+export interface Seasonality {
+	category: string;
+	/** Jan…Dec, 1.0 = a typical month; null with under 12 months of history. */
+	index: number[] | null;
+	from: string | null;
+	to: string | null;
+	months: number;
+}
+export interface BasketBundles {
+	site: string;
+	as_of: string;
+	currency: string;
+	baskets: number;
+	bundles: Bundle[];
+	seasonality: Seasonality[];
+}
+
+export interface ClvModel {
+	site: string;
+	as_of: string;
+	currency: string;
+	model:
+		| { status: "insufficient_data"; reason: string }
+		| {
+				status: "ok";
+				customers: number;
+				repeat_customers: number;
+				bg_nbd: { r: number; alpha: number; a: number; b: number; logLikelihood?: number };
+				gamma_gamma: { p: number; q: number; gamma: number; logLikelihood?: number } | null;
+				margin: number | null;
+				margin_source: string;
+				horizon_months: number;
+				monthly_discount_rate: number;
+				holdout: { calibration_end: string; holdout_days: number; customers: number; totalPredicted: number; totalActual: number; buckets: { x: number; label: string; customers: number; meanPredicted: number | null; meanActual: number | null }[] } | null;
+		  };
+}
+export type ClvSort = "clv" | "p_alive" | "expected_90";
+export interface ClvCustomer {
+	customer_id: string;
+	p_alive: number;
+	expected_30: number;
+	expected_90: number;
+	expected_365: number;
+	expected_spend: number;
+	clv: number;
+	recency_days: number | null;
+	segment: string | null;
+}
+export interface ClvCustomers {
+	site: string;
+	as_of: string;
+	currency: string;
+	customers: ClvCustomer[];
+	distribution: { from: number; to: number | null; customers: number }[];
+	p_alive_by_recency: { from_days: number; to_days: number | null; customers: number; mean_p_alive: number | null }[];
+	total_clv: number;
+}
+
+/** `analytics` of GET /customers/{id} (absent from older Workers). */
+export interface CustomerAnalytics {
+	as_of: string | null;
+	rfm: { recency_days: number; frequency: number; monetary: number; r: number; f: number; m: number; segment: string; action: string } | null;
+	segment_history: { as_of: string; segment: string; r: number; f: number; m: number }[];
+	clv: { p_alive: number; expected_30: number; expected_90: number; expected_365: number; expected_spend: number | null; clv: number | null } | null;
 }

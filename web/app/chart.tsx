@@ -8,6 +8,7 @@ import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { formatValue } from "./format";
+import { LOCALE } from "./locale";
 import { cssVar, SERIES_COLORS, useTheme } from "./theme";
 import { DataTable } from "./ui";
 
@@ -35,8 +36,8 @@ export interface ChartProps {
 	id?: string;
 }
 
-const SHORT_DAY = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", timeZone: "UTC" });
-const SHORT_MONTH = new Intl.DateTimeFormat(undefined, { month: "short", year: "2-digit", timeZone: "UTC" });
+const SHORT_DAY = new Intl.DateTimeFormat(LOCALE, { month: "short", day: "numeric", timeZone: "UTC" });
+const SHORT_MONTH = new Intl.DateTimeFormat(LOCALE, { month: "short", year: "2-digit", timeZone: "UTC" });
 
 /** Axis text for a period label. */
 export function shortPeriod(p: string): string {

@@ -1,13 +1,15 @@
 /**
- * Numbers as the reader's locale writes them, money in the site's currency. KPI values arrive in the
- * units of the catalogue: `currency` in major units, `percent` as 0–100, counts, scores, hours, months.
+ * Numbers as the reader's locale writes them (LOCALE: the first of the browser's languages that Intl
+ * accepts, else "en"), money in the site's currency. KPI values arrive in the units of the catalogue:
+ * `currency` in major units, `percent` as 0–100, counts, scores, hours, months.
  */
+import { LOCALE } from "./locale";
 
 const cache = new Map<string, Intl.NumberFormat>();
 function nf(key: string, options: Intl.NumberFormatOptions): Intl.NumberFormat {
 	let f = cache.get(key);
 	if (!f) {
-		f = new Intl.NumberFormat(undefined, options);
+		f = new Intl.NumberFormat(LOCALE, options);
 		cache.set(key, f);
 	}
 	return f;
@@ -68,16 +70,16 @@ export function signedPercent(value: number): string {
 }
 
 export function dateTime(ms: number, timezone: string): string {
-	return new Intl.DateTimeFormat(undefined, { timeZone: timezone, dateStyle: "medium", timeStyle: "short" }).format(ms);
+	return new Intl.DateTimeFormat(LOCALE, { timeZone: timezone, dateStyle: "medium", timeStyle: "short" }).format(ms);
 }
 
 export function timeOfDay(ms: number, timezone: string): string {
-	return new Intl.DateTimeFormat(undefined, { timeZone: timezone, hour: "2-digit", minute: "2-digit" }).format(ms);
+	return new Intl.DateTimeFormat(LOCALE, { timeZone: timezone, hour: "2-digit", minute: "2-digit" }).format(ms);
 }
 
 /** A day as the reader writes it ("Nov 27, 2026"), in the site's time zone. */
 export function dateOnly(ms: number, timezone: string): string {
-	return new Intl.DateTimeFormat(undefined, { timeZone: timezone, dateStyle: "medium" }).format(ms);
+	return new Intl.DateTimeFormat(LOCALE, { timeZone: timezone, dateStyle: "medium" }).format(ms);
 }
 
 /** The local day of an instant in `timezone`, YYYY-MM-DD (for grouping and chart labels). */
@@ -103,7 +105,7 @@ export function country(code: string | null): string {
 	if (!/^[A-Z]{2}$/.test(code)) return code;
 	if (regions === undefined) {
 		try {
-			regions = new Intl.DisplayNames(undefined, { type: "region" });
+			regions = new Intl.DisplayNames(LOCALE, { type: "region" });
 		} catch {
 			regions = null;
 		}

@@ -3,27 +3,55 @@
  * the navigation for that role, the global site / date range / grain / comparison controls (all held in
  * the URL), and the pages, each loaded on first visit.
  */
-import { render } from "preact";
+// First: makes navigator.language(s) valid BCP 47 tags before any library reads them (see locale.ts).
+import "./locale";
+import { render, type FunctionComponent } from "preact";
 import { ErrorBoundary, lazy, LocationProvider, Route, Router, useLocation } from "preact-iso";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { apiUrl, getJson, HttpError, onUnauthorized, postJson, type CatalogKpi, type Me, type Role, type Site } from "./api";
+import { Boundary } from "./boundary";
 import { SignIn } from "./signin";
 import { AppContext, COMPARES, GRAINS, PAGES, pageOf, pageParams, pageUrl, PRESETS, presetOf, today, viewFromQuery, viewQuery, type App, type View } from "./state";
 import "./styles.css";
 import { initTheme, setTheme, useTheme } from "./theme";
 
-const Executive = lazy(() => import("./pages/executive"));
-const Operations = lazy(() => import("./pages/operations"));
-const Customers = lazy(() => import("./pages/customers"));
-const Customer = lazy(() => import("./pages/customer"));
-const Products = lazy(() => import("./pages/products"));
-const Product = lazy(() => import("./pages/product"));
+/**
+ * A page's code, loaded on first visit. When it cannot load (the network, a newer deploy, an error while
+ * its modules start), the page says so instead of staying blank.
+ */
+function page<P>(load: () => Promise<{ default: FunctionComponent<P> }>) {
+	return lazy(() => load().catch((error: unknown): { default: FunctionComponent<P> } => ({ default: () => <PageError error={error} what="loaded" /> })));
+}
+
+const Executive = page(() => import("./pages/executive"));
+const Operations = page(() => import("./pages/operations"));
+const Customers = page(() => import("./pages/customers"));
+const Customer = page(() => import("./pages/customer"));
+const Products = page(() => import("./pages/products"));
+const Product = page(() => import("./pages/product"));
+const Cohorts = page(() => import("./pages/cohorts"));
+const Basket = page(() => import("./pages/basket"));
+
+/** A page that could not be loaded or shown (what its panels throw stays in the panel: ui.tsx). */
+function PageError({ error, what }: { error: unknown; what: "loaded" | "shown" }) {
+	return (
+		<section class="panel" data-state="error">
+			<h1>This page could not be {what}</h1>
+			<p class="msg err" role="alert">
+				{error instanceof Error ? error.message : String(error)}
+			</p>
+			<p>Reload the page to try again.</p>
+		</section>
+	);
+}
 
 /** The lazy page of a path (to load its code while the shell starts). */
 function pageComponent(path: string) {
-	const m = /^\/(operations|customers|products)(\/[^/]+)?\/?$/.exec(path);
+	const m = /^\/(operations|customers|products|cohorts|basket)(\/[^/]+)?\/?$/.exec(path);
 	if (!m) return Executive;
 	if (m[1] === "operations") return Operations;
+	if (m[1] === "cohorts") return Cohorts;
+	if (m[1] === "basket") return Basket;
 	if (m[1] === "customers") return m[2] ? Customer : Customers;
 	return m[2] ? Product : Products;
 }
@@ -225,7 +253,8 @@ function Shell({ me, role, sites, catalog, onSignedOut }: { me: Me; role: Role; 
 			<Controls app={app} />
 			<main id="main" tabIndex={-1}>
 				<AppContext.Provider value={app}>
-						<ErrorBoundary onError={(e) => console.error(e)}>
+					<Boundary resetKey={loc.url} fallback={(error) => <PageError error={error} what="shown" />}>
+						<ErrorBoundary>
 							<Router>
 								<Route path="/" component={Executive} />
 								<Route path="/operations" component={Operations} />
@@ -233,9 +262,12 @@ function Shell({ me, role, sites, catalog, onSignedOut }: { me: Me; role: Role; 
 								<Route path="/customers/:id" component={Customer} />
 								<Route path="/products" component={Products} />
 								<Route path="/products/:sku" component={Product} />
+								<Route path="/cohorts" component={Cohorts} />
+								<Route path="/basket" component={Basket} />
 								<Route default component={NotFound} />
 							</Router>
 						</ErrorBoundary>
+					</Boundary>
 				</AppContext.Provider>
 			</main>
 			<footer class="foot muted">
@@ -282,7 +314,7 @@ function Root() {
 			</main>
 		);
 	return (
-		<LocationProvider scope={/^\/((operations|customers|products)(\/[^/?#]+)?\/?)?(\?|$)/}>
+		<LocationProvider scope={/^\/((operations|customers|products)(\/[^/?#]+)?\/?|cohorts\/?|basket\/?)?(\?|$)/}>
 			<Shell
 				me={boot.me}
 				role={boot.role}

@@ -133,6 +133,8 @@ export const PAGES: { path: string; label: string; roles: Role[] }[] = [
 	{ path: "/operations", label: "Operations", roles: EVERYONE },
 	{ path: "/customers", label: "Customers", roles: EVERYONE },
 	{ path: "/products", label: "Products", roles: EVERYONE },
+	{ path: "/cohorts", label: "Cohorts", roles: ["admin", "executive", "analyst"] },
+	{ path: "/basket", label: "Basket", roles: EVERYONE },
 ];
 
 /** The page a path belongs to: its own (/customers) or its parent's (/customers/C1 → /customers). */

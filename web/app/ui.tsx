@@ -3,6 +3,7 @@ import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import type { KpiPoint, KpiResult } from "./api";
 import { HttpError } from "./api";
+import { Boundary } from "./boundary";
 import { downloadCsv, toCsv, type Cell } from "./csv";
 import { formatValue, signedPercent } from "./format";
 
@@ -19,17 +20,33 @@ export interface PanelProps {
 	children?: ComponentChildren;
 }
 
-/** A titled card. While loading with nothing to show yet: a skeleton; on error: the message; a 403 hides the panel. */
-export function Panel({ title, id, loading, error, empty, wide, actions, note, children }: PanelProps) {
+/**
+ * A titled card. While loading with nothing to show yet: a skeleton; on error: the message; a 403 hides the
+ * panel. What its content throws while rendering stays in the panel: its error state, the rest of the page
+ * unaffected (tried again when the page renders the panel anew).
+ */
+export function Panel(props: PanelProps) {
+	return (
+		<Boundary resetKey={props.children} fallback={(failed) => <PanelView {...props} failed={failed} />}>
+			<PanelView {...props} />
+		</Boundary>
+	);
+}
+
+function PanelView({ title, id, loading, error, failed, empty, wide, actions, note, children }: PanelProps & { failed?: Error }) {
 	if (error instanceof HttpError && error.status === 403) return null;
-	const state = error ? "error" : loading ? "loading" : empty ? "empty" : "ready";
+	const state = error || failed ? "error" : loading ? "loading" : empty ? "empty" : "ready";
 	return (
 		<section class={`panel${wide ? " wide" : ""}`} aria-labelledby={id ? `${id}-title` : undefined} data-panel={id} data-state={state} aria-busy={loading ? "true" : "false"}>
 			<header class="panel-head">
 				<h2 id={id ? `${id}-title` : undefined}>{title}</h2>
 				{actions && <div class="panel-actions">{actions}</div>}
 			</header>
-			{error ? (
+			{failed ? (
+				<p class="msg err" role="alert">
+					Could not show this panel: {failed.message}
+				</p>
+			) : error ? (
 				<p class="msg err" role="alert">
 					Could not load this panel: {error.message}
 				</p>

@@ -2,12 +2,15 @@
  * One customer (GET /api/v1/customers/{id}): the record, lifetime totals, an activity timeline (web
  * events, orders, refunds, tickets, survey answers), orders, the products they bought (each a link to
  * the product page), support tickets and survey responses. Name and email only when the API sends them.
+ * From the nightly analytics (the profile's `analytics`): R, F and M scores, the segment and what to do,
+ * the segment history, P(alive), expected orders and — not for the operations role — expected spend and CLV.
  */
 import { useRoute } from "preact-iso";
 import { useMemo } from "preact/hooks";
-import { apiUrl, HttpError, useJson, type CustomerProfile, type Loadable, type ProfileOrder } from "../api";
+import { apiUrl, HttpError, type CustomerProfile, type Loadable, type ProfileOrder } from "../api";
+import { frac, NIGHTLY_TEXT, RunNightly, segmentName, useAnalyticsJson } from "../analytics-ui";
 import { Chart } from "../chart";
-import { count, country, dateOnly, dateTime, formatValue, hours, localDay, minorPerMajor, money, words } from "../format";
+import { count, country, dateOnly, dateTime, decimal, formatValue, hours, localDay, minorPerMajor, money, words } from "../format";
 import { pageUrl, useApp } from "../state";
 import { DataTable, Panel, Stat } from "../ui";
 
@@ -18,7 +21,8 @@ export default function Customer() {
 	const id = params.id ?? "";
 	const { view } = useApp();
 	const src = apiUrl(`/customers/${encodeURIComponent(id)}`, { site: view.site });
-	const res = useJson<CustomerProfile>(src);
+	// Reloaded when a nightly run started from the dashboard completes (its analytics change).
+	const res = useAnalyticsJson<CustomerProfile>(src);
 	const p = res.data;
 	const back = (
 		<a class="back" href={pageUrl("/customers", view)}>
@@ -43,6 +47,7 @@ export default function Customer() {
 			<div class="grid two">
 				<ProfilePanel res={res} src={src} />
 				<Lifetime res={res} src={src} />
+				<Analytics res={res} src={src} />
 				{p && (
 					<>
 						<Timeline p={p} />
@@ -329,6 +334,81 @@ function Surveys({ p }: { p: CustomerProfile }) {
 					{ key: "order", label: "Order", value: (s) => s.order_id, format: (s) => s.order_id ?? "–" },
 				]}
 			/>
+		</Panel>
+	);
+}
+
+/** The nightly analytics' view of the customer; left out when the Worker sends none. */
+function Analytics({ res, src }: { res: Res; src: string }) {
+	const { site, role } = useApp();
+	const p = res.data;
+	const a = p?.analytics;
+	if (p && !a) return null;
+	const cur = p?.currency ?? site.currency;
+	const rfm = a?.rfm ?? null;
+	const clv = a?.clv ?? null;
+	const empty = !a ? false : a.as_of === null ? NIGHTLY_TEXT : !rfm && !clv ? `No order in the 365 days to ${a.as_of}: this customer has no RFM score or lifetime value in the last nightly run.` : false;
+	return (
+		<Panel
+			id="customer-analytics"
+			title="Segment and expected value"
+			wide
+			loading={res.loading}
+			error={res.error}
+			empty={empty}
+			note={a?.as_of === null ? (role === "admin" ? <RunNightly /> : undefined) : a ? `Nightly run of ${a.as_of}: scores 1–5 by quintiles over the 365 days to it (5 best); expected orders from the BG/NBD model.` : undefined}
+		>
+			{a && !empty && (
+				<>
+					{rfm && (
+						<>
+							<p class="action" data-segment-action={rfm.segment}>
+								<b>
+									Segment:{" "}
+									<span data-src={src} data-path="analytics.rfm.segment" data-value={rfm.segment}>
+										{segmentName(rfm.segment)}
+									</span>
+								</b>
+								{rfm.action}
+							</p>
+							<div class="kpis">
+								<Stat label="Recency score (R)" value={rfm.r} text={`${rfm.r} / 5`} src={src} path="analytics.rfm.r" note={`${count(rfm.recency_days)} days since the last order`} />
+								<Stat label="Frequency score (F)" value={rfm.f} text={`${rfm.f} / 5`} src={src} path="analytics.rfm.f" note={`${count(rfm.frequency)} order${rfm.frequency === 1 ? "" : "s"} in the window`} />
+								<Stat label="Monetary score (M)" value={rfm.m} text={`${rfm.m} / 5`} src={src} path="analytics.rfm.m" note={`${money(rfm.monetary, cur)} net in the window`} />
+							</div>
+						</>
+					)}
+					{clv && (
+						<div class="kpis">
+							<Stat label="P(alive)" value={clv.p_alive} text={frac(clv.p_alive, cur)} src={src} path="analytics.clv.p_alive" hint="Probability that the customer still buys (BG/NBD)" />
+							<Stat label="Expected orders, 30 days" value={clv.expected_30} text={decimal(clv.expected_30, 2)} src={src} path="analytics.clv.expected_30" />
+							<Stat label="Expected orders, 90 days" value={clv.expected_90} text={decimal(clv.expected_90, 2)} src={src} path="analytics.clv.expected_90" />
+							<Stat label="Expected orders, 365 days" value={clv.expected_365} text={decimal(clv.expected_365, 2)} src={src} path="analytics.clv.expected_365" />
+							{role !== "operations" && clv.expected_spend !== null && <Stat label="Expected spend per order" value={clv.expected_spend} text={money(clv.expected_spend, cur)} src={src} path="analytics.clv.expected_spend" hint="Gamma-Gamma" />}
+							{role !== "operations" && clv.clv !== null && <Stat label="Lifetime value (12 months)" value={clv.clv} text={money(clv.clv, cur)} src={src} path="analytics.clv.clv" hint="Expected orders × expected spend × gross margin, 1 % a month discount" />}
+						</div>
+					)}
+					{a.segment_history.length > 0 && (
+						<>
+							<h3>Segment history</h3>
+							<DataTable
+								id="segment-history"
+								caption="The customer's segment on each kept nightly run, newest first"
+								filename={`customer_${p?.customer.id}_segments.csv`}
+								rows={[...a.segment_history].reverse()}
+								limit={8}
+								columns={[
+									{ key: "as_of", label: "Run of", value: (h) => h.as_of },
+									{ key: "segment", label: "Segment", value: (h) => h.segment, format: (h) => segmentName(h.segment) },
+									{ key: "r", label: "R", numeric: true, value: (h) => h.r },
+									{ key: "f", label: "F", numeric: true, value: (h) => h.f },
+									{ key: "m", label: "M", numeric: true, value: (h) => h.m },
+								]}
+							/>
+						</>
+					)}
+				</>
+			)}
 		</Panel>
 	);
 }

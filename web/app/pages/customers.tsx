@@ -2,11 +2,13 @@
  * Customers: who bought in the range (country, acquisition channel, device; GET /customers/overview),
  * how they behave (new against returning, purchase frequency, engagement), how they came and bought
  * (entry pages and conversion paths, GET /journeys; drop-off points of the funnel by channel or device),
- * NPS and CSAT over time (KPIs), and the customer list with a link to each profile (GET /customers).
+ * NPS and CSAT over time (KPIs), the customer list with a link to each profile (GET /customers), and
+ * the nightly analytics: RFM segments and lifetime value (customer-analytics.tsx).
  */
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { apiUrl, getJson, useJson, type CustomerList, type Loadable, type CustomerListItem, type CustomerSort, type CustomersOverview, type FunnelReport, type FunnelSummary, type Journeys, type KpiResponse, type KpiResult, type Segment } from "../api";
 import { Chart } from "../chart";
+import { CustomerAnalytics } from "../customer-analytics";
 import { count, country, dateOnly, formatValue, money, percent, words } from "../format";
 import { compareLabel, KpiTrend } from "../kpi-view";
 import { clipRange, kpiQuery, pageUrl, useApp } from "../state";
@@ -45,6 +47,7 @@ export default function Customers() {
 				<DropOffs range={range} note={clippedNote} />
 				<CustomerListPanel />
 			</div>
+			<CustomerAnalytics />
 		</div>
 	);
 }

@@ -1,13 +1,15 @@
 /**
  * Executive dashboard: revenue against target and its growth; customers; orders, AOV, conversion and
  * gross margin; acquisition cost and payback; a trend per KPI with the comparison period overlaid; the
- * alerts firing now. KPIs the reader's role may not see are neither requested nor shown.
+ * alerts firing now; from the nightly analytics, customer lifetime value (strategic roles) and the
+ * retention of the last six monthly cohorts. KPIs the reader's role may not see are neither requested nor shown.
  */
-import { apiUrl, useJson, type Alert, type KpiResponse, type KpiResult } from "../api";
-import { dateTime, formatValue } from "../format";
+import { apiUrl, useJson, type Alert, type ClvCustomers, type KpiResponse, type KpiResult, type RetentionAnswer } from "../api";
+import { AsOf, frac, HeatTable, isNoResults, RunNightly, states, useAnalyticsJson } from "../analytics-ui";
+import { count, dateTime, formatValue, money } from "../format";
 import { compareLabel, KpiTrend } from "../kpi-view";
-import { kpiQuery, useApp } from "../state";
-import { DataTable, KpiCard, Panel } from "../ui";
+import { kpiQuery, pageUrl, useApp } from "../state";
+import { DataTable, KpiCard, Panel, Stat } from "../ui";
 
 const GROUPS: { id: string; title: string; kpis: string[] }[] = [
 	{ id: "customers", title: "Customers", kpis: ["active_customers", "new_customers", "return_customer_rate"] },
@@ -68,6 +70,8 @@ export default function Executive() {
 						</Panel>
 					);
 				})}
+				<LifetimeValue />
+				<RetentionMini />
 				<Panel
 					id="alerts"
 					title={`Active alerts${alerts.data?.alerts.length ? ` (${alerts.data.alerts.length})` : ""}`}
@@ -127,4 +131,104 @@ function unitOf(a: Alert, catalog: Map<string, { unit: string }>): string {
 
 export function rangeText(from: string, to: string, res: KpiResponse | null): string {
 	return `${from} – ${to}${res ? ` · ${res.timezone}` : ""}`;
+}
+
+/** Total and mean expected customer value of the next 12 months (GET /clv/customers); not for the operations role. */
+function LifetimeValue() {
+	const { view, site, role } = useApp();
+	const strategic = role !== "operations";
+	const src = apiUrl("/clv/customers", { site: view.site, limit: "1" });
+	const res = useAnalyticsJson<ClvCustomers>(strategic ? src : null);
+	if (!strategic) return null;
+	const d = res.data;
+	const cur = d?.currency ?? site.currency;
+	const scored = d ? d.distribution.reduce((n, b) => n + b.customers, 0) : 0;
+	const none = isNoResults(res.error);
+	return (
+		<Panel
+			id="clv"
+			title="Customer lifetime value"
+			{...states(res, d && scored === 0 ? "No customer to score yet (the model needs ten customers and a repeat purchase)." : false)}
+			actions={<AsOf day={d?.as_of} />}
+			note={
+				none ? (
+					role === "admin" ? <RunNightly /> : "The analytics run nightly after 03:00."
+				) : d ? (
+					<>
+						Expected value of the next 12 months per customer, discounted, at gross margin. <a href={pageUrl("/customers", view)}>Customers and segments</a>
+					</>
+				) : undefined
+			}
+		>
+			{d && scored > 0 && (
+				<div class="kpis">
+					<Stat label="Total expected value" value={d.total_clv} text={money(d.total_clv, cur)} src={src} path="total_clv" />
+					<div class="kpi">
+						<span class="kpi-name" title={`Total ÷ ${count(scored)} customers scored`}>
+							Mean per customer
+						</span>
+						<b class="kpi-value" data-derived="clv_mean" data-value={String(d.total_clv / scored)}>
+							{money(d.total_clv / scored, cur)}
+						</b>
+						<span class="muted small">{count(scored)} customers</span>
+					</div>
+				</div>
+			)}
+		</Panel>
+	);
+}
+
+/** The last six monthly cohorts over their first six months (GET /cohorts/retention?grain=month). */
+function RetentionMini() {
+	const { view, site, role } = useApp();
+	const src = apiUrl("/cohorts/retention", { site: view.site, grain: "month" });
+	const res = useAnalyticsJson<RetentionAnswer>(src);
+	const d = res.data;
+	const all = d?.result.cohorts ?? [];
+	const rows = all.slice(-6).map((c) => ({ c, i: all.indexOf(c) }));
+	const top = Math.max(0.01, ...rows.flatMap((r) => r.c.periods.filter((p) => p.k > 0 && p.k < 6).map((p) => p.pct)));
+	const none = isNoResults(res.error);
+	return (
+		<Panel
+			id="retention-mini"
+			title="Retention by monthly cohort"
+			{...states(res, d && all.length === 0 ? "No purchase yet." : false)}
+			note={
+				none ? (
+					role === "admin" ? <RunNightly /> : "The analytics run nightly after 03:00."
+				) : d ? (
+					<>
+						Share of each month's new customers buying in later months; * month in progress.{" "}
+						{role !== "operations" && <a href={pageUrl("/cohorts", view)}>All cohorts</a>}
+					</>
+				) : undefined
+			}
+		>
+			{d && rows.length > 0 && (
+				<HeatTable
+					id="retention-mini"
+					caption="Retention of the last six monthly cohorts over their first six months"
+					filename={`cohort_retention_last6_${d.site}_${d.as_of}.csv`}
+					rows={rows}
+					lead={[
+						{ key: "cohort", label: "Cohort", value: (r) => r.c.cohort },
+						{ key: "size", label: "Customers", numeric: true, value: (r) => r.c.size, format: (r) => count(r.c.size) },
+					]}
+					columns={Array.from({ length: 6 }, (_, k) => ({ key: String(k), label: `M${k}` }))}
+					cell={(r, k) => {
+						const p = r.c.periods[k];
+						if (!p) return null;
+						return {
+							shade: k === 0 ? 1 : p.pct / top,
+							text: frac(p.pct, site.currency),
+							raw: p.pct,
+							partial: p.partial,
+							title: `${r.c.cohort}, month ${k}: ${count(p.customers)} of ${count(r.c.size)} customers bought${p.partial ? " (month in progress)" : ""}`,
+							attrs: { "data-src": src, "data-path": `result.cohorts.${r.i}.periods.${k}.pct`, "data-value": String(p.pct) },
+						};
+					}}
+				/>
+			)}
+		</Panel>
+	);
 }

@@ -9,6 +9,7 @@ import { Chart, type ChartSeries } from "../chart";
 import { count, formatValue, moneyMinor, timeOfDay } from "../format";
 import { compareLabel, KpiTrend, periodDetail } from "../kpi-view";
 import { useLive } from "../live";
+import { LOCALE } from "../locale";
 import { addDays, daysBetween, kpiQuery, today, useApp, type View } from "../state";
 import { DataTable, Delta, KpiCard, Panel } from "../ui";
 
@@ -42,7 +43,7 @@ function LivePanel() {
 		];
 		return { labels: minutes.map((m) => timeOfDay(m.minute, site.timezone)), series };
 	}, [minutes, site.timezone]);
-	const statusText = status === "live" ? `Live · updated ${updatedAt ? new Date(updatedAt).toLocaleTimeString() : ""}` : status === "connecting" ? "Connecting…" : "Reconnecting…";
+	const statusText = status === "live" ? `Live · updated ${updatedAt ? new Date(updatedAt).toLocaleTimeString(LOCALE) : ""}` : status === "connecting" ? "Connecting…" : "Reconnecting…";
 	return (
 		<Panel
 			id="live"

@@ -1,11 +1,13 @@
 /**
  * One product (GET /api/v1/products/{sku}/performance) over the view's range and grain: price, unit cost
  * and margin; revenue, units, gross margin, conversion from a product view and return rate in total and
- * per period; stock snapshots against the reorder point, days of cover and stockout intervals.
+ * per period; stock snapshots against the reorder point, days of cover and stockout intervals; and what
+ * is bought together with it (product-level association rules with this SKU on the left, nightly run).
  */
 import { useRoute } from "preact-iso";
 import { useMemo } from "preact/hooks";
-import { apiUrl, HttpError, useJson, type Loadable, type ProductPerformance } from "../api";
+import { apiUrl, HttpError, useJson, type BasketRules, type Loadable, type ProductPerformance } from "../api";
+import { frac, isNoResults, Items, lift, NOT_YET, Src, states, useAnalyticsJson } from "../analytics-ui";
 import { Chart, type ChartSeries } from "../chart";
 import { count, dateTime, decimal, formatValue, localDay, minorPerMajor, words } from "../format";
 import { periodDetail } from "../kpi-view";
@@ -49,6 +51,7 @@ export default function Product() {
 				<Sales res={res} src={src} note={note} />
 				<OverTime res={res} />
 				<Inventory res={res} src={src} />
+				<BoughtTogether sku={sku} />
 			</div>
 		</div>
 	);
@@ -219,6 +222,65 @@ function Inventory({ res, src }: { res: Res; src: string }) {
 						<p class="msg">No stockout in the range.</p>
 					)}
 				</>
+			)}
+		</Panel>
+	);
+}
+
+/** Product-level rules with this SKU on the left (GET /basket/rules?product=), from the latest nightly run. */
+function BoughtTogether({ sku }: { sku: string }) {
+	const { view, site } = useApp();
+	const src = apiUrl("/basket/rules", { site: view.site, level: "product", product: sku, limit: "20" });
+	const res = useAnalyticsJson<BasketRules>(src);
+	const d = res.data;
+	const at = (r: BasketRules["rules"][number]) => d?.rules.indexOf(r) ?? -1;
+	const st = states(res, d && d.rules.length === 0 ? `Not bought with other products often enough for a rule (over ${count(d.baskets)} orders in the 365 days to ${d.as_of}).` : false);
+	return (
+		<Panel
+			id="bought-together"
+			title="Bought together"
+			wide
+			loading={st.loading}
+			error={st.error}
+			empty={isNoResults(res.error) ? `${NOT_YET} The nightly run starts after 03:00 site time.` : st.empty}
+			note={d && d.rules.length > 0 ? `Customers who bought this also bought… over the orders of the 365 days to ${d.as_of}. Confidence: share of its orders holding the other side; lift above 1: more than by chance.` : undefined}
+		>
+			{d && d.rules.length > 0 && (
+				<DataTable
+					id="bought-together"
+					caption={`Products bought together with ${sku}`}
+					filename={`product_${sku}_bought_together_${d.as_of}.csv`}
+					rows={d.rules}
+					limit={10}
+					columns={[
+						{ key: "with", label: "With", wrap: true, value: (r) => r.antecedent.filter((x) => x !== sku).join(" + "), format: (r) => (r.antecedent.length > 1 ? <Items items={r.antecedent.filter((x) => x !== sku)} level="product" /> : "–") },
+						{ key: "then", label: "Also bought", wrap: true, value: (r) => r.consequent.join(" + "), format: (r) => <Items items={r.consequent} level="product" /> },
+						{
+							key: "confidence",
+							label: "Confidence",
+							numeric: true,
+							value: (r) => r.confidence,
+							format: (r) => (
+								<Src src={src} path={`rules.${at(r)}.confidence`} value={r.confidence}>
+									{frac(r.confidence, site.currency)}
+								</Src>
+							),
+						},
+						{
+							key: "lift",
+							label: "Lift",
+							numeric: true,
+							value: (r) => r.lift,
+							format: (r) => (
+								<Src src={src} path={`rules.${at(r)}.lift`} value={r.lift}>
+									{lift(r.lift)}
+								</Src>
+							),
+						},
+						{ key: "support", label: "Support", numeric: true, value: (r) => r.support, format: (r) => frac(r.support, site.currency) },
+						{ key: "count", label: "Orders", numeric: true, value: (r) => r.count, format: (r) => count(r.count) },
+					]}
+				/>
 			)}
 		</Panel>
 	);
