@@ -1,14 +1,14 @@
-/** Tables as CSV files the reader downloads (RFC 4180 quoting, CRLF, raw values rather than formatted text). */
+/**
+ * Tables as CSV files the reader downloads (RFC 4180 quoting, CRLF, raw values rather than formatted text).
+ * Cells are the Worker's own `csvCell` (a pure function, the one runtime import from workers/): stored text
+ * that a spreadsheet would run as a formula (`=HYPERLINK(…)`) comes out with a leading `'`; numbers stay numbers.
+ */
+import { csvCell } from "../../workers/lib/csv";
 
 export type Cell = string | number | boolean | null | undefined;
 
-function cell(v: Cell): string {
-	const s = v === null || v === undefined ? "" : String(v);
-	return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
 export function toCsv(header: string[], rows: Cell[][]): string {
-	return `${[header, ...rows].map((r) => r.map(cell).join(",")).join("\r\n")}\r\n`;
+	return `${[header, ...rows].map((r) => r.map(csvCell).join(",")).join("\r\n")}\r\n`;
 }
 
 /** Saves `csv` as `filename` through a temporary object URL. */

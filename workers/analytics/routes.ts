@@ -7,6 +7,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireKey, type AuthVars } from "../auth/middleware";
+import { csvCell } from "../lib/csv";
 import { ApiError } from "../lib/http";
 import { currencyDigits } from "../lib/money";
 import { apiErrors, intParam, json, openApiApp, secured, siteParam } from "../lib/openapi";
@@ -45,11 +46,6 @@ function requireStrategic(principal: AuthVars["principal"]): void {
 	}
 }
 
-const csvCell = (v: unknown) => {
-	const s = v === null || v === undefined ? "" : String(v);
-	const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
-	return /[",\n\r]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
-};
 const toCsv = (header: string[], rows: unknown[][]) => [header.join(","), ...rows.map((r) => r.map(csvCell).join(","))].join("\n") + "\n";
 
 // ─── jobs ────────────────────────────────────────────────────────────────────────────────────────

@@ -65,7 +65,7 @@ const loginRoute = createRoute({
 	summary: "Open a login link",
 	description:
 		"Consumes a one-time login link (valid 15 minutes, usable once), sets the `b2g_session` cookie (HttpOnly, Secure, SameSite=Lax, 7 days) and redirects to the dashboard. " +
-		"Failures are an HTML page, or the JSON error with `Accept: application/json`.",
+		"Failures are an HTML page, or the JSON error with `Accept: application/json`. A HEAD request answers 200 and leaves the link unused.",
 	security: [],
 	request: { query: z.object({ token: z.string().optional().describe("the token of the link") }) },
 	responses: {
@@ -78,6 +78,11 @@ const loginRoute = createRoute({
 
 /** Consumes a one-time login link, sets the session cookie and sends the browser to the dashboard. */
 login.openapi(loginRoute, async (c) => {
+	// Hono answers HEAD with this GET handler. Mail scanners and link previews send HEAD; only opening the link may use it up.
+	if (c.req.method === "HEAD") {
+		for (const [k, v] of Object.entries(NO_STORE)) c.header(k, v);
+		return c.html("", 200);
+	}
 	const token = c.req.valid("query").token ?? "";
 	const now = Date.now();
 	try {

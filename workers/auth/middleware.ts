@@ -3,8 +3,8 @@
  *
  * `apiAccess()` runs once for every /api/v1 request (mounted in app.ts): it resolves the principal (a
  * bearer key wins; otherwise the `b2g_session` cookie), answers 401 without one, applies the
- * per-principal rate limit (429 + Retry-After), refuses cross-origin writes made with the cookie,
- * and writes one audit row after the response, whatever its status.
+ * per-principal rate limit (429 + Retry-After), refuses cross-origin writes and WebSocket upgrades
+ * made with the cookie, and writes one audit row after the response, whatever its status.
  *
  * `requireKey(scope)` (per route) checks the scope and resolves the site the call acts on: a
  * site-bound key's own site, or `?site=` for account-wide keys and users. A user session is
@@ -121,13 +121,19 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 /**
  * Writes made with the session cookie must come from this origin. SameSite=Lax already keeps the
  * cookie off cross-site POSTs; this also refuses other origins of the same site (a sibling subdomain).
+ * A WebSocket upgrade is a GET, but the same-origin policy does not cover WebSockets: any page the cookie
+ * goes with could read what the socket sends, so a cookie-authenticated upgrade must come from this origin too.
+ * Browsers always send Origin with both; clients without it (scripts with a bearer key or a copied cookie) pass.
  */
 function enforceSameOrigin(c: AuthContext, id: Identity): void {
-	if (!id.viaCookie || SAFE_METHODS.has(c.req.method)) return;
+	if (!id.viaCookie) return;
+	const socket = c.req.header("Upgrade")?.toLowerCase() === "websocket";
+	if (SAFE_METHODS.has(c.req.method) && !socket) return;
 	const origin = c.req.header("Origin");
 	const fetchSite = c.req.header("Sec-Fetch-Site");
 	if ((origin !== undefined && origin !== new URL(c.req.url).origin) || fetchSite === "cross-site" || fetchSite === "same-site") {
-		throw new ApiError(403, "cross_origin", "a dashboard session can only make changes from the dashboard's own origin", [{ field: "Origin", message: "not this origin" }]);
+		const what = socket ? "open a live socket" : "make changes";
+		throw new ApiError(403, "cross_origin", `a dashboard session can only ${what} from the dashboard's own origin`, [{ field: "Origin", message: "not this origin" }]);
 	}
 }
 
@@ -140,7 +146,7 @@ function auditSite(c: AuthContext, principal: Principal): string | null {
 	return requested !== undefined && SITE_ID.test(requested) ? requested : null;
 }
 
-/** Once per /api/v1 request: principal, rate limit, same-origin writes, audit row. */
+/** Once per /api/v1 request: principal, rate limit, same-origin writes and sockets, audit row. */
 export function apiAccess() {
 	return createMiddleware<{ Bindings: Env; Variables: AuthVars }>(async (c, next) => {
 		const started = Date.now();

@@ -4,7 +4,8 @@
  * same thing whichever way it arrives. Writes are idempotent upserts keyed by the store's natural ids.
  */
 import { z } from "zod";
-import { toMinor } from "../lib/money";
+import { amountProblem, toMinor } from "../lib/money";
+import type { Issue } from "../lib/validation";
 import { amount, bool, currency, day, id, int, optionalAmount, optionalBool, optionalCurrency, optionalId, optionalInt, optionalTimestamp, text, timestamp } from "./fields";
 
 export interface WriteContext {
@@ -205,6 +206,11 @@ const messageSchema = z.object({
 	bounced_at: optionalTimestamp,
 });
 
+/** One amount of a record and the currency it is in: path, value (undefined when absent), ISO code. */
+type Amount = [path: PropertyKey[], value: number | string | undefined, currency: string];
+/** A record's amounts. */
+type Amounts<R> = (record: R, ctx: WriteContext) => Amount[];
+
 export interface EntitySpec<S extends z.ZodType = z.ZodType> {
 	/** URL segment and import entity name. */
 	name: string;
@@ -212,38 +218,74 @@ export interface EntitySpec<S extends z.ZodType = z.ZodType> {
 	schema: S;
 	/** Validates one raw record (JSON object or CSV row) and returns its D1 writes, or the zod error. */
 	parse(raw: unknown, ctx: WriteContext): { ok: true; writes: Write[] } | { ok: false; error: z.ZodError };
-	/** The D1 writes of a record `schema` has already validated. */
+	/**
+	 * What `schema` cannot check alone, on a record it has validated: each amount against its currency (which
+	 * for products and untagged order lines is the site's, in `ctx`): see amountProblem. Empty when all is well.
+	 */
+	check(record: z.output<S>, ctx: WriteContext): Issue[];
+	/** The D1 writes of a record `schema` and `check` have already validated. */
 	writes(record: z.output<S>, ctx: WriteContext): Write[];
 }
 
-function spec<S extends z.ZodType>(name: string, schema: S, writes: (r: z.output<S>, ctx: WriteContext) => Write[]): EntitySpec<S> {
+function spec<S extends z.ZodType>(name: string, schema: S, writes: (r: z.output<S>, ctx: WriteContext) => Write[], amounts: Amounts<z.output<S>> = () => []): EntitySpec<S> {
+	const check = (record: z.output<S>, ctx: WriteContext): Issue[] =>
+		amounts(record, ctx).flatMap(([path, value, currency]) => {
+			const problem = value === undefined ? null : amountProblem(value, currency);
+			return problem === null ? [] : [{ path, message: problem, code: "custom" }];
+		});
 	return {
 		name,
 		schema,
+		check,
 		writes,
 		parse(raw, ctx) {
 			const r = schema.safeParse(raw);
-			return r.success ? { ok: true, writes: writes(r.data, ctx) } : { ok: false, error: r.error };
+			if (!r.success) return { ok: false, error: r.error };
+			const issues = check(r.data, ctx);
+			if (issues.length) return { ok: false, error: new z.ZodError(issues.map((i) => ({ code: "custom" as const, path: i.path, message: i.message, input: undefined }))) };
+			return { ok: true, writes: writes(r.data, ctx) };
 		},
 	};
 }
 
+const ORDER_AMOUNTS = ["total", "subtotal", "discount", "shipping", "tax"] as const;
+const lineAmounts = (path: PropertyKey[], i: { unit_price: number | string; unit_cost?: number | string | undefined }, currency: string): Amount[] => [
+	[[...path, "unit_price"], i.unit_price, currency],
+	[[...path, "unit_cost"], i.unit_cost, currency],
+];
+
 export const ENTITIES = {
 	customers: spec("customers", customerSchema, customerWrites),
-	products: spec("products", productSchema, (p, ctx) => [
-		up("products", ["sku"], {
-			site: ctx.site, sku: p.sku, name: p.name, category: orNull(p.category), brand: orNull(p.brand), description: orNull(p.description),
-			price_minor: toMinor(p.price, ctx.currency), unit_cost_minor: minorOrNull(p.unit_cost, ctx.currency), supplier_id: orNull(p.supplier_id), updated_at: ctx.now,
-		}),
+	products: spec(
+		"products",
+		productSchema,
+		(p, ctx) => [
+			up("products", ["sku"], {
+				site: ctx.site, sku: p.sku, name: p.name, category: orNull(p.category), brand: orNull(p.brand), description: orNull(p.description),
+				price_minor: toMinor(p.price, ctx.currency), unit_cost_minor: minorOrNull(p.unit_cost, ctx.currency), supplier_id: orNull(p.supplier_id), updated_at: ctx.now,
+			}),
+		],
+		(p, ctx) => [
+			[["price"], p.price, ctx.currency],
+			[["unit_cost"], p.unit_cost, ctx.currency],
+		],
+	),
+	orders: spec("orders", orderSchema, orderWrites, (o) => [
+		...ORDER_AMOUNTS.map((k): Amount => [[k], o[k], o.currency]),
+		...(o.items ?? []).flatMap((item, i) => lineAmounts(["items", i], item, o.currency)),
 	]),
-	orders: spec("orders", orderSchema, orderWrites),
-	order_items: spec("order_items", orderItemRecord, (i, ctx) => [itemWrite(i, i.currency ?? ctx.currency, ctx)]),
-	refunds: spec("refunds", refundSchema, (r, ctx) => [
-		up("refunds", ["refund_id"], {
-			site: ctx.site, refund_id: r.refund_id, order_id: r.order_id, created_at: r.created_at, amount_minor: toMinor(r.amount, r.currency), currency: r.currency,
-			reason: orNull(r.reason), sku: orNull(r.sku), qty: orNull(r.qty), is_return: r.is_return ?? r.sku !== undefined, updated_at: ctx.now,
-		}),
-	]),
+	order_items: spec("order_items", orderItemRecord, (i, ctx) => [itemWrite(i, i.currency ?? ctx.currency, ctx)], (i, ctx) => lineAmounts([], i, i.currency ?? ctx.currency)),
+	refunds: spec(
+		"refunds",
+		refundSchema,
+		(r, ctx) => [
+			up("refunds", ["refund_id"], {
+				site: ctx.site, refund_id: r.refund_id, order_id: r.order_id, created_at: r.created_at, amount_minor: toMinor(r.amount, r.currency), currency: r.currency,
+				reason: orNull(r.reason), sku: orNull(r.sku), qty: orNull(r.qty), is_return: r.is_return ?? r.sku !== undefined, updated_at: ctx.now,
+			}),
+		],
+		(r) => [[["amount"], r.amount, r.currency]],
+	),
 	inventory: spec("inventory", inventorySchema, (s, ctx) => [
 		up("inventory_snapshots", ["sku", "taken_at"], {
 			site: ctx.site, sku: s.sku, taken_at: s.taken_at, stock: s.stock, reorder_point: orNull(s.reorder_point), lead_time_days: orNull(s.lead_time_days), updated_at: ctx.now,
@@ -266,11 +308,16 @@ export const ENTITIES = {
 	surveys: spec("surveys", surveySchema, (s, ctx) => [
 		up("surveys", ["response_id"], { site: ctx.site, response_id: s.response_id, kind: s.kind, score: s.score, responded_at: s.responded_at, customer_id: orNull(s.customer_id), order_id: orNull(s.order_id), updated_at: ctx.now }),
 	]),
-	spend: spec("spend", spendSchema, (s, ctx) => [
-		up("marketing_spend", ["day", "channel"], {
-			site: ctx.site, day: s.day, channel: s.channel, amount_minor: toMinor(s.amount, s.currency), currency: s.currency, impressions: orNull(s.impressions), clicks: orNull(s.clicks), updated_at: ctx.now,
-		}),
-	]),
+	spend: spec(
+		"spend",
+		spendSchema,
+		(s, ctx) => [
+			up("marketing_spend", ["day", "channel"], {
+				site: ctx.site, day: s.day, channel: s.channel, amount_minor: toMinor(s.amount, s.currency), currency: s.currency, impressions: orNull(s.impressions), clicks: orNull(s.clicks), updated_at: ctx.now,
+			}),
+		],
+		(s) => [[["amount"], s.amount, s.currency]],
+	),
 	messages: spec("messages", messageSchema, (m, ctx) => [
 		up("messages", ["message_id"], {
 			site: ctx.site, message_id: m.message_id, kind: m.kind, sent_at: m.sent_at, customer_id: orNull(m.customer_id), campaign: orNull(m.campaign),

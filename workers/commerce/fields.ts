@@ -13,7 +13,10 @@ export const text = (max: number) => z.preprocess(empty, z.string().trim().max(m
 export const currency = z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as EUR");
 export const optionalCurrency = z.preprocess(empty, currency.optional());
 
-/** A decimal amount in currency units: 59.9 or "59.90" (no thousands separators). Converted to minor units later. */
+/**
+ * A decimal amount in currency units: 59.9 or "59.90" (no thousands separators). Its sign, decimals and size
+ * are checked against its currency by the entity (EntitySpec.check → amountProblem), then it becomes minor units.
+ */
 export const amount = z.union([z.number().finite(), z.string().trim().regex(/^-?\d+(\.\d+)?$/, "must be a decimal number such as 59.90")], {
 	error: "must be a decimal number such as 59.90",
 });

@@ -9,6 +9,7 @@ import type { Context, Env as HonoEnv } from "hono";
 import { requireKey, type AuthVars } from "../auth/middleware";
 import { readJson } from "../lib/body";
 import { ApiError, fieldPath, type FieldIssue } from "../lib/http";
+import { MAX_AMOUNT_MINOR } from "../lib/money";
 import { apiErrors, json, jsonBody, oneOrMany, openApiApp, secured, siteQuery, validationHook, type ValidationResult } from "../lib/openapi";
 import { toIssues, type Issue } from "../lib/validation";
 import { ENTITIES, type EntityName, type EntitySpec, type Write, type WriteContext } from "./entities";
@@ -79,7 +80,8 @@ export const recordSchemaName = (entity: EntityName) => `${pascal(entity)}Record
 
 const DESCRIPTION =
 	"Idempotent upsert keyed by the store's natural ids: the same payload twice changes nothing, a correction updates in place. " +
-	"Money is a decimal in the currency (`\"59.90\"` or `59.9`); timestamps are ISO 8601 or epoch ms. " +
+	"Money is a decimal in the currency (`\"59.90\"` or `59.9`): not negative (a refund subtracts), at most the currency's decimals (2 for EUR, 0 for JPY) " +
+	`and at most ${MAX_AMOUNT_MINOR.toLocaleString("en")} minor units (10,000,000,000.00 EUR); timestamps are ISO 8601 or epoch ms. ` +
 	`Send one record or an array of up to ${MAX_RECORDS}; if any record is invalid the answer is 400 naming \`[i].field\` and nothing is written. PUT and POST do the same.`;
 
 /**
@@ -107,6 +109,9 @@ function upsertRoutes<const N extends EntityName, S extends z.ZodType>(name: N, 
 		const site = c.var.site;
 		const records: unknown[] = Array.isArray(body) ? body : [body];
 		const ctx = { site: site.id, currency: site.currency, now: Date.now() };
+		// The schema validated the body's shape; amounts need the currency too (the site's, for products).
+		const issues = records.flatMap((r, i) => spec.check(r, ctx).map((issue) => (Array.isArray(body) ? { ...issue, path: [i, ...issue.path] } : issue)));
+		if (issues.length) throw recordsError(issues);
 		const { changed } = await applyWrites(c.env.DB, checkWrites(records.flatMap((r) => spec.writes(r, ctx))));
 		return { entity: name as string, site: site.id, received: records.length, rows_changed: changed };
 	};

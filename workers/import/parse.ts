@@ -195,8 +195,8 @@ interface Sink<T> {
 	 * `nextLine` are the byte offset and line just after it. undefined: nothing to emit (blank line, header).
 	 */
 	row(text: string, line: number, end: number, nextLine: number): T | undefined;
-	/** A record that could not be turned into text (too long, invalid UTF-8). */
-	fail(reason: string, line: number, end: number, nextLine: number): T;
+	/** A record that could not be turned into text (too long, invalid UTF-8). undefined: nothing to emit (a record after the header, for readCsvHeader). */
+	fail(reason: string, line: number, end: number, nextLine: number): T | undefined;
 	/** At EOF. */
 	finish(): void;
 }
@@ -319,7 +319,12 @@ class CsvHeaderSink implements Sink<HeaderInfo> {
 		if (typeof fields === "string") throw new ImportFormatError(`CSV header (line ${line}): ${fields}`);
 		return { header: checkHeader(fields), end, nextLine };
 	}
-	fail(reason: string, line: number): never {
+	/**
+	 * Only the header itself is fatal. The records after it in the same chunk are not this reader's: a bad
+	 * one (invalid UTF-8 on line 3) is the row parser's single-row reject later, not a reason to fail the file.
+	 */
+	fail(reason: string, line: number): undefined {
+		if (this.found) return undefined;
 		throw new ImportFormatError(`CSV header (line ${line}): ${reason}`);
 	}
 	finish(): void {
@@ -468,7 +473,7 @@ class Framer<T> {
 			if (len > limit) {
 				this.flush(buf, batchStart, out); // keep output in file order
 				const next = this.line + inner + 1;
-				out.push(this.sink.fail(this.sink.tooLong, this.line, this.base + e + 1, next));
+				this.failed(this.sink.tooLong, this.base + e + 1, next, out);
 				this.line = next;
 				batchStart = e + 1;
 			} else {
@@ -529,6 +534,12 @@ class Framer<T> {
 		inners.length = 0;
 	}
 
+	/** The record on `this.line` could not be turned into text. */
+	private failed(reason: string, end: number, next: number, out: T[]): void {
+		const row = this.sink.fail(reason, this.line, end, next);
+		if (row !== undefined) out.push(row);
+	}
+
 	private emit(text: string, end: number, next: number, out: T[]): void {
 		const row = this.sink.row(text, this.line, end, next);
 		if (row !== undefined) out.push(row);
@@ -541,7 +552,7 @@ class Framer<T> {
 		try {
 			text = decoder.decode(bytes.subarray(0, len));
 		} catch {
-			out.push(this.sink.fail("invalid UTF-8", this.line, end, next));
+			this.failed("invalid UTF-8", end, next, out);
 			return;
 		}
 		this.emit(text, end, next, out);
@@ -554,12 +565,12 @@ class Framer<T> {
 		if (this.overflow) {
 			// An over-long record that only ended at EOF inside quotes was most likely a runaway quote.
 			const reason = this.splitter.quoted ? `${this.sink.tooLong} (unterminated quoted field)` : this.sink.tooLong;
-			out.push(this.sink.fail(reason, this.line, end, next));
+			this.failed(reason, end, next, out);
 			this.overflow = false;
 		} else {
 			let len = this.pendingLen;
 			if (len > 0 && this.pending[len - 1] === CR) len--;
-			if (len > this.max) out.push(this.sink.fail(this.sink.tooLong, this.line, end, next));
+			if (len > this.max) this.failed(this.sink.tooLong, end, next, out);
 			else this.emitBytes(this.pending.subarray(0, this.pendingLen), end, next, out);
 		}
 		this.pendingLen = 0;

@@ -122,7 +122,7 @@ export const imports = openApiApp<AuthVars>()
 	.openapi(upload, async (c) => {
 		const { entity } = c.req.valid("param");
 		const format = formatOf(c.req.valid("query").format, c.req.header("Content-Type") ?? "");
-		if (!c.req.raw.body) throw new ApiError(400, "empty_file", "send the file as the request body", [{ field: "body", message: "empty" }]);
+		if (!c.req.raw.body || c.req.header("Content-Length") === "0") throw new ApiError(400, "empty_file", "send the file as the request body", [{ field: "body", message: "empty" }]);
 		const site = c.var.site;
 		const id = crypto.randomUUID();
 		const objectKey = `imports/site=${site.id}/${id}.${format}`;
@@ -133,7 +133,10 @@ export const imports = openApiApp<AuthVars>()
 		try {
 			bytes = await streamToR2(c.env.ARCHIVE, objectKey, c.req.raw.body, format === "csv" ? "text/csv" : "application/x-ndjson");
 		} catch (err) {
-			await db.update(importJobs).set({ status: "failed", error: err instanceof Error ? err.message : "upload failed", updatedAt: Date.now(), finishedAt: Date.now() }).where(eq(importJobs.id, id));
+			// A refused upload (empty, too large) was never a job: the caller has the reason in the answer. A
+			// failure of ours (R2) stays listed as a failed job.
+			if (err instanceof ApiError) await db.delete(importJobs).where(eq(importJobs.id, id));
+			else await db.update(importJobs).set({ status: "failed", error: err instanceof Error ? err.message : "upload failed", updatedAt: Date.now(), finishedAt: Date.now() }).where(eq(importJobs.id, id));
 			throw err;
 		}
 		await db.update(importJobs).set({ status: "queued", bytesTotal: bytes, updatedAt: Date.now() }).where(eq(importJobs.id, id));

@@ -8,6 +8,7 @@ import { createMiddleware } from "hono/factory";
 import { requireAccountKey, requireKey, type AuthVars } from "../auth/middleware";
 import { ROLES } from "../auth/roles";
 import { readJson } from "../lib/body";
+import { csvCell } from "../lib/csv";
 import { ApiError } from "../lib/http";
 import { apiErrors, json, jsonBody, oneOrMany, openApiApp, secured, siteParam } from "../lib/openapi";
 import { addDays, bucketLabel, bucketStart, daysBetween, GRAINS, isDay, localDay } from "./calendar";
@@ -163,11 +164,6 @@ async function sha256Hex(text: string): Promise<string> {
 	return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-const csvCell = (v: unknown) => {
-	const s = v === null || v === undefined ? "" : String(v);
-	return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
-
 /** One CSV row per KPI × group × period, plus a `total` row for each KPI × group. */
 export function kpiCsv(r: KpiResponse): string {
 	const header = ["kpi", "name", "unit", "group", "period", "from", "to", "value", "compare", "delta", "delta_pct", "target", "progress"];
@@ -240,6 +236,7 @@ const getTargetsRoute = createRoute({
 	operationId: "getTargets",
 	tags: ["KPIs"],
 	summary: "Targets",
+	description: "The site's KPI targets; a dashboard user sees those of the KPIs their role may see (403 for `kpi=` naming another).",
 	security: secured("read"),
 	middleware: [requireKey("read")],
 	request: { query: z.object({ site: siteParam, kpi: z.string().refine((id) => KPI_BY_ID.has(id), "unknown KPI").optional().describe("only this KPI's targets") }) },
@@ -313,8 +310,17 @@ export const metrics = openApiApp<AuthVars>()
 	})
 	.openapi(getTargetsRoute, async (c) => {
 		const kpi = c.req.valid("query").kpi;
+		// A target says where a KPI is headed: hidden from the roles that may not see the KPI, as /kpis does.
+		const visible = (id: string) => {
+			const k = KPI_BY_ID.get(id);
+			return k !== undefined && visibleTo(k, c.var.principal);
+		};
+		if (kpi !== undefined && !visible(kpi)) {
+			const role = c.var.principal.kind === "user" ? c.var.principal.role : "this key";
+			throw new ApiError(403, "forbidden", `the ${role} role may not see ${kpi}`, [{ field: "kpi", message: `not visible to ${role}` }]);
+		}
 		const rows = await c.env.DB.prepare("SELECT kpi, period, value, updated_at FROM kpi_targets WHERE site = ? AND (?2 IS NULL OR kpi = ?2) ORDER BY kpi, period")
 			.bind(c.var.site.id, kpi ?? null)
 			.all<{ kpi: string; period: string; value: number; updated_at: number }>();
-		return c.json({ site: c.var.site.id, targets: rows.results }, 200);
+		return c.json({ site: c.var.site.id, targets: rows.results.filter((t) => visible(t.kpi)) }, 200);
 	});

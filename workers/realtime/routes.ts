@@ -78,7 +78,8 @@ const liveRoute = createRoute({
 		"Upgrade to a WebSocket (send `Upgrade: websocket`). The server sends `{type: \"snapshot\", data: LiveSnapshot}` at once, then " +
 		"`{type: \"delta\", data}` at most once a second, where `data` holds `now` and every top-level snapshot field that changed, whole " +
 		"(apply by replacing those fields). Send `{\"type\":\"snapshot\"}` to get a full snapshot again; the text `ping` is answered `pong`. " +
-		"Authenticated like every /api/v1 route: the dashboard session cookie or `Authorization: Bearer` with a read key.",
+		"Authenticated like every /api/v1 route: the dashboard session cookie or `Authorization: Bearer` with a read key. " +
+		"With the cookie, the upgrade must come from the dashboard's own origin (`Origin`); another is refused with 403 `cross_origin`.",
 	security: secured("read"),
 	middleware: [requireKey("read")],
 	request: { query: siteQuery },
