@@ -105,6 +105,12 @@ export const ROUTE_MATRIX: MatrixRow[] = [
 	{ method: "GET", path: "/api/v1/basket/bundles?site=locked", expect: READ(404) },
 	{ method: "GET", path: "/api/v1/clv/model?site=locked", expect: { ...READ(404), operations: 403 } },
 	{ method: "GET", path: "/api/v1/clv/customers?site=locked", expect: { ...READ(404), operations: 403 } },
+	// Predictions (workers/analytics/predict-routes.ts): `locked` has no model; money at stake is hidden from operations, not refused.
+	{ method: "GET", path: "/api/v1/models?site=locked", expect: READ(200) },
+	{ method: "GET", path: "/api/v1/models/churn?site=locked", expect: READ(404) },
+	{ method: "GET", path: "/api/v1/churn?site=locked", expect: READ(404) },
+	{ method: "GET", path: "/api/v1/recommendations?site=locked&customer=c1", expect: READ(404) },
+	{ method: "GET", path: "/api/v1/actions?site=locked", expect: READ(404) },
 	// Funnels (workers/funnels/routes.ts)
 	{ method: "GET", path: "/api/v1/funnels?site=demo", expect: READ(200) },
 	{ method: "PUT", path: "/api/v1/funnels?site=demo", body: { funnels: [{ id: "checkout", name: "Checkout", steps: [{ event: "product_view" }, { event: "add_to_cart" }, { event: "begin_checkout" }, { event: "purchase" }], window_seconds: 86400 }] }, expect: ADMIN(200) },

@@ -191,14 +191,17 @@ describe("the architecture document's rules", () => {
 		expect(firing.alerts.map((a) => [a.id, a.key])).toEqual([[bar?.id, "BAR"]]);
 	});
 
-	it("high churn risk is listed but reported waiting_for_model: no value is invented", async () => {
+	it("high churn risk is listed and, until a churn model has scored the site, reported waiting_for_model: no value is invented", async () => {
 		await addSite("al_churn");
-		const listed = await call<{ rules: { id: string; builtin: boolean; status: string; status_detail: string; severity: string; threshold: number; comparator: string }[] }>("GET", "/api/v1/alerts/rules?site=al_churn");
+		type Listed = { rules: { id: string; builtin: boolean; status: string; status_detail: string; severity: string; threshold: number; comparator: string }[] };
+		const listed = await call<Listed>("GET", "/api/v1/alerts/rules?site=al_churn");
 		expect(listed.rules.map((r) => r.id)).toEqual(["revenue_drop", "conversion_drop", "inventory_low", "churn_risk"]);
 		expect(listed.rules.every((r) => r.builtin)).toBe(true);
-		expect(listed.rules.find((r) => r.id === "churn_risk")).toMatchObject({ status: "waiting_for_model", severity: "warning", comparator: ">", threshold: 0.8 });
+		expect(listed.rules.find((r) => r.id === "churn_risk")).toMatchObject({ severity: "warning", comparator: ">", threshold: 0.8 });
 		const report = await evaluateAlerts(env, "al_churn", T("2026-06-09T06:00:00Z"), "manual");
 		expect(report.rules.find((r) => r.id === "churn_risk")).toMatchObject({ status: "waiting_for_model", readings: [] });
+		const after = await call<Listed>("GET", "/api/v1/alerts/rules?site=al_churn");
+		expect(after.rules.find((r) => r.id === "churn_risk")?.status).toBe("waiting_for_model");
 		expect(await incidents("al_churn", "churn_risk")).toEqual([]);
 	});
 });

@@ -14,6 +14,7 @@ import { validationHook } from "./lib/openapi";
 import { metrics } from "./metrics/routes";
 import { alerts } from "./alerts/routes";
 import { alertRuleRoutes } from "./alerts/rule-routes";
+import { predictions } from "./analytics/predict-routes";
 import { analytics } from "./analytics/routes";
 import { customers } from "./customers/routes";
 import { funnels } from "./funnels/routes";
@@ -46,6 +47,7 @@ export const app = root
 	.route("/api/v1", customers)
 	.route("/api/v1", products)
 	.route("/api/v1", analytics)
+	.route("/api/v1", predictions)
 	.route("/api/v1", commerce);
 
 export type AppType = typeof app;

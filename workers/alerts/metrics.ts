@@ -169,13 +169,34 @@ registerMetric("inventory:stock", {
 	},
 });
 
-const NO_CHURN_MODEL = "there is no churn prediction model yet; this rule starts evaluating once one writes predicted churn rates (the churn_rate KPI is observed lapses, not a prediction)";
+const NO_CHURN_MODEL = "no churn model has scored this site's customers yet (the nightly analytics trains one once there are enough customers; the churn_rate KPI is observed lapses, not a prediction)";
+/** Segments whose customers are worth a warning when they are likely to leave. */
+const WATCHED_SEGMENTS = ["Champions", "Loyal_Customers", "Cannot_Lose", "At_Risk"];
 registerMetric("model:predicted_churn_rate", {
 	name: "Predicted churn rate",
 	unit: "probability",
 	windows: ["now"],
 	baseline: "none",
 	usesBaselineDays: false,
-	unavailable: { status: "waiting_for_model", reason: NO_CHURN_MODEL },
-	read: async () => ({ status: "waiting_for_model", reason: NO_CHURN_MODEL }),
+	// One reading per valuable RFM segment: the mean churn probability of its customers in the latest nightly
+	// run (the promoted churn model's). Per segment, not per customer: a handful of actionable incidents
+	// ("Cannot_Lose customers: 0.84") instead of one per customer.
+	async read(env, site) {
+		const run = await env.DB.prepare(
+			"SELECT MAX(as_of) AS d FROM analytics_runs r WHERE r.site = ? AND r.status = 'complete' AND EXISTS (SELECT 1 FROM churn_scores c WHERE c.site = r.site AND c.as_of = r.as_of)",
+		)
+			.bind(site.id)
+			.first<{ d: string | null }>();
+		if (!run?.d) return { status: "waiting_for_model", reason: NO_CHURN_MODEL };
+		const rows = await env.DB.prepare(
+			`SELECT s.segment, AVG(c.probability) AS p, COUNT(*) AS n FROM churn_scores c JOIN rfm_scores s ON s.site = c.site AND s.as_of = c.as_of AND s.customer_id = c.customer_id
+			WHERE c.site = ?1 AND c.as_of = ?2 AND s.segment IN (SELECT value FROM json_each(?3)) GROUP BY s.segment ORDER BY s.segment`,
+		)
+			.bind(site.id, run.d, JSON.stringify(WATCHED_SEGMENTS))
+			.all<{ segment: string; p: number; n: number }>();
+		return {
+			status: "ok",
+			readings: rows.results.map((r) => ({ key: r.segment, label: `${r.segment.replace("_", " ")} customers (${r.n})`, value: r.p, baseline: null, period: `nightly run of ${run.d}` })),
+		};
+	},
 });

@@ -89,8 +89,8 @@ export async function readOrders(db: D1Database, site: string, cutoff: number, f
 	}
 }
 
-/** Order lines (sku, category, quantity, line revenue) of the given orders, by order id. */
-async function readLines(db: D1Database, site: string, orders: ReadonlySet<string>): Promise<{ lines: Map<string, { sku: string; category: string; revenueMinor: number }[]>; read: number }> {
+/** Order lines (sku, category, line revenue) of the given orders, by order id. */
+export async function readLines(db: D1Database, site: string, orders: ReadonlySet<string>): Promise<{ lines: Map<string, { sku: string; category: string; revenueMinor: number }[]>; read: number }> {
 	const lines = new Map<string, { sku: string; category: string; revenueMinor: number }[]>();
 	let after: [string, string] = ["", ""];
 	let read = 0;
@@ -368,7 +368,7 @@ async function clvStep(env: Env, ctx: RunContext): Promise<StepResult> {
 	return { rowsRead: orders.length, rowsWritten: rows.length + 1, summary: { customers: summary.length, log_likelihood: bgnbd.logLikelihood } };
 }
 
-/** The steps in order; each is one retried Workflow step. */
+/** The descriptive analyses in order; each is one retried Workflow step (jobs/nightly.ts adds the predictive ones). */
 export const ANALYSES: readonly { name: string; run: (env: Env, ctx: RunContext) => Promise<StepResult> }[] = [
 	{ name: "rfm", run: rfmStep },
 	{ name: "segment_rollup", run: segmentRollupStep },
@@ -400,7 +400,7 @@ export function snapshotKey(site: string, asOf: string): string {
 /** Drops per-customer rows of days that are neither among the latest runs nor a month's last day. */
 export async function pruneScores(env: Env, ctx: RunContext): Promise<StepResult> {
 	let deleted = 0;
-	for (const table of ["rfm_scores", "clv_scores"]) {
+	for (const table of ["rfm_scores", "clv_scores", "churn_scores", "recommendations", "next_actions"]) {
 		const days = await env.DB.prepare(`SELECT DISTINCT as_of FROM ${table} WHERE site = ? ORDER BY as_of DESC`).bind(ctx.site).raw<[string]>();
 		const drop = days
 			.map(([d]) => d)

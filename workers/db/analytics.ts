@@ -113,3 +113,97 @@ export const analyticsResults = sqliteTable(
 	},
 	(t) => [primaryKey({ columns: [t.site, t.asOf, t.kind] })],
 );
+
+// ───────────── Predictive models (issue 12) ─────────────
+
+/**
+ * Every trained model version: what it was trained on, its holdout metrics and its baseline's, and
+ * whether it was promoted (served). A model scoring worse than its baseline is stored, not promoted;
+ * the artefact (trees, parameters) is JSON in R2 at `artefact_key`.
+ */
+export const models = sqliteTable(
+	"models",
+	{
+		site: text("site").notNull(),
+		name: text("name").notNull(),
+		version: integer("version").notNull(),
+		asOf: text("as_of").notNull(),
+		trainedAt: integer("trained_at").notNull(),
+		params: text("params").notNull(),
+		trainingWindow: text("training_window").notNull(),
+		metrics: text("metrics").notNull(),
+		baseline: text("baseline").notNull(),
+		promoted: integer("promoted", { mode: "boolean" }).notNull(),
+		/** Why it was (not) promoted, in words. */
+		decision: text("decision").notNull(),
+		artefactKey: text("artefact_key"),
+	},
+	(t) => [primaryKey({ columns: [t.site, t.name, t.version] }), index("models_site_name_as_of").on(t.site, t.name, t.asOf)],
+);
+
+/** Churn probability per customer and as-of day, with the model version and the top reasons (JSON). */
+export const churnScores = sqliteTable(
+	"churn_scores",
+	{
+		site: text("site").notNull(),
+		asOf: text("as_of").notNull(),
+		customerId: text("customer_id").notNull(),
+		probability: real("probability").notNull(),
+		reasons: text("reasons").notNull(),
+		modelVersion: integer("model_version").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.site, t.asOf, t.customerId] }), index("churn_scores_probability").on(t.site, t.asOf, t.probability)],
+);
+
+/** Precomputed top-k recommendations for a customer or a product (items JSON: [{sku, score, why}]). */
+export const recommendations = sqliteTable(
+	"recommendations",
+	{
+		site: text("site").notNull(),
+		asOf: text("as_of").notNull(),
+		kind: text("kind", { enum: ["customer", "product"] }).notNull(),
+		subject: text("subject").notNull(),
+		items: text("items").notNull(),
+		modelVersion: integer("model_version").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.site, t.asOf, t.kind, t.subject] })],
+);
+
+/** The next best action per customer with its reason. */
+export const nextActions = sqliteTable(
+	"next_actions",
+	{
+		site: text("site").notNull(),
+		asOf: text("as_of").notNull(),
+		customerId: text("customer_id").notNull(),
+		action: text("action").notNull(),
+		reason: text("reason").notNull(),
+		/** Higher first within an action list (e.g. value at stake). */
+		priority: real("priority").notNull(),
+		details: text("details").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.site, t.asOf, t.customerId] }), index("next_actions_action").on(t.site, t.asOf, t.action, t.priority)],
+);
+
+/** Demand, lead time and the computed reorder point per SKU. Units per day; days. */
+export const inventoryPlan = sqliteTable(
+	"inventory_plan",
+	{
+		site: text("site").notNull(),
+		asOf: text("as_of").notNull(),
+		sku: text("sku").notNull(),
+		demandMean: real("demand_mean").notNull(),
+		demandSd: real("demand_sd").notNull(),
+		leadMean: real("lead_mean"),
+		leadSd: real("lead_sd"),
+		leadSource: text("lead_source").notNull(),
+		serviceLevel: real("service_level").notNull(),
+		safetyStock: real("safety_stock"),
+		reorderPoint: real("reorder_point"),
+		stock: integer("stock"),
+		daysOfCover: real("days_of_cover"),
+		stockoutRisk: real("stockout_risk"),
+		forecast: text("forecast").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.site, t.asOf, t.sku] })],
+);

@@ -22,6 +22,7 @@ export const TAGS = [
 	{ name: "Funnels", description: "Ordered funnels with a conversion window: definitions and historical reports." },
 	{ name: "Customers", description: "The Customers page: segments of the customers who ordered in a range, the customer list, profiles (PII by role), entry pages and conversion paths." },
 	{ name: "Analytics", description: "The nightly analytics runs (jobs) and their results: RFM segments and movement, cohorts, market basket rules, bundles and seasonality, customer lifetime value." },
+	{ name: "Predictions", description: "Models trained nightly and what they serve: the model registry, churn risk per customer, recommendations, next best actions." },
 	{ name: "Products", description: "Catalogue performance (sales, margin, conversion, returns, stock, days of cover) and the product deep dive." },
 	{ name: "Sites and keys", description: "Sites and API keys." },
 	{ name: "Users and audit", description: "Dashboard users (passwordless login links), the current principal, the audit log." },

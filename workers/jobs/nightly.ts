@@ -11,6 +11,7 @@
  * `npm start` after seeding.
  */
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloudflare:workers";
+import { actionsStep, churnStep, recommendStep } from "../analytics/predict-steps";
 import { ANALYSES, snapshotRun, pruneScores, type StepResult, type RunContext } from "../analytics/steps";
 import { addDays, dayBounds, localDay } from "../metrics/calendar";
 import { findSite } from "../lib/sites";
@@ -28,6 +29,14 @@ export const NIGHTLY_LOCAL_HOUR = 3;
 export function nightlyId(site: string, asOf: string): string {
 	return `nightly-${asOf}-${site}`;
 }
+
+/** The steps in order: the descriptive analyses, then the models that read their results (actions read churn, CLV and recommendations). */
+const STEPS: readonly { name: string; run: (env: Env, ctx: RunContext) => Promise<StepResult> }[] = [
+	...ANALYSES,
+	{ name: "churn", run: churnStep },
+	{ name: "recommend", run: recommendStep },
+	{ name: "actions", run: actionsStep },
+];
 
 const STEP_CONFIG = { retries: { limit: 3, delay: "10 seconds", backoff: "exponential" }, timeout: "15 minutes" } as const;
 
@@ -49,11 +58,11 @@ export class NightlyAnalytics extends WorkflowEntrypoint<Env, NightlyParams> {
 					.run();
 				return { runId, site: site.id, timezone: site.timezone, currency: site.currency, asOf, cutoff: dayBounds(asOf, site.timezone)[1] };
 			});
-			for (const [position, analysis] of ANALYSES.entries()) {
+			for (const [position, analysis] of STEPS.entries()) {
 				steps[analysis.name] = await step.do(analysis.name, STEP_CONFIG, () => recorded(this.env.DB, runId, position + 1, analysis.name, () => analysis.run(this.env, ctx)));
 			}
-			steps.snapshot = await step.do("snapshot", STEP_CONFIG, () => recorded(this.env.DB, runId, ANALYSES.length + 1, "snapshot", () => snapshotRun(this.env, ctx)));
-			steps.prune = await step.do("prune", STEP_CONFIG, () => recorded(this.env.DB, runId, ANALYSES.length + 2, "prune", () => pruneScores(this.env, ctx)));
+			steps.snapshot = await step.do("snapshot", STEP_CONFIG, () => recorded(this.env.DB, runId, STEPS.length + 1, "snapshot", () => snapshotRun(this.env, ctx)));
+			steps.prune = await step.do("prune", STEP_CONFIG, () => recorded(this.env.DB, runId, STEPS.length + 2, "prune", () => pruneScores(this.env, ctx)));
 			await step.do("finish", STEP_CONFIG, async () => {
 				await this.env.DB.prepare("UPDATE analytics_runs SET status = 'complete', finished_at = ?2, error = NULL WHERE id = ?1").bind(runId, Date.now()).run();
 			});

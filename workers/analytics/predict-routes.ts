@@ -1,0 +1,264 @@
+/**
+ * Predictive analytics API (issue 12): the model registry (`/models`), churn risk per customer
+ * (`/churn`), precomputed recommendations (`/recommendations`) and next best actions (`/actions`). Every
+ * answer comes from the latest complete nightly run (or `as_of=`) and names the model version that made
+ * it. Money at stake is strategic: hidden from the operations role.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { requireKey, type AuthVars } from "../auth/middleware";
+import { csvCell } from "../lib/csv";
+import { ApiError } from "../lib/http";
+import { currencyDigits } from "../lib/money";
+import { apiErrors, intParam, json, openApiApp, secured, siteParam } from "../lib/openapi";
+import { isDay } from "../metrics/calendar";
+import { listModels } from "./registry";
+import { SEGMENT_NAMES, type SegmentName } from "./rfm";
+
+const TAG = "Predictions";
+const day = z.string().refine(isDay, "must be a day YYYY-MM-DD");
+const asOfParam = day.optional().describe("the nightly run's as-of day; default: the latest complete run");
+const major = (minor: number, currency: string) => Math.round(minor) / 10 ** currencyDigits(currency);
+const strategic = (p: AuthVars["principal"]) => !(p.kind === "user" && p.role === "operations");
+
+/** The latest complete run's day that has rows in `table` (or the given day when it has). */
+async function predictionDay(db: D1Database, site: string, table: string, asOf: string | undefined): Promise<string> {
+	const row = await db
+		.prepare(
+			`SELECT MAX(r.as_of) AS d FROM analytics_runs r WHERE r.site = ?1 AND r.status = 'complete' AND (?2 IS NULL OR r.as_of = ?2)
+			AND EXISTS (SELECT 1 FROM ${table} t WHERE t.site = r.site AND t.as_of = r.as_of)`,
+		)
+		.bind(site, asOf ?? null)
+		.first<{ d: string | null }>();
+	if (row?.d) return row.d;
+	throw new ApiError(404, "no_results", asOf ? `no complete nightly run with predictions for ${asOf}` : "no predictions yet: the nightly analytics has not completed a run with this model (POST /api/v1/jobs/nightly/run)", [
+		{ field: asOf ? "as_of" : "site", message: "no predictions" },
+	]);
+}
+
+const toCsv = (header: string[], rows: unknown[][]) => `${[header.join(","), ...rows.map((r) => r.map(csvCell).join(","))].join("\n")}\n`;
+
+const ModelSchema = z
+	.object({
+		name: z.string(),
+		version: z.number().int(),
+		as_of: z.string(),
+		trained_at: z.number().int(),
+		params: z.unknown(),
+		training_window: z.unknown(),
+		metrics: z.unknown().describe("holdout metrics of this version"),
+		baseline: z.unknown().describe("the same metrics of its baseline, on the same holdout"),
+		promoted: z.boolean().describe("served: it beat its baseline"),
+		decision: z.string(),
+	})
+	.openapi("ModelVersion");
+
+const listModelsRoute = createRoute({
+	method: "get",
+	path: "/models",
+	operationId: "listModels",
+	tags: [TAG],
+	summary: "Model registry",
+	description: "Every trained model version of the site (churn, forecasts, recommendations), newest first per model, with its holdout metrics beside its baseline's and whether it was promoted.",
+	security: secured("read"),
+	middleware: [requireKey("read")],
+	request: { query: z.object({ site: siteParam }) },
+	responses: { 200: json(z.object({ site: z.string(), models: z.array(ModelSchema) }), "versions"), ...apiErrors(404) },
+});
+
+const getModelRoute = createRoute({
+	method: "get",
+	path: "/models/{name}",
+	operationId: "getModel",
+	tags: [TAG],
+	summary: "One model's versions",
+	security: secured("read"),
+	middleware: [requireKey("read")],
+	request: { query: z.object({ site: siteParam }), params: z.object({ name: z.string().regex(/^[a-z0-9_:.-]{1,64}$/, "a model name such as churn") }) },
+	responses: { 200: json(z.object({ site: z.string(), name: z.string(), versions: z.array(ModelSchema) }), "versions"), ...apiErrors(404) },
+});
+
+const ChurnRow = z.object({
+	customer_id: z.string(),
+	probability: z.number(),
+	reasons: z.array(z.object({ feature: z.string(), value: z.number().nullable(), contribution: z.number() })).describe("the features that pushed this customer's probability up most"),
+	segment: z.string().nullable(),
+	value_at_stake: z.number().nullable().describe("the customer's 12-month CLV (site currency); null for the operations role or without a CLV model"),
+	model_version: z.number().int(),
+});
+
+const churnRoute = createRoute({
+	method: "get",
+	path: "/churn",
+	operationId: "churn",
+	tags: [TAG],
+	summary: "Churn risk per customer",
+	description:
+		"The probability that each customer with an order in the last 365 days places none in the next 90 days, from the promoted churn model (a random forest over the architecture document's eight features), " +
+		"with the top reasons. Highest first; `min_prob` and `segment` filter; paged (`cursor`), or every row as CSV (`format=csv`).",
+	security: secured("read"),
+	middleware: [requireKey("read")],
+	request: {
+		query: z.object({
+			site: siteParam,
+			as_of: asOfParam,
+			min_prob: z.string().regex(/^(0(\.\d+)?|1(\.0+)?)$/, "a probability 0–1").transform(Number).optional(),
+			segment: z.enum(SEGMENT_NAMES as [SegmentName, ...SegmentName[]]).optional(),
+			limit: intParam(1, 500).optional().describe("default 50"),
+			cursor: z.string().regex(/^\d{1,9}$/, "a next_cursor value").optional(),
+			format: z.enum(["json", "csv"]).optional(),
+		}),
+	},
+	responses: {
+		200: json(
+			z.object({
+				site: z.string(),
+				as_of: z.string(),
+				currency: z.string(),
+				total: z.number().int(),
+				distribution: z.array(z.object({ from: z.number(), to: z.number(), customers: z.number().int() })).describe("customers by probability, tenths"),
+				customers: z.array(ChurnRow),
+				next_cursor: z.string().nullable(),
+			}),
+			"customers at risk",
+		),
+		...apiErrors(404),
+	},
+});
+
+const RecItem = z.object({ sku: z.string(), score: z.number(), why: z.string() });
+const recommendationsRoute = createRoute({
+	method: "get",
+	path: "/recommendations",
+	operationId: "recommendations",
+	tags: [TAG],
+	summary: "Recommendations",
+	description: "Precomputed top-k from the nightly run: for a customer (`customer=`), products they are likely to buy next; for a product (`product=`), products to show with it. Exactly one of the two.",
+	security: secured("read"),
+	middleware: [requireKey("read")],
+	request: {
+		query: z.object({ site: siteParam, as_of: asOfParam, customer: z.string().min(1).max(128).optional(), product: z.string().min(1).max(128).optional(), k: intParam(1, 50).optional().describe("default 10") }),
+	},
+	responses: { 200: json(z.object({ site: z.string(), as_of: z.string(), kind: z.enum(["customer", "product"]), subject: z.string(), model_version: z.number().int(), items: z.array(RecItem) }), "the list"), ...apiErrors(404) },
+});
+
+const ACTIONS = ["win_back", "vip_care", "replenishment", "cross_sell", "nurture", "none"] as const;
+const actionsRoute = createRoute({
+	method: "get",
+	path: "/actions",
+	operationId: "nextBestActions",
+	tags: [TAG],
+	summary: "Next best actions",
+	description:
+		"One action per customer with its reason, from their segment, churn risk, typical reorder interval and recommendations: `win_back`, `vip_care`, `replenishment`, `cross_sell`, `nurture`. " +
+		"Without `type`: the count per action; with it, the customers (highest priority first; `format=csv` for a campaign list).",
+	security: secured("read"),
+	middleware: [requireKey("read")],
+	request: { query: z.object({ site: siteParam, as_of: asOfParam, type: z.enum(ACTIONS).optional(), limit: intParam(1, 500).optional(), format: z.enum(["json", "csv"]).optional() }) },
+	responses: {
+		200: json(
+			z.object({
+				site: z.string(),
+				as_of: z.string(),
+				counts: z.array(z.object({ action: z.string(), customers: z.number().int() })),
+				customers: z.array(z.object({ customer_id: z.string(), action: z.string(), reason: z.string(), priority: z.number(), details: z.unknown() })),
+			}),
+			"actions",
+		),
+		...apiErrors(404),
+	},
+});
+
+type ModelRow = Awaited<ReturnType<typeof listModels>>[number];
+const modelJson = (m: ModelRow) => ({
+	name: m.name,
+	version: m.version,
+	as_of: m.asOf,
+	trained_at: m.trainedAt,
+	params: m.params,
+	training_window: m.trainingWindow,
+	metrics: m.metrics,
+	baseline: m.baseline,
+	promoted: m.promoted,
+	decision: m.decision,
+});
+
+export const predictions = openApiApp<AuthVars>()
+	.openapi(listModelsRoute, async (c) => c.json({ site: c.var.site.id, models: (await listModels(c.env.DB, c.var.site.id)).map(modelJson) }, 200))
+	.openapi(getModelRoute, async (c) => {
+		const name = c.req.valid("param").name;
+		const versions = await listModels(c.env.DB, c.var.site.id, name);
+		if (!versions.length) throw new ApiError(404, "not_found", `no model '${name}' has been trained for this site`, [{ field: "name", message: "unknown model" }]);
+		return c.json({ site: c.var.site.id, name, versions: versions.map(modelJson) }, 200);
+	})
+	.openapi(churnRoute, async (c) => {
+		const site = c.var.site;
+		const q = c.req.valid("query");
+		const asOf = await predictionDay(c.env.DB, site.id, "churn_scores", q.as_of);
+		const csv = q.format === "csv";
+		const where = "c.site = ?1 AND c.as_of = ?2 AND c.probability >= ?3 AND (?4 IS NULL OR s.segment = ?4)";
+		const binds = [site.id, asOf, q.min_prob ?? 0, q.segment ?? null];
+		const from = "FROM churn_scores c LEFT JOIN rfm_scores s ON s.site = c.site AND s.as_of = c.as_of AND s.customer_id = c.customer_id LEFT JOIN clv_scores v ON v.site = c.site AND v.as_of = c.as_of AND v.customer_id = c.customer_id";
+		const total = (await c.env.DB.prepare(`SELECT COUNT(*) AS n ${from} WHERE ${where}`).bind(...binds).first<{ n: number }>())?.n ?? 0;
+		const limit = csv ? 1_000_000 : (q.limit ?? 50);
+		const offset = csv ? 0 : Number(q.cursor ?? 0);
+		const rows = await c.env.DB.prepare(`SELECT c.customer_id, c.probability, c.reasons, c.model_version, s.segment, v.clv_minor ${from} WHERE ${where} ORDER BY c.probability DESC, c.customer_id LIMIT ?5 OFFSET ?6`)
+			.bind(...binds, limit, offset)
+			.all<{ customer_id: string; probability: number; reasons: string; model_version: number; segment: string | null; clv_minor: number | null }>();
+		const showMoney = strategic(c.var.principal);
+		const customers = rows.results.map((r) => ({
+			customer_id: r.customer_id,
+			probability: r.probability,
+			reasons: z.array(z.object({ feature: z.string(), value: z.number().nullable(), contribution: z.number() })).parse(JSON.parse(r.reasons)),
+			segment: r.segment,
+			value_at_stake: showMoney && r.clv_minor !== null ? major(r.clv_minor, site.currency) : null,
+			model_version: r.model_version,
+		}));
+		if (csv) {
+			const body = toCsv(
+				["customer_id", "probability", "segment", "value_at_stake", "reason_1", "reason_2", "reason_3", "model_version"],
+				customers.map((r) => [r.customer_id, r.probability, r.segment, r.value_at_stake, ...[0, 1, 2].map((i) => r.reasons[i]?.feature ?? ""), r.model_version]),
+			);
+			return c.body(body, 200, { "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": `attachment; filename="churn-${site.id}-${asOf}.csv"` }) as never;
+		}
+		const dist = await c.env.DB.prepare("SELECT MIN(CAST(probability * 10 AS INTEGER), 9) AS b, COUNT(*) AS n FROM churn_scores WHERE site = ? AND as_of = ? GROUP BY b ORDER BY b")
+			.bind(site.id, asOf)
+			.all<{ b: number; n: number }>();
+		const counts = new Map(dist.results.map((d) => [d.b, d.n]));
+		const distribution = Array.from({ length: 10 }, (_, b) => ({ from: b / 10, to: (b + 1) / 10, customers: counts.get(b) ?? 0 }));
+		return c.json({ site: site.id, as_of: asOf, currency: site.currency, total, distribution, customers, next_cursor: offset + customers.length < total ? String(offset + customers.length) : null }, 200);
+	})
+	.openapi(recommendationsRoute, async (c) => {
+		const site = c.var.site;
+		const q = c.req.valid("query");
+		if ((q.customer === undefined) === (q.product === undefined)) {
+			throw new ApiError(400, "invalid_request", "give exactly one of customer and product", [{ field: q.customer === undefined ? "customer" : "product", message: "exactly one of customer, product" }]);
+		}
+		const kind: "customer" | "product" = q.customer !== undefined ? "customer" : "product";
+		const subject = (q.customer ?? q.product) as string;
+		const asOf = await predictionDay(c.env.DB, site.id, "recommendations", q.as_of);
+		const row = await c.env.DB.prepare("SELECT items, model_version FROM recommendations WHERE site = ? AND as_of = ? AND kind = ? AND subject = ?")
+			.bind(site.id, asOf, kind, subject)
+			.first<{ items: string; model_version: number }>();
+		if (!row) throw new ApiError(404, "not_found", `no recommendations for ${kind} '${subject}' in the run of ${asOf}`, [{ field: kind, message: `unknown ${kind}, or nothing to recommend` }]);
+		const items = z.array(RecItem).parse(JSON.parse(row.items)).slice(0, q.k ?? 10);
+		return c.json({ site: site.id, as_of: asOf, kind, subject, model_version: row.model_version, items }, 200, { "Cache-Control": "private, max-age=300" });
+	})
+	.openapi(actionsRoute, async (c) => {
+		const site = c.var.site;
+		const q = c.req.valid("query");
+		const asOf = await predictionDay(c.env.DB, site.id, "next_actions", q.as_of);
+		const counts = await c.env.DB.prepare("SELECT action, COUNT(*) AS customers FROM next_actions WHERE site = ? AND as_of = ? GROUP BY action ORDER BY customers DESC, action").bind(site.id, asOf).all<{ action: string; customers: number }>();
+		const csv = q.format === "csv";
+		const rows = q.type
+			? await c.env.DB.prepare("SELECT customer_id, action, reason, priority, details FROM next_actions WHERE site = ? AND as_of = ? AND action = ? ORDER BY priority DESC, customer_id LIMIT ?")
+					.bind(site.id, asOf, q.type, csv ? 1_000_000 : (q.limit ?? 100))
+					.all<{ customer_id: string; action: string; reason: string; priority: number; details: string }>()
+			: { results: [] };
+		const customers = rows.results.map((r) => ({ ...r, details: JSON.parse(r.details) as unknown }));
+		if (csv) {
+			if (!q.type) throw new ApiError(400, "invalid_request", "a CSV export is one action's list: give type", [{ field: "type", message: "required with format=csv" }]);
+			const body = toCsv(["customer_id", "action", "reason", "priority"], customers.map((r) => [r.customer_id, r.action, r.reason, r.priority]));
+			return c.body(body, 200, { "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": `attachment; filename="actions-${q.type}-${site.id}-${asOf}.csv"` }) as never;
+		}
+		return c.json({ site: site.id, as_of: asOf, counts: counts.results, customers }, 200);
+	});

@@ -1,0 +1,251 @@
+/**
+ * The nightly workflow's predictive steps (issue 12): churn, recommendations, next best actions. Each
+ * trains on data before the run's cutoff, measures itself on a later holdout it did not train on,
+ * registers the version in the model registry (promoted only when it beats its baseline) and replaces
+ * the (site, as_of) predictions, naming the version that made them.
+ */
+import { jsonChunks } from "../lib/json-rows";
+import { currencyDigits } from "../lib/money";
+import { nextBestActions, medianIntervalDays, type ActionInput } from "./actions";
+import { CHURN_FEATURES, churnFeatures, churnLabels } from "./features";
+import { calibrationBins, deserializeForest, explainPrediction, featureImportances, liftAt, prAuc, predictProba, rocAuc, serializeForest, trainForest, type Forest } from "./forest";
+import { loadArtefact, promotedModel, registerModel } from "./registry";
+import { chooseHybridWeight, contentNeighbours, evaluateTimeSplit, hybrid, indexNeighbours, itemCosine, popularItems, recommendForCustomer, type Neighbours, type Product, type Purchase } from "./recommend";
+import { readLines, readOrders, type RunContext, type StepResult } from "./steps";
+
+const DAY = 86_400_000;
+/** Churn label: no order within this many days after the cutoff. */
+export const CHURN_HORIZON_DAYS = 90;
+/** The architecture document's forest. */
+export const FOREST_OPTIONS = { trees: 100, maxDepth: 10, seed: 20261203 } as const;
+/** Fewer labelled customers (or fewer than this many of either class) and no model is trained. */
+const MIN_TRAIN = 200;
+const MIN_CLASS = 20;
+
+function replaceStatements(db: D1Database, table: string, columns: readonly string[], ctx: RunContext, rows: unknown[][]): D1PreparedStatement[] {
+	const statements = [db.prepare(`DELETE FROM ${table} WHERE site = ?1 AND as_of = ?2`).bind(ctx.site, ctx.asOf)];
+	const select = columns.map((_, i) => `value ->> ${i}`).join(", ");
+	for (const chunk of jsonChunks(rows)) statements.push(db.prepare(`INSERT INTO ${table} (site, as_of, ${columns.join(", ")}) SELECT ?1, ?2, ${select} FROM json_each(?3)`).bind(ctx.site, ctx.asOf, chunk));
+	return statements;
+}
+
+function resultStatement(db: D1Database, ctx: RunContext, kind: string, value: unknown): D1PreparedStatement {
+	return db
+		.prepare("INSERT INTO analytics_results (site, as_of, kind, json, created_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (site, as_of, kind) DO UPDATE SET json = excluded.json, created_at = excluded.created_at")
+		.bind(ctx.site, ctx.asOf, kind, JSON.stringify(value), Date.now());
+}
+
+/** Holdout metrics of scores against labels (1 = churned). */
+function evaluate(scores: readonly number[], labels: Uint8Array) {
+	return {
+		roc_auc: rocAuc(scores, labels),
+		pr_auc: prAuc(scores, labels),
+		lift_at_10pct: liftAt(scores, labels, 0.1),
+		customers: labels.length,
+		churned: labels.reduce((n, y) => n + y, 0),
+	};
+}
+
+/**
+ * Churn: features at cutoff − 180 d labelled by the next 90 days train the forest; features at cutoff − 90 d
+ * labelled by the 90 days to the cutoff are its holdout (time-based split), where it is compared with the
+ * recency-only baseline (days since the last order as the score). Promoted → retrained on the holdout window
+ * (the newest labels) with the same settings, and every customer of today's population is scored with the
+ * top reasons. Not promoted → today's customers are scored by the last promoted version, if any.
+ */
+export async function churnStep(env: Env, ctx: RunContext): Promise<StepResult> {
+	const minor = 10 ** currencyDigits(ctx.currency);
+	const H = CHURN_HORIZON_DAYS * DAY;
+	const trainAt = ctx.cutoff - 2 * H;
+	const validAt = ctx.cutoff - H;
+	const train = await churnFeatures(env.DB, ctx.site, trainAt, minor);
+	const valid = await churnFeatures(env.DB, ctx.site, validAt, minor);
+	const yTrain = await churnLabels(env.DB, ctx.site, train.customers, trainAt, trainAt + H);
+	const yValid = await churnLabels(env.DB, ctx.site, valid.customers, validAt, ctx.cutoff);
+	const current = await churnFeatures(env.DB, ctx.site, ctx.cutoff, minor);
+	const read = train.read + valid.read + current.read;
+	const classes = (y: Uint8Array) => Math.min(y.reduce((n, v) => n + v, 0), y.length - y.reduce((n, v) => n + v, 0));
+	const window = { train: { features_at: new Date(trainAt).toISOString(), label_days: CHURN_HORIZON_DAYS, customers: train.customers.length }, holdout: { features_at: new Date(validAt).toISOString(), label_days: CHURN_HORIZON_DAYS, customers: valid.customers.length } };
+	if (train.rows.length < MIN_TRAIN || classes(yTrain) < MIN_CLASS || valid.rows.length < MIN_TRAIN || classes(yValid) < MIN_CLASS) {
+		await env.DB.batch([
+			...replaceStatements(env.DB, "churn_scores", ["customer_id", "probability", "reasons", "model_version"], ctx, []),
+			resultStatement(env.DB, ctx, "churn:model", { status: "insufficient_data", reason: `needs ${MIN_TRAIN} customers and ${MIN_CLASS} of each outcome in both windows`, window }),
+		]);
+		return { rowsRead: read, rowsWritten: 1 };
+	}
+	const trained = trainForest(train.rows, yTrain, FOREST_OPTIONS);
+	const holdoutScores = valid.rows.map((r) => predictProba(trained, r));
+	const metrics = { ...evaluate(holdoutScores, yValid), calibration: calibrationBins(holdoutScores, yValid, 10) };
+	const baseline = { name: "recency only (days since the last order)", ...evaluate(valid.rows.map((r) => r[0] as number), yValid) };
+	const promoted = metrics.roc_auc > baseline.roc_auc;
+	const serving = promoted ? trainForest(valid.rows, yValid, FOREST_OPTIONS) : null;
+	const importances = Object.fromEntries(featureImportances(serving ?? trained).map((v, i) => [CHURN_FEATURES[i], v]));
+	const version = await registerModel(env, ctx.site, ctx.asOf, {
+		name: "churn",
+		params: { ...FOREST_OPTIONS, features: CHURN_FEATURES, horizon_days: CHURN_HORIZON_DAYS, importances },
+		trainingWindow: window,
+		metrics,
+		baseline,
+		promoted,
+		decision: promoted
+			? `promoted: holdout ROC AUC ${metrics.roc_auc.toFixed(3)} > recency baseline ${baseline.roc_auc.toFixed(3)}`
+			: `not promoted: holdout ROC AUC ${metrics.roc_auc.toFixed(3)} does not beat the recency baseline's ${baseline.roc_auc.toFixed(3)}`,
+		artefact: serializeForest(serving ?? trained),
+	});
+	// Today's scores: this version if promoted, else the last promoted one (named by its version).
+	let model: Forest | null = serving;
+	let servedVersion = version;
+	if (!model) {
+		const previous = await promotedModel(env.DB, ctx.site, "churn", ctx.asOf);
+		const artefact = previous ? await loadArtefact(env.ARCHIVE, previous) : null;
+		model = artefact ? deserializeForest(artefact) : null;
+		servedVersion = previous?.version ?? version;
+	}
+	const rows = model
+		? current.rows.map((r, i) => {
+				const m = model as Forest;
+				const contributions = explainPrediction(m, r);
+				const reasons = contributions
+					.map((c, f) => ({ feature: CHURN_FEATURES[f] as string, value: r[f] ?? null, contribution: c }))
+					.filter((c) => c.contribution > 0)
+					.sort((a, b) => b.contribution - a.contribution)
+					.slice(0, 3);
+				return [current.customers[i], predictProba(m, r), JSON.stringify(reasons), servedVersion];
+			})
+		: [];
+	await env.DB.batch([
+		...replaceStatements(env.DB, "churn_scores", ["customer_id", "probability", "reasons", "model_version"], ctx, rows),
+		resultStatement(env.DB, ctx, "churn:model", { status: "ok", version, promoted, served_version: model ? servedVersion : null, metrics, baseline, importances, window }),
+	]);
+	return { rowsRead: read, rowsWritten: rows.length + 1, summary: { roc_auc: metrics.roc_auc, baseline_roc_auc: baseline.roc_auc, promoted: promoted ? 1 : 0 } };
+}
+
+/**
+ * Next best action per customer of today's RFM population: segment, churn, CLV and recommendations of
+ * this run (read back from D1), and each customer's median reorder interval from their orders.
+ */
+export async function actionsStep(env: Env, ctx: RunContext): Promise<StepResult> {
+	const minor = 10 ** currencyDigits(ctx.currency);
+	const [rfm, churn, clv, recs] = await env.DB.batch([
+		env.DB.prepare("SELECT customer_id, segment, recency_days, frequency, monetary_minor FROM rfm_scores WHERE site = ? AND as_of = ?").bind(ctx.site, ctx.asOf),
+		env.DB.prepare("SELECT customer_id, probability FROM churn_scores WHERE site = ? AND as_of = ?").bind(ctx.site, ctx.asOf),
+		env.DB.prepare("SELECT customer_id, clv_minor, expected_spend_minor FROM clv_scores WHERE site = ? AND as_of = ?").bind(ctx.site, ctx.asOf),
+		env.DB.prepare("SELECT subject, items FROM recommendations WHERE site = ? AND as_of = ? AND kind = 'customer'").bind(ctx.site, ctx.asOf),
+	]);
+	type R = { customer_id: string; segment: string; recency_days: number; frequency: number; monetary_minor: number };
+	const churnOf = new Map(((churn?.results ?? []) as { customer_id: string; probability: number }[]).map((r) => [r.customer_id, r.probability]));
+	const clvOf = new Map(((clv?.results ?? []) as { customer_id: string; clv_minor: number; expected_spend_minor: number }[]).map((r) => [r.customer_id, r]));
+	const recOf = new Map(
+		((recs?.results ?? []) as { subject: string; items: string }[]).map((r) => {
+			const first = (JSON.parse(r.items) as { sku: string; score: number; why: string }[])[0];
+			return [r.subject, first ? { sku: first.sku, score: first.score, because: first.why.startsWith("bought with ") ? first.why.slice(12) : null } : null];
+		}),
+	);
+	const orders = await readOrders(env.DB, ctx.site, ctx.cutoff);
+	const times = new Map<string, number[]>();
+	for (const o of orders) {
+		const t = times.get(o.customer);
+		if (t) t.push(o.placedAt);
+		else times.set(o.customer, [o.placedAt]);
+	}
+	const population = (rfm?.results ?? []) as R[];
+	const inputs: ActionInput[] = population.map((r) => {
+		const v = clvOf.get(r.customer_id);
+		const t = times.get(r.customer_id) ?? [];
+		return {
+			customer: r.customer_id,
+			segment: r.segment,
+			churn: churnOf.get(r.customer_id) ?? null,
+			clv: v ? v.clv_minor / minor : null,
+			expectedSpend: v ? v.expected_spend_minor / minor : null,
+			orders: t.length,
+			daysSinceLastOrder: r.recency_days,
+			reorderIntervalDays: medianIntervalDays(t),
+			monetary: r.monetary_minor / minor,
+			recommendation: recOf.get(r.customer_id) ?? null,
+		};
+	});
+	const clvs = inputs.map((i) => i.clv).filter((v): v is number => v !== null).sort((a, b) => a - b);
+	const median = clvs.length ? (clvs[clvs.length >> 1] as number) : null;
+	const actions = nextBestActions(inputs, median);
+	const rows = actions.map((a) => [a.customer, a.action, a.reason, Math.round(a.priority * 100) / 100, JSON.stringify(a.details)]);
+	await env.DB.batch(replaceStatements(env.DB, "next_actions", ["customer_id", "action", "reason", "priority", "details"], ctx, rows));
+	return { rowsRead: population.length + orders.length, rowsWritten: rows.length };
+}
+
+/** Recommendations kept per customer and per product. */
+export const RECOMMEND_K = 10;
+/** The offline evaluation's test window, and the earlier window the hybrid weight is chosen on. */
+const RECOMMEND_TEST_DAYS = 90;
+
+/**
+ * Recommendations: item-item CF (cosine over the customer × product purchase matrix), content (TF-IDF of
+ * name, description, category, brand) and their weighted hybrid, evaluated on a time split (trained on
+ * purchases before cutoff − 90 d, scored on what customers bought after) against popularity. The model
+ * with the best NDCG@10 is promoted when it beats popularity; then every customer of the RFM population and
+ * every product gets a precomputed top 10 from it (built on all purchases before the cutoff). Otherwise
+ * the lists are the popular products, and say so.
+ */
+export async function recommendStep(env: Env, ctx: RunContext): Promise<StepResult> {
+	const orders = await readOrders(env.DB, ctx.site, ctx.cutoff);
+	const { lines, read } = await readLines(env.DB, ctx.site, new Set(orders.map((o) => o.orderId)));
+	const purchases: Purchase[] = [];
+	for (const o of orders) for (const l of lines.get(o.orderId) ?? []) purchases.push({ customer: o.customer, sku: l.sku, at: o.placedAt });
+	const products = (await env.DB.prepare("SELECT sku, name, description, category, brand FROM products WHERE site = ? ORDER BY sku").bind(ctx.site).all<Product>()).results;
+	const population = (await env.DB.prepare("SELECT customer_id FROM rfm_scores WHERE site = ? AND as_of = ?").bind(ctx.site, ctx.asOf).raw<[string]>()).map(([c]) => c);
+	const testFrom = ctx.cutoff - RECOMMEND_TEST_DAYS * DAY;
+	if (purchases.length < 100 || !purchases.some((p) => (p.at ?? 0) >= testFrom) || !purchases.some((p) => (p.at ?? 0) < testFrom - RECOMMEND_TEST_DAYS * DAY)) {
+		await env.DB.batch([
+			...replaceStatements(env.DB, "recommendations", ["kind", "subject", "items", "model_version"], ctx, []),
+			resultStatement(env.DB, ctx, "recommend:model", { status: "insufficient_data", reason: "needs 100 purchases and purchases in both evaluation windows" }),
+		]);
+		return { rowsRead: orders.length + read, rowsWritten: 1 };
+	}
+	const { weight } = chooseHybridWeight(purchases, products, testFrom - RECOMMEND_TEST_DAYS * DAY, undefined, { k: RECOMMEND_K });
+	const evaluation = evaluateTimeSplit(purchases, products, testFrom, { k: RECOMMEND_K, hybridWeight: weight });
+	const candidates = (["cf", "content", "hybrid"] as const).map((name) => ({ name, ...evaluation.models[name] }));
+	const best = [...candidates].sort((a, b) => b.ndcg - a.ndcg || b.hitRate - a.hitRate)[0] as (typeof candidates)[number];
+	const baseline = evaluation.models.popularity;
+	const promoted = best.ndcg > baseline.ndcg;
+	const version = await registerModel(env, ctx.site, ctx.asOf, {
+		name: "recommendations",
+		params: { chosen: promoted ? best.name : "popularity", hybrid_weight: weight, k: RECOMMEND_K, weighting: "binary", repurchase: false },
+		trainingWindow: { evaluation_split: new Date(testFrom).toISOString(), weight_chosen_on_split: new Date(testFrom - RECOMMEND_TEST_DAYS * DAY).toISOString(), served_on: `every purchase before ${ctx.asOf}` },
+		metrics: { models: evaluation.models, customers: evaluation.customers, skipped: evaluation.skipped, chosen: best.name, hit_rate_at_10: best.hitRate, ndcg_at_10: best.ndcg },
+		baseline: { name: "popularity", hit_rate_at_10: baseline.hitRate, ndcg_at_10: baseline.ndcg },
+		promoted,
+		decision: promoted
+			? `promoted ${best.name}: NDCG@10 ${best.ndcg.toFixed(3)} > popularity ${baseline.ndcg.toFixed(3)}`
+			: `not promoted: the best model (${best.name}, NDCG@10 ${best.ndcg.toFixed(3)}) does not beat popularity (${baseline.ndcg.toFixed(3)}); popular products are served`,
+	});
+	// Serve from every purchase before the cutoff.
+	const popular = popularItems(purchases);
+	const cf = itemCosine(purchases, { k: 50 });
+	const content = contentNeighbours(products, 50);
+	const served: Neighbours | null = !promoted ? null : best.name === "cf" ? cf : best.name === "content" ? content : hybrid(cf, content, weight, 50);
+	const index = served ? indexNeighbours(served) : null;
+	const bought = new Map<string, Set<string>>();
+	for (const p of purchases) {
+		const s = bought.get(p.customer);
+		if (s) s.add(p.sku);
+		else bought.set(p.customer, new Set([p.sku]));
+	}
+	const why = (because: string | null) => (because ? `bought with ${because}` : "popular");
+	const rows: unknown[][] = [];
+	for (const customer of population) {
+		const mine = bought.get(customer) ?? new Set<string>();
+		const recs = index
+			? recommendForCustomer(mine, index, { k: RECOMMEND_K, fallback: popular })
+			: popular.filter((p) => !mine.has(p.sku)).slice(0, RECOMMEND_K).map((p) => ({ sku: p.sku, score: p.score, because: null }));
+		rows.push(["customer", customer, JSON.stringify(recs.map((r) => ({ sku: r.sku, score: Math.round(r.score * 1e6) / 1e6, why: why(r.because) }))), version]);
+	}
+	for (const p of products) {
+		const list = (served?.get(p.sku) ?? popular.filter((q) => q.sku !== p.sku)).slice(0, RECOMMEND_K);
+		rows.push(["product", p.sku, JSON.stringify(list.map((r) => ({ sku: r.sku, score: Math.round(r.score * 1e6) / 1e6, why: served ? `similar to ${p.sku}` : "popular" }))), version]);
+	}
+	await env.DB.batch([
+		...replaceStatements(env.DB, "recommendations", ["kind", "subject", "items", "model_version"], ctx, rows),
+		resultStatement(env.DB, ctx, "recommend:model", { status: "ok", version, promoted, chosen: promoted ? best.name : "popularity", evaluation }),
+	]);
+	return { rowsRead: orders.length + read, rowsWritten: rows.length + 1, summary: { ndcg_at_10: best.ndcg, popularity_ndcg_at_10: baseline.ndcg, promoted: promoted ? 1 : 0 } };
+}
