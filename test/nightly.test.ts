@@ -56,6 +56,9 @@ beforeAll(async () => {
 		order("g1", "G", "2026-07-01T10:00:00Z", "999.00", ["WHEY"]),
 	]);
 	await put("refunds", [{ refund_id: "e1-r", order_id: "e1", created_at: "2026-06-20T10:00:00Z", amount: "30.00", currency: "EUR" }]);
+	// WHEY's supplier deliveries took 5, 7 and 9 days.
+	await put("suppliers", [{ supplier_id: "s1", name: "Whey Co" }]);
+	await put("deliveries", [5, 7, 9].map((days, i) => ({ delivery_id: `d${i}`, supplier_id: "s1", sku: "WHEY", qty: 100, ordered_at: `2026-0${3 + i}-01T00:00:00Z`, promised_at: `2026-0${3 + i}-08T00:00:00Z`, delivered_at: new Date(Date.UTC(2026, 2 + i, 1 + days)).toISOString() })));
 });
 
 async function runAndWait(id: string, start: () => Promise<unknown>, modify?: Parameters<Awaited<ReturnType<typeof introspectWorkflowInstance>>["modify"]>[0]) {
@@ -89,7 +92,7 @@ describe("nightly analytics workflow", () => {
 		const steps = await env.DB.prepare("SELECT step, status, attempts, rows_read FROM analytics_run_steps WHERE run_id = ? ORDER BY position").bind(id).all<{ step: string; status: string; attempts: number; rows_read: number }>();
 		expect(steps.results.map((s) => [s.step, s.status, s.attempts])).toEqual([
 			["rfm", "complete", 1], ["segment_rollup", "complete", 1], ["cohorts", "complete", 1], ["basket", "complete", 1], ["clv", "complete", 1],
-			["churn", "complete", 1], ["recommend", "complete", 1], ["actions", "complete", 1], ["snapshot", "complete", 1], ["prune", "complete", 1],
+			["churn", "complete", 1], ["recommend", "complete", 1], ["actions", "complete", 1], ["inventory", "complete", 1], ["snapshot", "complete", 1], ["prune", "complete", 1],
 		]);
 		// RFM read the 8 non-cancelled orders of the window (a1–a3, b1, c1, c2, d1, e1); f1 is older, g1 after the day, h1 is in it → 9.
 		expect(steps.results[0]?.rows_read).toBe(9);
@@ -191,6 +194,28 @@ describe("nightly analytics workflow", () => {
 		expect(doc.as_of).toBe(AS_OF);
 		expect(doc.segment_sizes).toEqual({ Cannot_Lose: 1, Champions: 1, Hibernating: 2, Promising: 2 });
 		expect(Object.keys(doc.results)).toContain("cohorts:retention:month");
+	});
+
+	it("plans inventory: reorder point from demand and supplier lead times at 95 %, used by the products API where the store gave none", async () => {
+		// WHEY units in the 90 days before the cutoff (non-cancelled): a1 05-01, a2 06-01, e1 06-16, b1 06-20, a3 06-29 → 5 days with 1 unit.
+		// μ_d = 5/90 = 0.055556; Σ(x − μ)² = 5(1 − μ)² + 85μ² = 4.722222 → σ_d² = 4.722222/89 = 0.0530587, σ_d = 0.230345.
+		// Lead time 5, 7, 9 days → μ_L 7, σ_L 2. Demand over the lead time: mean 7μ_d = 0.388889, variance 7σ_d² + μ_d²·4 = 0.3837564 → sd 0.6194808.
+		// z(95 %) = 1.6448536 → safety stock 1.018955; reorder point 1.407844 (the products API rounds up to 2).
+		const plan = await env.DB.prepare("SELECT demand_mean, demand_sd, lead_mean, lead_sd, safety_stock, reorder_point, lead_source FROM inventory_plan WHERE site = ? AND as_of = ? AND sku = 'WHEY'")
+			.bind(SITE, AS_OF)
+			.first<{ demand_mean: number; demand_sd: number; lead_mean: number; lead_sd: number; safety_stock: number; reorder_point: number; lead_source: string }>();
+		expect(plan?.demand_mean).toBeCloseTo(0.055556, 5);
+		expect(plan?.demand_sd).toBeCloseTo(0.230345, 5);
+		expect([plan?.lead_mean, plan?.lead_sd]).toEqual([7, 2]);
+		expect(plan?.safety_stock).toBeCloseTo(1.018955, 5);
+		expect(plan?.reorder_point).toBeCloseTo(1.407844, 5);
+		expect(plan?.lead_source).toBe("3 deliveries of this SKU");
+		// BAR has no delivery history and no lead_time_days: no reorder point, and it says why.
+		const bar = await env.DB.prepare("SELECT reorder_point, lead_source FROM inventory_plan WHERE site = ? AND as_of = ? AND sku = 'BAR'").bind(SITE, AS_OF).first();
+		expect(bar).toEqual({ reorder_point: null, lead_source: "no delivery history and no lead_time_days" });
+		const perf = await getJson<{ inventory: { reorder_point: number | null; reorder_point_source: string | null } }>(`/api/v1/products/WHEY/performance?site=${SITE}&from=2026-06-01&to=2026-06-30`);
+		expect(perf.status).toBe(200);
+		expect(perf.body.inventory).toMatchObject({ reorder_point: 2, reorder_point_source: "computed" });
 	});
 
 	it("retries a step that fails once, and the run completes", async () => {

@@ -103,7 +103,7 @@ describe("GET /api/v1/products/performance", () => {
 			gross_margin_pct: 40, // (90 − 3 × 18) ÷ 90
 			product_page_conversion_pct: 50, // 2 sessions viewed A, 1 bought it
 			return_rate_pct: 0,
-			stock: 40, reorder_point: 10, stock_taken_at: T("2026-11-06T12:00:00Z"),
+			stock: 40, reorder_point: 10, reorder_point_source: "store", stock_taken_at: T("2026-11-06T12:00:00Z"),
 			days_of_cover: 400, // 40 ÷ (3 units / 30 days)
 			stockout_days: 2.5, // out from 11-04 00:00 to 11-06 12:00
 		});

@@ -148,17 +148,21 @@ registerMetric("inventory:stock", {
 	name: "Stock level",
 	unit: "count",
 	windows: ["now"],
-	baseline: "the SKU's reorder point, from its latest inventory snapshot",
+	baseline: "the SKU's reorder point: its latest inventory snapshot's, else the one the nightly run computed",
 	usesBaselineDays: false,
 	async read(env, site, rule, now) {
 		// The latest snapshot of each SKU taken by `now`. Against a reorder point (a relative threshold), a SKU whose
 		// latest snapshot has none is not watched, so an incident opened for it resolves.
 		const rows = await env.DB.prepare(
-			`SELECT s.sku, s.stock, s.reorder_point, s.taken_at, p.name
-			FROM inventory_snapshots s LEFT JOIN products p ON p.site = s.site AND p.sku = s.sku
-			WHERE s.site = ?1 AND (?3 = 'absolute' OR s.reorder_point IS NOT NULL)
-				AND s.taken_at = (SELECT MAX(t.taken_at) FROM inventory_snapshots t WHERE t.site = s.site AND t.sku = s.sku AND t.taken_at <= ?2)
-			ORDER BY s.sku`,
+			// The store's reorder point, else the one the latest nightly run computed (inventory_plan, rounded up).
+			`SELECT sku, stock, reorder_point, taken_at, name FROM (
+				SELECT s.sku, s.stock, s.taken_at, p.name,
+					COALESCE(s.reorder_point, (SELECT CAST(ip.reorder_point AS INTEGER) + (ip.reorder_point > CAST(ip.reorder_point AS INTEGER)) FROM inventory_plan ip
+						WHERE ip.site = s.site AND ip.sku = s.sku AND ip.as_of = (SELECT MAX(r.as_of) FROM analytics_runs r WHERE r.site = s.site AND r.status = 'complete'))) AS reorder_point
+				FROM inventory_snapshots s LEFT JOIN products p ON p.site = s.site AND p.sku = s.sku
+				WHERE s.site = ?1 AND s.taken_at = (SELECT MAX(t.taken_at) FROM inventory_snapshots t WHERE t.site = s.site AND t.sku = s.sku AND t.taken_at <= ?2)
+			) WHERE ?3 = 'absolute' OR reorder_point IS NOT NULL
+			ORDER BY sku`,
 		)
 			.bind(site.id, now, rule.thresholdKind)
 			.all<{ sku: string; stock: number; reorder_point: number | null; taken_at: number; name: string | null }>();

@@ -41,7 +41,8 @@ const MetricsSchema = z.object({
 });
 const StockSchema = z.object({
 	stock: z.number().int().nullable().describe("latest snapshot at the end of the range"),
-	reorder_point: z.number().int().nullable(),
+	reorder_point: z.number().int().nullable().describe("the store's (latest snapshot), else the nightly run's computed one (95 % service level); null without either"),
+	reorder_point_source: z.enum(["store", "computed"]).nullable(),
 	stock_taken_at: z.number().int().nullable().describe("epoch ms"),
 	days_of_cover: z.number().nullable().describe(`stock ÷ average daily units over the last ${COVER_DAYS} days of the range; null without recent sales`),
 	stockout_days: z.number().describe("days in the range with stock at 0 (snapshots hold until the next one)"),
@@ -178,13 +179,27 @@ async function recentUnits(db: D1Database, site: string, to: string): Promise<Ma
 	return new Map(rows.results.map((r) => [r.sku, r.units]));
 }
 
-function stockFields(history: StockRow[] | undefined, start: number, end: number, units: number) {
+/** Reorder points computed by the latest nightly run (analytics/predict-steps.ts inventoryStep), rounded up to whole units. */
+async function computedReorderPoints(db: D1Database, site: string, sku: string | null): Promise<Map<string, number>> {
+	const rows = await db
+		.prepare(
+			`SELECT sku, reorder_point FROM inventory_plan WHERE site = ?1 AND (?2 IS NULL OR sku = ?2) AND reorder_point IS NOT NULL
+			AND as_of = (SELECT MAX(as_of) FROM analytics_runs WHERE site = ?1 AND status = 'complete')`,
+		)
+		.bind(site, sku)
+		.all<{ sku: string; reorder_point: number }>();
+	return new Map(rows.results.map((r) => [r.sku, Math.ceil(r.reorder_point)]));
+}
+
+function stockFields(history: StockRow[] | undefined, start: number, end: number, units: number, computed: number | undefined) {
 	const snaps: Snapshot[] = (history ?? []).map((r) => ({ takenAt: r.taken_at, stock: r.stock }));
 	const last = history?.at(-1);
 	const out = stockouts(snaps, start, end);
+	const given = last?.reorder_point ?? null;
 	return {
 		stock: last?.stock ?? null,
-		reorder_point: last?.reorder_point ?? null,
+		reorder_point: given ?? computed ?? null,
+		reorder_point_source: given !== null ? ("store" as const) : computed !== undefined ? ("computed" as const) : null,
 		stock_taken_at: last?.taken_at ?? null,
 		days_of_cover: daysOfCover(last?.stock ?? null, units, COVER_DAYS),
 		stockout_days: out.days,
@@ -210,10 +225,11 @@ export const products = openApiApp<AuthVars>()
 		const [start] = dayBounds(from, site.timezone);
 		const [, end] = dayBounds(to, site.timezone);
 		const kpis = await productKpis(c.env.DB, site, c.var.principal, from, to, "month");
-		const [catalogue, history, units] = await Promise.all([
+		const [catalogue, history, units, computed] = await Promise.all([
 			c.env.DB.prepare("SELECT sku, name, category, brand, price_minor, unit_cost_minor FROM products WHERE site = ?").bind(site.id).all<CatalogueRow>(),
 			stockHistory(c.env.DB, site.id, start, end, null),
 			recentUnits(c.env.DB, site.id, to),
+			computedReorderPoints(c.env.DB, site.id, null),
 		]);
 		const bySku = new Map(catalogue.results.map((r) => [r.sku, r]));
 		const groupTotals = new Map<Metric, Map<string, number | null>>();
@@ -222,7 +238,7 @@ export const products = openApiApp<AuthVars>()
 		const scale = 10 ** currencyDigits(site.currency);
 		let rows = [...skus].map((sku) => {
 			const p = bySku.get(sku);
-			const { intervals: _intervals, ...stock } = stockFields(history.get(sku), start, end, units.get(sku) ?? 0);
+			const { intervals: _intervals, ...stock } = stockFields(history.get(sku), start, end, units.get(sku) ?? 0, computed.get(sku));
 			return {
 				sku,
 				name: p?.name ?? sku,
@@ -251,11 +267,12 @@ export const products = openApiApp<AuthVars>()
 		const { from, to } = range(q, site);
 		const [start] = dayBounds(from, site.timezone);
 		const [, end] = dayBounds(to, site.timezone);
-		const [product, kpis, history, units] = await Promise.all([
+		const [product, kpis, history, units, computed] = await Promise.all([
 			c.env.DB.prepare("SELECT sku, name, category, brand, price_minor, unit_cost_minor FROM products WHERE site = ? AND sku = ?").bind(site.id, sku).first<CatalogueRow>(),
 			productKpis(c.env.DB, site, c.var.principal, from, to, q.grain),
 			stockHistory(c.env.DB, site.id, start, end, sku),
 			recentUnits(c.env.DB, site.id, to),
+			computedReorderPoints(c.env.DB, site.id, sku),
 		]);
 		const group = (k: KpiResult) => k.groups?.find((g) => g.key === sku);
 		const sold = [...kpis.values()].some((k) => group(k) !== undefined);
@@ -266,7 +283,7 @@ export const products = openApiApp<AuthVars>()
 		const periods = [...kpis.values()][0]?.series ?? [];
 		const series = periods.map((p, i) => ({ period: p.period, from: p.from, to: p.to, ...metricValues(kpis, (k) => group(k)?.series[i]?.value) }));
 		const rows = history.get(sku) ?? [];
-		const { intervals, ...stock } = stockFields(rows, start, end, units.get(sku) ?? 0);
+		const { intervals, ...stock } = stockFields(rows, start, end, units.get(sku) ?? 0, computed.get(sku));
 		return c.json(
 			{
 				site: site.id,
