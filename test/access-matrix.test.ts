@@ -111,6 +111,8 @@ export const ROUTE_MATRIX: MatrixRow[] = [
 	{ method: "GET", path: "/api/v1/churn?site=locked", expect: READ(404) },
 	{ method: "GET", path: "/api/v1/recommendations?site=locked&customer=c1", expect: READ(404) },
 	{ method: "GET", path: "/api/v1/actions?site=locked", expect: READ(404) },
+	// `locked` has no orders: every caller that may see revenue gets the clear 400 insufficient_history.
+	{ method: "GET", path: "/api/v1/forecast?site=locked&metric=revenue", expect: READ(400) },
 	// Funnels (workers/funnels/routes.ts)
 	{ method: "GET", path: "/api/v1/funnels?site=demo", expect: READ(200) },
 	{ method: "PUT", path: "/api/v1/funnels?site=demo", body: { funnels: [{ id: "checkout", name: "Checkout", steps: [{ event: "product_view" }, { event: "add_to_cart" }, { event: "begin_checkout" }, { event: "purchase" }], window_seconds: 86400 }] }, expect: ADMIN(200) },

@@ -92,7 +92,7 @@ describe("nightly analytics workflow", () => {
 		const steps = await env.DB.prepare("SELECT step, status, attempts, rows_read FROM analytics_run_steps WHERE run_id = ? ORDER BY position").bind(id).all<{ step: string; status: string; attempts: number; rows_read: number }>();
 		expect(steps.results.map((s) => [s.step, s.status, s.attempts])).toEqual([
 			["rfm", "complete", 1], ["segment_rollup", "complete", 1], ["cohorts", "complete", 1], ["basket", "complete", 1], ["clv", "complete", 1],
-			["churn", "complete", 1], ["recommend", "complete", 1], ["actions", "complete", 1], ["inventory", "complete", 1], ["snapshot", "complete", 1], ["prune", "complete", 1],
+			["churn", "complete", 1], ["recommend", "complete", 1], ["actions", "complete", 1], ["inventory", "complete", 1], ["forecast", "complete", 1], ["snapshot", "complete", 1], ["prune", "complete", 1],
 		]);
 		// RFM read the 8 non-cancelled orders of the window (a1–a3, b1, c1, c2, d1, e1); f1 is older, g1 after the day, h1 is in it → 9.
 		expect(steps.results[0]?.rows_read).toBe(9);

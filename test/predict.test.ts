@@ -118,3 +118,55 @@ describe("predictive models in the nightly run", () => {
 		expect(rule.readings.every((r) => ["Champions", "Loyal_Customers", "Cannot_Lose", "At_Risk"].includes(r.key))).toBe(true);
 	});
 });
+
+describe("GET /api/v1/forecast", () => {
+	const FC = "fcast";
+	beforeAll(async () => {
+		await env.DB.prepare("INSERT INTO sites (id, name, origins, timezone, currency, created_at) VALUES (?, 'Forecast', '[]', 'UTC', 'EUR', 0)").bind(FC).run();
+		const now = new Date();
+		const store = generateStore({ seed: 5, customers: 300, orders: 3000, months: 30, eventDays: 0, asOf: Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) });
+		const fetch = (input: string, init?: RequestInit) => exports.default.fetch(input, init);
+		await loadStore(store, { fetch, url: "https://b2g.test", key: ADMIN_KEY, site: FC, concurrency: 2, pollMs: 50 });
+	}, 240_000);
+
+	type F = { history: { period: string; value: number }[]; model: { label: string }; candidates: { label: string; mase: number | null; refused: string | null }[]; baseline: { mase: number }; beats_baseline: boolean; forecast: { period: string; mean: number; lower80: number; upper80: number; lower95: number; upper95: number }[] };
+
+	it("forecasts monthly revenue from the KPI series with 80/95 % bands, the chosen model and every candidate's backtest error", async () => {
+		const { status, body } = await getJson<F>(`/api/v1/forecast?site=${FC}&metric=revenue&grain=month&horizon=6`);
+		expect(status, JSON.stringify(body)).toBe(200);
+		expect(body.forecast).toHaveLength(6);
+		for (const f of body.forecast) expect(f.lower95 <= f.lower80 && f.lower80 <= f.mean && f.mean <= f.upper80 && f.upper80 <= f.upper95).toBe(true);
+		// About 29 complete months: SARIMA(1,1,1)(1,1,1,12) needs 36 and says so; the ETS models are scored.
+		const sarima = body.candidates.find((c) => c.label.startsWith("SARIMA"));
+		expect(sarima?.refused).toMatch(/needs at least 36/);
+		expect(body.candidates.some((c) => c.mase !== null)).toBe(true);
+		expect(body.beats_baseline).toBe(body.candidates.find((c) => c.label === body.model.label)!.mase! < body.baseline.mase);
+		// The history is the KPI API's series for the same months.
+		const first = body.history[0]?.period as string;
+		const last = body.history.at(-1)?.period as string;
+		const lastDay = new Date(Date.UTC(Number(last.slice(0, 4)), Number(last.slice(5, 7)), 0)).toISOString().slice(0, 10); // day 0 of the next month
+		const kpis = await getJson<{ kpis: { series: { period: string; value: number }[] }[] }>(`/api/v1/kpis?site=${FC}&ids=revenue&grain=month&from=${first}-01&to=${lastDay}`);
+		const byPeriod = new Map(kpis.body.kpis[0]?.series.map((p) => [p.period, p.value]));
+		for (const h of body.history) expect(h.value).toBe(byPeriod.get(h.period) ?? 0);
+	});
+
+	it("forecasts daily series with weekly seasonality", async () => {
+		const { status, body } = await getJson<F>(`/api/v1/forecast?site=${FC}&metric=orders&grain=day&horizon=14`);
+		expect(status).toBe(200);
+		expect(body.forecast).toHaveLength(14);
+		expect(body.history.length).toBeGreaterThanOrEqual(300);
+	});
+
+	it("refuses a short history, an unknown metric, a growth KPI, a horizon too far, and a strategic KPI for operations — each naming its field", async () => {
+		await env.DB.prepare("INSERT INTO sites (id, name, origins, timezone, currency, created_at) VALUES ('fcshort', 'Short', '[]', 'UTC', 'EUR', 0)").run();
+		const short = await getJson<{ error: string; fields: { field: string; message: string }[] }>("/api/v1/forecast?site=fcshort&metric=revenue&grain=month");
+		expect(short.status).toBe(400);
+		expect(short.body.error).toBe("insufficient_history");
+		expect(short.body.fields[0]?.message).toMatch(/needs at least \d+ complete months of revenue/);
+		expect((await getJson<{ fields: { field: string }[] }>(`/api/v1/forecast?site=${FC}&metric=nope`)).body.fields[0]?.field).toBe("metric");
+		expect((await getJson<{ fields: { field: string }[] }>(`/api/v1/forecast?site=${FC}&metric=revenue_growth_mom`)).status).toBe(400);
+		expect((await getJson<{ fields: { field: string }[] }>(`/api/v1/forecast?site=${FC}&metric=revenue&grain=month&horizon=30`)).body.fields[0]?.field).toBe("horizon");
+		const ops = await userSession("operations");
+		expect((await apiWithCookie("GET", `/api/v1/forecast?site=${FC}&metric=cac`, ops.cookie)).status).toBe(403);
+	});
+});

@@ -11,6 +11,8 @@ import { ApiError } from "../lib/http";
 import { currencyDigits } from "../lib/money";
 import { apiErrors, intParam, json, openApiApp, secured, siteParam } from "../lib/openapi";
 import { isDay } from "../metrics/calendar";
+import { KPI_BY_ID, visibleTo, type Kpi } from "../metrics/catalog";
+import { forecastSeries, kpiHistory, shortestHistory, type ForecastGrain } from "./forecast-kpi";
 import { listModels } from "./registry";
 import { SEGMENT_NAMES, type SegmentName } from "./rfm";
 
@@ -168,6 +170,52 @@ const actionsRoute = createRoute({
 	},
 });
 
+const MAX_HORIZON: Record<ForecastGrain, number> = { day: 90, week: 52, month: 24 };
+const DEFAULT_HORIZON: Record<ForecastGrain, number> = { day: 30, week: 8, month: 6 };
+const Band = z.object({ period: z.string(), from: z.string(), mean: z.number(), lower80: z.number(), upper80: z.number(), lower95: z.number(), upper95: z.number() });
+const forecastRoute = createRoute({
+	method: "get",
+	path: "/forecast",
+	operationId: "forecast",
+	tags: [TAG],
+	summary: "Forecast any KPI",
+	description:
+		"The KPI's series of whole periods (up to the last complete one; days are the site's) is fitted with each candidate model of the grain — month: SARIMA(1,1,1)(1,1,1,12) by exact maximum likelihood " +
+		"(Kalman filter), Holt-Winters ETS (damped additive trend, additive season) and damped Holt; week: ARIMA(1,1,1) and damped Holt; day: SARIMA(1,0,1)(1,1,1,7) and ETS with a weekly season — " +
+		"the model with the lowest rolling-origin backtest MASE is chosen and forecasts `horizon` periods with 80 % and 95 % intervals. The answer gives every candidate's error and the seasonal-naive baseline's. " +
+		`A history shorter than the shortest model accepts (month ${shortestHistory("month")}, week ${shortestHistory("week")}, day ${shortestHistory("day")} periods) is refused: 400 insufficient_history.`,
+	security: secured("read"),
+	middleware: [requireKey("read")],
+	request: {
+		query: z.object({
+			site: siteParam,
+			metric: z.string().min(1).max(64).describe("a KPI id of the catalogue (not a growth KPI), e.g. revenue, orders, sessions"),
+			grain: z.enum(["day", "week", "month"]).optional().describe("default month"),
+			horizon: intParam(1, 90).optional().describe("periods ahead; default month 6, week 8, day 30; at most month 24, week 52, day 90"),
+		}),
+	},
+	responses: {
+		200: json(
+			z.object({
+				site: z.string(),
+				currency: z.string(),
+				metric: z.string(),
+				grain: z.string(),
+				unit: z.string(),
+				history: z.array(z.object({ period: z.string(), from: z.string(), value: z.number() })),
+				model: z.object({ label: z.string(), parameters: z.record(z.string(), z.unknown()) }),
+				backtest: z.unknown().describe("the chosen model's rolling-origin errors: mape, smape, mase, interval coverage"),
+				candidates: z.array(z.object({ label: z.string(), mase: z.number().nullable(), smape: z.number().nullable(), refused: z.string().nullable() })),
+				baseline: z.object({ label: z.string(), mase: z.number(), smape: z.number() }),
+				beats_baseline: z.boolean(),
+				forecast: z.array(Band),
+			}),
+			"the forecast",
+		),
+		...apiErrors(404),
+	},
+});
+
 type ModelRow = Awaited<ReturnType<typeof listModels>>[number];
 const modelJson = (m: ModelRow) => ({
 	name: m.name,
@@ -242,6 +290,23 @@ export const predictions = openApiApp<AuthVars>()
 		if (!row) throw new ApiError(404, "not_found", `no recommendations for ${kind} '${subject}' in the run of ${asOf}`, [{ field: kind, message: `unknown ${kind}, or nothing to recommend` }]);
 		const items = z.array(RecItem).parse(JSON.parse(row.items)).slice(0, q.k ?? 10);
 		return c.json({ site: site.id, as_of: asOf, kind, subject, model_version: row.model_version, items }, 200, { "Cache-Control": "private, max-age=300" });
+	})
+	.openapi(forecastRoute, async (c) => {
+		const site = c.var.site;
+		const q = c.req.valid("query");
+		const kpi = KPI_BY_ID.get(q.metric);
+		if (!kpi || kpi.growth) throw new ApiError(400, "invalid_request", `'${q.metric}' is not a KPI that can be forecast`, [{ field: "metric", message: "a KPI id of the catalogue (GET /api/v1/kpis/catalog), not a growth KPI" }]);
+		if (!visibleTo(kpi as Kpi, c.var.principal)) throw new ApiError(403, "forbidden", `the KPI '${q.metric}' is not available to this role`, [{ field: "metric", message: "not visible to the caller" }]);
+		const grain = q.grain ?? "month";
+		const horizon = q.horizon ?? DEFAULT_HORIZON[grain];
+		if (horizon > MAX_HORIZON[grain]) throw new ApiError(400, "invalid_request", `a ${grain} forecast reaches at most ${MAX_HORIZON[grain]} periods`, [{ field: "horizon", message: `1–${MAX_HORIZON[grain]} for grain ${grain}` }]);
+		const { unit, history } = await kpiHistory(c.env.DB, site, q.metric, grain, Date.now());
+		try {
+			return c.json({ site: site.id, currency: site.currency, ...forecastSeries(q.metric, grain, unit, history, horizon) }, 200, { "Cache-Control": "private, max-age=300" });
+		} catch (err) {
+			if (err instanceof RangeError && /needs at least/.test(err.message)) throw new ApiError(400, "insufficient_history", err.message, [{ field: "grain", message: err.message }]);
+			throw err;
+		}
 	})
 	.openapi(actionsRoute, async (c) => {
 		const site = c.var.site;

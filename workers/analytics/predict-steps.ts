@@ -8,6 +8,7 @@ import { jsonChunks } from "../lib/json-rows";
 import { currencyDigits } from "../lib/money";
 import { nextBestActions, medianIntervalDays, type ActionInput } from "./actions";
 import { CHURN_FEATURES, churnFeatures, churnLabels } from "./features";
+import { forecastSeries, kpiHistory, type ForecastGrain } from "./forecast-kpi";
 import { daysOfCover, demandStats, leadTimeStats, reorderPoint, stockoutRisk } from "./inventory";
 import { calibrationBins, deserializeForest, explainPrediction, featureImportances, liftAt, prAuc, predictProba, rocAuc, serializeForest, trainForest, type Forest } from "./forest";
 import { loadArtefact, promotedModel, registerModel } from "./registry";
@@ -323,4 +324,48 @@ export async function inventoryStep(env: Env, ctx: RunContext): Promise<StepResu
 		replaceStatements(env.DB, "inventory_plan", ["sku", "demand_mean", "demand_sd", "lead_mean", "lead_sd", "lead_source", "service_level", "safety_stock", "reorder_point", "stock", "days_of_cover", "stockout_risk", "forecast"], ctx, rows),
 	);
 	return { rowsRead: (units?.results.length ?? 0) + (deliveries?.results.length ?? 0) + (stock?.results.length ?? 0), rowsWritten: rows.length };
+}
+
+/** Nightly forecasts (registered like every model): revenue by month (6 ahead) and by day (30 ahead). */
+const NIGHTLY_FORECASTS: { metric: string; grain: ForecastGrain; horizon: number }[] = [
+	{ metric: "revenue", grain: "month", horizon: 6 },
+	{ metric: "revenue", grain: "day", horizon: 30 },
+];
+
+/**
+ * Forecasts of the series the dashboard shows (GET /api/v1/forecast computes any other on demand): the
+ * model chosen by rolling-origin backtest is registered, promoted when it beats seasonal naive, and the
+ * forecast with its 80/95 % bands is kept as a result of the run.
+ */
+export async function forecastStep(env: Env, ctx: RunContext): Promise<StepResult> {
+	const site = { id: ctx.site, timezone: ctx.timezone, currency: ctx.currency };
+	const statements: D1PreparedStatement[] = [];
+	let read = 0;
+	for (const f of NIGHTLY_FORECASTS) {
+		const { unit, history } = await kpiHistory(env.DB, site, f.metric, f.grain, ctx.cutoff);
+		read += history.length;
+		const kind = `forecast:${f.metric}:${f.grain}`;
+		let result: ReturnType<typeof forecastSeries>;
+		try {
+			result = forecastSeries(f.metric, f.grain, unit, history, f.horizon);
+		} catch (err) {
+			if (!(err instanceof RangeError)) throw err;
+			statements.push(resultStatement(env.DB, ctx, kind, { status: "insufficient_history", reason: err.message }));
+			continue;
+		}
+		const version = await registerModel(env, ctx.site, ctx.asOf, {
+			name: kind,
+			params: result.model,
+			trainingWindow: { from: result.history[0]?.from ?? null, to: result.history.at(-1)?.from ?? null, periods: result.history.length },
+			metrics: { ...result.backtest, candidates: result.candidates },
+			baseline: result.baseline,
+			promoted: result.beats_baseline,
+			decision: result.beats_baseline
+				? `promoted ${result.model.label}: backtest MASE ${result.backtest?.mase.toFixed(3)} < seasonal naive ${result.baseline.mase.toFixed(3)}`
+				: `not promoted: ${result.model.label} (MASE ${result.backtest?.mase.toFixed(3)}) does not beat seasonal naive (${result.baseline.mase.toFixed(3)})`,
+		});
+		statements.push(resultStatement(env.DB, ctx, kind, { status: "ok", version, ...result }));
+	}
+	await env.DB.batch(statements);
+	return { rowsRead: read, rowsWritten: statements.length };
 }

@@ -11,7 +11,7 @@
  * `npm start` after seeding.
  */
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloudflare:workers";
-import { actionsStep, churnStep, inventoryStep, recommendStep } from "../analytics/predict-steps";
+import { actionsStep, churnStep, forecastStep, inventoryStep, recommendStep } from "../analytics/predict-steps";
 import { ANALYSES, snapshotRun, pruneScores, type StepResult, type RunContext } from "../analytics/steps";
 import { addDays, dayBounds, localDay } from "../metrics/calendar";
 import { findSite } from "../lib/sites";
@@ -37,6 +37,7 @@ const STEPS: readonly { name: string; run: (env: Env, ctx: RunContext) => Promis
 	{ name: "recommend", run: recommendStep },
 	{ name: "actions", run: actionsStep },
 	{ name: "inventory", run: inventoryStep },
+	{ name: "forecast", run: forecastStep },
 ];
 
 const STEP_CONFIG = { retries: { limit: 3, delay: "10 seconds", backoff: "exponential" }, timeout: "15 minutes" } as const;
