@@ -4,7 +4,6 @@
  * registers the version in the model registry (promoted only when it beats its baseline) and replaces
  * the (site, as_of) predictions, naming the version that made them.
  */
-import { jsonChunks } from "../lib/json-rows";
 import { currencyDigits } from "../lib/money";
 import { nextBestActions, medianIntervalDays, type ActionInput } from "./actions";
 import { CHURN_FEATURES, churnFeatures, churnLabels } from "./features";
@@ -13,7 +12,7 @@ import { daysOfCover, demandStats, leadTimeStats, reorderPoint, stockoutRisk } f
 import { calibrationBins, deserializeForest, explainPrediction, featureImportances, liftAt, prAuc, predictProba, rocAuc, serializeForest, trainForest, type Forest } from "./forest";
 import { loadArtefact, promotedModel, registerModel } from "./registry";
 import { chooseHybridWeight, contentNeighbours, evaluateTimeSplit, hybrid, indexNeighbours, itemCosine, popularItems, recommendForCustomer, type Neighbours, type Product, type Purchase } from "./recommend";
-import { readLines, readOrders, type RunContext, type StepResult } from "./steps";
+import { readLines, readOrders, replaceStatements, resultStatement, type RunContext, type StepResult } from "./steps";
 
 const DAY = 86_400_000;
 /** Churn label: no order within this many days after the cutoff. */
@@ -23,19 +22,6 @@ export const FOREST_OPTIONS = { trees: 100, maxDepth: 10, seed: 20261203 } as co
 /** Fewer labelled customers (or fewer than this many of either class) and no model is trained. */
 const MIN_TRAIN = 200;
 const MIN_CLASS = 20;
-
-function replaceStatements(db: D1Database, table: string, columns: readonly string[], ctx: RunContext, rows: unknown[][]): D1PreparedStatement[] {
-	const statements = [db.prepare(`DELETE FROM ${table} WHERE site = ?1 AND as_of = ?2`).bind(ctx.site, ctx.asOf)];
-	const select = columns.map((_, i) => `value ->> ${i}`).join(", ");
-	for (const chunk of jsonChunks(rows)) statements.push(db.prepare(`INSERT INTO ${table} (site, as_of, ${columns.join(", ")}) SELECT ?1, ?2, ${select} FROM json_each(?3)`).bind(ctx.site, ctx.asOf, chunk));
-	return statements;
-}
-
-function resultStatement(db: D1Database, ctx: RunContext, kind: string, value: unknown): D1PreparedStatement {
-	return db
-		.prepare("INSERT INTO analytics_results (site, as_of, kind, json, created_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (site, as_of, kind) DO UPDATE SET json = excluded.json, created_at = excluded.created_at")
-		.bind(ctx.site, ctx.asOf, kind, JSON.stringify(value), Date.now());
-}
 
 /** Holdout metrics of scores against labels (1 = churned). */
 function evaluate(scores: readonly number[], labels: Uint8Array) {
@@ -70,7 +56,7 @@ export async function churnStep(env: Env, ctx: RunContext): Promise<StepResult> 
 	const window = { train: { features_at: new Date(trainAt).toISOString(), label_days: CHURN_HORIZON_DAYS, customers: train.customers.length }, holdout: { features_at: new Date(validAt).toISOString(), label_days: CHURN_HORIZON_DAYS, customers: valid.customers.length } };
 	if (train.rows.length < MIN_TRAIN || classes(yTrain) < MIN_CLASS || valid.rows.length < MIN_TRAIN || classes(yValid) < MIN_CLASS) {
 		await env.DB.batch([
-			...replaceStatements(env.DB, "churn_scores", ["customer_id", "probability", "reasons", "model_version"], ctx, []),
+			...replaceStatements(env.DB, "churn_scores", ["customer_id", "probability", "reasons", "model_version"], ctx.site, ctx.asOf, []),
 			resultStatement(env.DB, ctx, "churn:model", { status: "insufficient_data", reason: `needs ${MIN_TRAIN} customers and ${MIN_CLASS} of each outcome in both windows`, window }),
 		]);
 		return { rowsRead: read, rowsWritten: 1 };
@@ -116,7 +102,7 @@ export async function churnStep(env: Env, ctx: RunContext): Promise<StepResult> 
 			})
 		: [];
 	await env.DB.batch([
-		...replaceStatements(env.DB, "churn_scores", ["customer_id", "probability", "reasons", "model_version"], ctx, rows),
+		...replaceStatements(env.DB, "churn_scores", ["customer_id", "probability", "reasons", "model_version"], ctx.site, ctx.asOf, rows),
 		resultStatement(env.DB, ctx, "churn:model", { status: "ok", version, promoted, served_version: model ? servedVersion : null, metrics, baseline, importances, window }),
 	]);
 	return { rowsRead: read, rowsWritten: rows.length + 1, summary: { roc_auc: metrics.roc_auc, baseline_roc_auc: baseline.roc_auc, promoted: promoted ? 1 : 0 } };
@@ -171,7 +157,7 @@ export async function actionsStep(env: Env, ctx: RunContext): Promise<StepResult
 	const median = clvs.length ? (clvs[clvs.length >> 1] as number) : null;
 	const actions = nextBestActions(inputs, median);
 	const rows = actions.map((a) => [a.customer, a.action, a.reason, Math.round(a.priority * 100) / 100, JSON.stringify(a.details)]);
-	await env.DB.batch(replaceStatements(env.DB, "next_actions", ["customer_id", "action", "reason", "priority", "details"], ctx, rows));
+	await env.DB.batch(replaceStatements(env.DB, "next_actions", ["customer_id", "action", "reason", "priority", "details"], ctx.site, ctx.asOf, rows));
 	return { rowsRead: population.length + orders.length, rowsWritten: rows.length };
 }
 
@@ -198,7 +184,7 @@ export async function recommendStep(env: Env, ctx: RunContext): Promise<StepResu
 	const testFrom = ctx.cutoff - RECOMMEND_TEST_DAYS * DAY;
 	if (purchases.length < 100 || !purchases.some((p) => (p.at ?? 0) >= testFrom) || !purchases.some((p) => (p.at ?? 0) < testFrom - RECOMMEND_TEST_DAYS * DAY)) {
 		await env.DB.batch([
-			...replaceStatements(env.DB, "recommendations", ["kind", "subject", "items", "model_version"], ctx, []),
+			...replaceStatements(env.DB, "recommendations", ["kind", "subject", "items", "model_version"], ctx.site, ctx.asOf, []),
 			resultStatement(env.DB, ctx, "recommend:model", { status: "insufficient_data", reason: "needs 100 purchases and purchases in both evaluation windows" }),
 		]);
 		return { rowsRead: orders.length + read, rowsWritten: 1 };
@@ -246,7 +232,7 @@ export async function recommendStep(env: Env, ctx: RunContext): Promise<StepResu
 		rows.push(["product", p.sku, JSON.stringify(list.map((r) => ({ sku: r.sku, score: Math.round(r.score * 1e6) / 1e6, why: served ? `similar to ${p.sku}` : "popular" }))), version]);
 	}
 	await env.DB.batch([
-		...replaceStatements(env.DB, "recommendations", ["kind", "subject", "items", "model_version"], ctx, rows),
+		...replaceStatements(env.DB, "recommendations", ["kind", "subject", "items", "model_version"], ctx.site, ctx.asOf, rows),
 		resultStatement(env.DB, ctx, "recommend:model", { status: "ok", version, promoted, chosen: promoted ? best.name : "popularity", evaluation }),
 	]);
 	return { rowsRead: orders.length + read, rowsWritten: rows.length + 1, summary: { ndcg_at_10: best.ndcg, popularity_ndcg_at_10: baseline.ndcg, promoted: promoted ? 1 : 0 } };
@@ -321,7 +307,7 @@ export async function inventoryStep(env: Env, ctx: RunContext): Promise<StepResu
 		];
 	});
 	await env.DB.batch(
-		replaceStatements(env.DB, "inventory_plan", ["sku", "demand_mean", "demand_sd", "lead_mean", "lead_sd", "lead_source", "service_level", "safety_stock", "reorder_point", "stock", "days_of_cover", "stockout_risk", "forecast"], ctx, rows),
+		replaceStatements(env.DB, "inventory_plan", ["sku", "demand_mean", "demand_sd", "lead_mean", "lead_sd", "lead_source", "service_level", "safety_stock", "reorder_point", "stock", "days_of_cover", "stockout_risk", "forecast"], ctx.site, ctx.asOf, rows),
 	);
 	return { rowsRead: (units?.results.length ?? 0) + (deliveries?.results.length ?? 0) + (stock?.results.length ?? 0), rowsWritten: rows.length };
 }

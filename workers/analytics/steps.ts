@@ -136,7 +136,7 @@ function localDays(timeZone: string): (ms: number) => string {
 }
 
 /** Deletes the (site, as_of) rows of a table and inserts `rows` (arrays in `columns` order after site, as_of) as statements of one batch. */
-function replaceStatements(db: D1Database, table: string, columns: readonly string[], site: string, asOf: string, rows: unknown[][], where = ""): D1PreparedStatement[] {
+export function replaceStatements(db: D1Database, table: string, columns: readonly string[], site: string, asOf: string, rows: unknown[][], where = ""): D1PreparedStatement[] {
 	const statements = [db.prepare(`DELETE FROM ${table} WHERE site = ?1 AND as_of = ?2 ${where}`).bind(site, asOf)];
 	const select = columns.map((_, i) => `value ->> ${i}`).join(", ");
 	for (const chunk of jsonChunks(rows)) {
@@ -145,7 +145,7 @@ function replaceStatements(db: D1Database, table: string, columns: readonly stri
 	return statements;
 }
 
-function resultStatement(db: D1Database, ctx: RunContext, kind: string, value: unknown): D1PreparedStatement {
+export function resultStatement(db: D1Database, ctx: RunContext, kind: string, value: unknown): D1PreparedStatement {
 	return db
 		.prepare("INSERT INTO analytics_results (site, as_of, kind, json, created_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (site, as_of, kind) DO UPDATE SET json = excluded.json, created_at = excluded.created_at")
 		.bind(ctx.site, ctx.asOf, kind, JSON.stringify(value), Date.now());
