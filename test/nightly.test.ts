@@ -233,6 +233,23 @@ describe("nightly analytics workflow", () => {
 		expect(run.body.steps.find((s) => s.step === "basket")?.status).toBe("complete");
 	});
 
+	it("takes the RFM window as a run parameter: 120 days keeps only A, B and E", async () => {
+		// The window starts 120 days before the cutoff, 2026-03-02T22:00Z: C (last order 02-10), H (01-31) and D fall out.
+		const res = await api("POST", `/api/v1/jobs/nightly/run?site=${SITE}&as_of=${AS_OF}&window_days=120`);
+		expect(res.status).toBe(202);
+		const { id } = (await res.json()) as { id: string };
+		const instance = await introspectWorkflowInstance(env.NIGHTLY, id);
+		try {
+			await instance.waitForStatus("complete");
+		} finally {
+			await instance.dispose();
+		}
+		expect((await scores()).map((s) => s.customer_id)).toEqual(["A", "B", "E"]);
+		const seg = await getJson<{ window_days: number; customers: number }>(`/api/v1/segments?site=${SITE}`);
+		expect(seg.body).toMatchObject({ window_days: 120, customers: 3 });
+		expect((await api("POST", `/api/v1/jobs/nightly/run?site=${SITE}&window_days=7`)).status).toBe(400);
+	});
+
 	it("a rerun for the same day replaces its results; a past as-of day sees only its own data", async () => {
 		await put("orders", [order("b2", "B", "2026-06-25T10:00:00Z", "70.00", ["WHEY"])]);
 		const id = `manual-rerun-${crypto.randomUUID().slice(0, 8)}`;

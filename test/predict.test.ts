@@ -105,6 +105,19 @@ describe("predictive models in the nightly run", () => {
 		expect((await csv.text()).trim().split("\n")).toHaveLength(top.customers + 1);
 	});
 
+	it("re-prices CLV for a chosen horizon and discount rate from the stored model, equal to the run's at the defaults", async () => {
+		type C = { customers: { customer_id: string; clv: number }[]; total_clv: number };
+		const stored = await getJson<C>(`/api/v1/clv/customers?site=${SITE}&limit=20`);
+		const same = await getJson<C>(`/api/v1/clv/customers?site=${SITE}&limit=20&horizon_months=12&monthly_discount=0.01`);
+		expect(same.body.customers.map((c) => c.customer_id)).toEqual(stored.body.customers.map((c) => c.customer_id));
+		same.body.customers.forEach((c, i) => expect(c.clv).toBeCloseTo(stored.body.customers[i]?.clv as number, 1));
+		const longer = await getJson<C>(`/api/v1/clv/customers?site=${SITE}&limit=5&horizon_months=24&monthly_discount=0.01`);
+		const dearer = await getJson<C>(`/api/v1/clv/customers?site=${SITE}&limit=5&horizon_months=12&monthly_discount=0.05`);
+		expect(longer.body.total_clv).toBeGreaterThan(stored.body.total_clv);
+		expect(dearer.body.total_clv).toBeLessThan(stored.body.total_clv);
+		expect((await getJson<{ fields: { field: string }[] }>(`/api/v1/clv/customers?site=${SITE}&monthly_discount=2`)).body.fields[0]?.field).toBe("monthly_discount");
+	});
+
 	it("lets the built-in high churn risk rule evaluate from the model: mean probability per valuable segment", async () => {
 		const report = await evaluateAlerts(env, SITE, Date.UTC(2026, 5, 1, 9), "manual");
 		const rule = report.rules.find((r) => r.id === "churn_risk") as { status: string; readings: { key: string; value: number | null }[] };

@@ -275,11 +275,18 @@ export function customerLifetimeValue(
 	customer: RepeatHistory & { mValue: number },
 	opts: ClvOptions,
 ): CustomerValue {
+	return discountedValue(purchases, gammaGammaExpectedSpend(spend, customer.x, customer.mValue), customer, opts);
+}
+
+/**
+ * The same sum with the expected spend per purchase already known (e.g. stored by the nightly run), so a
+ * reader can re-price CLV for another horizon or discount rate without the Gamma-Gamma inputs; minor units.
+ */
+export function discountedValue(purchases: BgNbdParams, expectedSpendMinor: number, customer: RepeatHistory, opts: ClvOptions): CustomerValue {
 	const months = opts.months ?? 12;
 	const rate = opts.monthlyDiscountRate ?? 0.01;
 	const margin = opts.margin ?? 1;
 	if (!(opts.unitsPerMonth > 0)) throw new RangeError(`unitsPerMonth must be positive, got ${opts.unitsPerMonth}`);
-	const expectedSpendMinor = gammaGammaExpectedSpend(spend, customer.x, customer.mValue);
 	let valueMinor = 0;
 	let before = 0;
 	for (let i = 1; i <= months; i++) {

@@ -14,6 +14,7 @@ import { apiErrors, intParam, json, openApiApp, secured, siteParam } from "../li
 import { addDays, isDay, localDay } from "../metrics/calendar";
 import { nightlyId, startNightly } from "../jobs/nightly";
 import { OTHER_SEGMENT, SEGMENT_NAMES, SEGMENTS, segmentMovement, type SegmentName } from "./rfm";
+import { discountedValue, type BgNbdParams } from "./clv";
 import { BASKET_MIN_CONFIDENCE, BASKET_MIN_SUPPORT } from "./steps";
 
 const TAG = "Analytics";
@@ -103,7 +104,13 @@ const runNightly = createRoute({
 		"It reads only data before the end of that day and replaces that day's results. Poll `status_url`.",
 	security: secured("admin"),
 	middleware: [requireKey("admin")],
-	request: { query: z.object({ site: siteParam, as_of: day.optional().describe("the last complete local day to include; default: yesterday") }) },
+	request: {
+		query: z.object({
+			site: siteParam,
+			as_of: day.optional().describe("the last complete local day to include; default: yesterday"),
+			window_days: intParam(30, 1095).optional().describe("the RFM window: days before the end of as_of whose orders are scored (default 365; the nightly cron uses 365)"),
+		}),
+	},
 	responses: {
 		202: json(z.object({ id: z.string(), site: z.string(), as_of: z.string(), status: z.literal("queued"), status_url: z.string() }), "started"),
 		...apiErrors(404),
@@ -333,7 +340,21 @@ const clvCustomers = createRoute({
 		"plus the CLV distribution (deciles) and mean P(alive) by days since the last order. Not available to the operations role.",
 	security: secured("read"),
 	middleware: [requireKey("read")],
-	request: { query: z.object({ site: siteParam, as_of: asOfParam, sort: z.enum(Object.keys(CLV_SORTS) as [keyof typeof CLV_SORTS]).optional(), limit: intParam(1, 500).optional() }) },
+	request: {
+		query: z.object({
+			site: siteParam,
+			as_of: asOfParam,
+			sort: z.enum(Object.keys(CLV_SORTS) as [keyof typeof CLV_SORTS]).optional(),
+			limit: intParam(1, 500).optional(),
+			horizon_months: intParam(1, 60).optional().describe("CLV horizon in months (default 12, as stored by the run)"),
+			monthly_discount: z
+				.string()
+				.regex(/^0(\.\d{1,6})?$/, "a monthly rate below 1, e.g. 0.01")
+				.transform(Number)
+				.optional()
+				.describe("monthly discount rate (default 0.01)"),
+		}),
+	},
 	responses: {
 		200: json(
 			z.object({
@@ -359,10 +380,11 @@ export const analytics = openApiApp<AuthVars>()
 	.openapi(runNightly, async (c) => {
 		const site = c.var.site;
 		const yesterday = addDays(localDay(Date.now(), site.timezone), -1);
-		const asOf = c.req.valid("query").as_of ?? yesterday;
+		const q = c.req.valid("query");
+		const asOf = q.as_of ?? yesterday;
 		if (asOf > yesterday) throw new ApiError(400, "invalid_request", "as_of must be a day that is over", [{ field: "as_of", message: `at most ${yesterday} (yesterday, ${site.timezone})` }]);
 		const id = `${nightlyId(site.id, asOf).replace(/^nightly-/, "manual-")}-${crypto.randomUUID().slice(0, 8)}`;
-		await startNightly(c.env, { site: site.id, asOf }, id, "manual");
+		await startNightly(c.env, { site: site.id, asOf, ...(q.window_days ? { rfmWindowDays: q.window_days } : {}) }, id, "manual");
 		return c.json({ id, site: site.id, as_of: asOf, status: "queued" as const, status_url: `/api/v1/jobs/${id}?site=${site.id}` }, 202);
 	})
 	.openapi(listJobs, async (c) => {
@@ -489,14 +511,27 @@ export const analytics = openApiApp<AuthVars>()
 		const site = c.var.site;
 		const q = c.req.valid("query");
 		const asOf = await runDay(c.env.DB, site.id, q.as_of);
-		const rows = await c.env.DB.prepare(
-			`SELECT v.customer_id, v.p_alive, v.expected_30, v.expected_90, v.expected_365, v.expected_spend_minor, v.clv_minor, s.recency_days, s.segment
-			FROM clv_scores v LEFT JOIN rfm_scores s ON s.site = v.site AND s.as_of = v.as_of AND s.customer_id = v.customer_id
-			WHERE v.site = ? AND v.as_of = ? ORDER BY ${CLV_SORTS[q.sort ?? "clv"]}, v.customer_id LIMIT ?`,
-		)
-			.bind(site.id, asOf, q.limit ?? 50)
-			.all<{ customer_id: string; p_alive: number; expected_30: number; expected_90: number; expected_365: number; expected_spend_minor: number; clv_minor: number; recency_days: number | null; segment: string | null }>();
-		const values = await c.env.DB.prepare("SELECT clv_minor FROM clv_scores WHERE site = ? AND as_of = ? ORDER BY clv_minor").bind(site.id, asOf).raw<[number]>();
+		type Row = { customer_id: string; x: number; tx: number; age: number; p_alive: number; expected_30: number; expected_90: number; expected_365: number; expected_spend_minor: number; clv_minor: number; recency_days: number | null; segment: string | null };
+		const select = `SELECT v.customer_id, v.x, v.tx, v.age, v.p_alive, v.expected_30, v.expected_90, v.expected_365, v.expected_spend_minor, v.clv_minor, s.recency_days, s.segment
+			FROM clv_scores v LEFT JOIN rfm_scores s ON s.site = v.site AND s.as_of = v.as_of AND s.customer_id = v.customer_id WHERE v.site = ? AND v.as_of = ?`;
+		let rows: Row[];
+		let values: number[];
+		if (q.horizon_months === undefined && q.monthly_discount === undefined) {
+			rows = (await c.env.DB.prepare(`${select} ORDER BY ${CLV_SORTS[q.sort ?? "clv"]}, v.customer_id LIMIT ?`).bind(site.id, asOf, q.limit ?? 50).all<Row>()).results;
+			values = (await c.env.DB.prepare("SELECT clv_minor FROM clv_scores WHERE site = ? AND as_of = ? ORDER BY clv_minor").bind(site.id, asOf).raw<[number]>()).map(([v]) => v);
+		} else {
+			// Re-price every customer for the chosen horizon and rate from the stored model (BG/NBD parameters,
+			// margin) and each customer's stored history and expected spend.
+			const model = await result<{ status: string; bg_nbd?: BgNbdParams; margin?: number | null }>(c.env.DB, site.id, asOf, "clv:model");
+			if (model.status !== "ok" || !model.bg_nbd) throw new ApiError(404, "no_results", "the CLV model of this run had too little data", [{ field: "as_of", message: "no CLV model" }]);
+			const params = model.bg_nbd;
+			const opts = { months: q.horizon_months ?? 12, monthlyDiscountRate: q.monthly_discount ?? 0.01, unitsPerMonth: 30, margin: model.margin ?? 1 };
+			const all = (await c.env.DB.prepare(select).bind(site.id, asOf).all<Row>()).results.map((r) => ({ ...r, clv_minor: discountedValue(params, r.expected_spend_minor, { x: r.x, tx: r.tx, T: r.age }, opts).valueMinor }));
+			const key = q.sort ?? "clv";
+			const by = (r: Row) => (key === "clv" ? r.clv_minor : key === "p_alive" ? r.p_alive : r.expected_90);
+			rows = [...all].sort((a, b) => by(b) - by(a) || (a.customer_id < b.customer_id ? -1 : 1)).slice(0, q.limit ?? 50);
+			values = all.map((r) => r.clv_minor).sort((a, b) => a - b);
+		}
 		// Days since the last purchase = age − tx (the model's T and t_x, in days).
 		const byRecency = await c.env.DB.prepare("SELECT age - tx, p_alive FROM clv_scores WHERE site = ? AND as_of = ?").bind(site.id, asOf).raw<[number, number]>();
 		return c.json(
@@ -504,7 +539,7 @@ export const analytics = openApiApp<AuthVars>()
 				site: site.id,
 				as_of: asOf,
 				currency: site.currency,
-				customers: rows.results.map((r) => ({
+				customers: rows.map((r) => ({
 					customer_id: r.customer_id,
 					p_alive: r.p_alive,
 					expected_30: r.expected_30,
@@ -515,13 +550,13 @@ export const analytics = openApiApp<AuthVars>()
 					recency_days: r.recency_days,
 					segment: r.segment,
 				})),
-				distribution: clvDistribution(values.map(([v]) => v), site.currency),
+				distribution: clvDistribution(values, site.currency),
 				p_alive_by_recency: RECENCY_BUCKETS.map((lo, i) => {
 					const hi = RECENCY_BUCKETS[i + 1] ?? null;
 					const inBucket = byRecency.filter(([d]) => d >= lo && (hi === null || d < hi));
 					return { from_days: lo, to_days: hi, customers: inBucket.length, mean_p_alive: inBucket.length ? inBucket.reduce((s, [, p]) => s + p, 0) / inBucket.length : null };
 				}),
-				total_clv: major(values.reduce((s, [v]) => s + v, 0), site.currency),
+				total_clv: major(values.reduce((s, v) => s + v, 0), site.currency),
 			},
 			200,
 		);

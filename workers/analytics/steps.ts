@@ -25,6 +25,8 @@ export interface RunContext {
 	asOf: string;
 	/** End of the as-of day, UTC ms (exclusive): nothing at or after it is read. */
 	cutoff: number;
+	/** RFM window in days before the cutoff (default RFM_WINDOW_DAYS). */
+	rfmWindowDays: number;
 }
 
 export interface StepResult {
@@ -154,9 +156,9 @@ export function resultStatement(db: D1Database, ctx: RunContext, kind: string, v
 // ───────────── RFM ─────────────
 
 async function rfmStep(env: Env, ctx: RunContext): Promise<StepResult> {
-	const from = ctx.cutoff - RFM_WINDOW_DAYS * DAY_MS;
+	const from = ctx.cutoff - ctx.rfmWindowDays * DAY_MS;
 	const orders = await readOrders(env.DB, ctx.site, ctx.cutoff, from);
-	const scores = scoreRfm(orders, { asOf: ctx.cutoff, windowDays: RFM_WINDOW_DAYS });
+	const scores = scoreRfm(orders, { asOf: ctx.cutoff, windowDays: ctx.rfmWindowDays });
 	const summary = summarizeSegments(scores);
 	// Movement against the last kept run a month or more before (the month-end history rfm_scores keeps).
 	const previous = await env.DB.prepare("SELECT MAX(as_of) AS d FROM rfm_scores WHERE site = ? AND as_of <= ?").bind(ctx.site, addDays(ctx.asOf, -28)).first<{ d: string | null }>();
@@ -168,7 +170,7 @@ async function rfmStep(env: Env, ctx: RunContext): Promise<StepResult> {
 	const rows = scores.map((s) => [s.customer, s.recencyDays, s.frequency, s.monetaryMinor, s.r, s.f, s.m, s.segment]);
 	await env.DB.batch([
 		...replaceStatements(env.DB, "rfm_scores", ["customer_id", "recency_days", "frequency", "monetary_minor", "r", "f", "m", "segment"], ctx.site, ctx.asOf, rows),
-		resultStatement(env.DB, ctx, "segments", { window_days: RFM_WINDOW_DAYS, customers: scores.length, segments: summary }),
+		resultStatement(env.DB, ctx, "segments", { window_days: ctx.rfmWindowDays, customers: scores.length, segments: summary }),
 		resultStatement(env.DB, ctx, "segments:movement", movement),
 	]);
 	return { rowsRead: orders.length, rowsWritten: rows.length + 2, summary: { customers: scores.length } };

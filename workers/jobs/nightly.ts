@@ -12,7 +12,7 @@
  */
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloudflare:workers";
 import { actionsStep, churnStep, forecastStep, inventoryStep, recommendStep } from "../analytics/predict-steps";
-import { ANALYSES, snapshotRun, pruneScores, type StepResult, type RunContext } from "../analytics/steps";
+import { ANALYSES, RFM_WINDOW_DAYS, snapshotRun, pruneScores, type StepResult, type RunContext } from "../analytics/steps";
 import { addDays, dayBounds, localDay } from "../metrics/calendar";
 import { findSite } from "../lib/sites";
 
@@ -20,6 +20,8 @@ export interface NightlyParams {
 	site: string;
 	/** The last complete local day the run sees (YYYY-MM-DD). */
 	asOf: string;
+	/** RFM window in days (default 365). */
+	rfmWindowDays?: number;
 }
 
 /** Local hour after which the cron starts the run for yesterday. */
@@ -45,7 +47,7 @@ const STEP_CONFIG = { retries: { limit: 3, delay: "10 seconds", backoff: "expone
 export class NightlyAnalytics extends WorkflowEntrypoint<Env, NightlyParams> {
 	override async run(event: WorkflowEvent<NightlyParams>, step: WorkflowStep): Promise<{ steps: Record<string, StepResult> }> {
 		const runId = event.instanceId;
-		const { site: siteId, asOf } = event.payload;
+		const { site: siteId, asOf, rfmWindowDays } = event.payload;
 		const steps: Record<string, StepResult> = {};
 		try {
 			const ctx = await step.do("start", STEP_CONFIG, async (): Promise<RunContext> => {
@@ -58,7 +60,7 @@ export class NightlyAnalytics extends WorkflowEntrypoint<Env, NightlyParams> {
 				)
 					.bind(runId, site.id, asOf, now)
 					.run();
-				return { runId, site: site.id, timezone: site.timezone, currency: site.currency, asOf, cutoff: dayBounds(asOf, site.timezone)[1] };
+				return { runId, site: site.id, timezone: site.timezone, currency: site.currency, asOf, cutoff: dayBounds(asOf, site.timezone)[1], rfmWindowDays: rfmWindowDays ?? RFM_WINDOW_DAYS };
 			});
 			for (const [position, analysis] of STEPS.entries()) {
 				steps[analysis.name] = await step.do(analysis.name, STEP_CONFIG, () => recorded(this.env.DB, runId, position + 1, analysis.name, () => analysis.run(this.env, ctx)));
