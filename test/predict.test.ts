@@ -68,6 +68,11 @@ describe("predictive models in the nightly run", () => {
 		const probs = body.customers.map((c) => c.probability);
 		expect(probs).toEqual([...probs].sort((a, b) => b - a));
 		expect(body.customers.every((c) => c.model_version === 1 && c.reasons.length > 0 && c.reasons.length <= 3)).toBe(true);
+		// One customer's score, as the profile reads it; someone not scored gives an empty list.
+		const top = body.customers[0] as { customer_id: string; probability: number };
+		const one = await getJson<{ total: number; customers: { customer_id: string; probability: number }[] }>(`/api/v1/churn?site=${SITE}&customer=${top.customer_id}`);
+		expect(one.body.customers).toEqual([expect.objectContaining({ customer_id: top.customer_id, probability: top.probability })]);
+		expect((await getJson<{ customers: unknown[] }>(`/api/v1/churn?site=${SITE}&customer=nobody-at-all`)).body.customers).toEqual([]);
 		const ops = await userSession("operations");
 		const asOps = (await (await apiWithCookie("GET", `/api/v1/churn?site=${SITE}&limit=5`, ops.cookie)).json()) as { customers: { value_at_stake: number | null }[] };
 		expect(asOps.customers.every((c) => c.value_at_stake === null)).toBe(true);

@@ -259,7 +259,7 @@ describe("dashboard (Preact + uPlot) against wrangler dev with a demo store", ()
 		const url = new URL(page.url());
 		assert.equal(url.pathname, "/");
 		for (const p of ["site", "from", "to", "grain", "compare"]) assert.ok(url.searchParams.has(p), `the URL holds ${p}`);
-		assert.deepEqual(await page.$$eval("nav a", (as) => as.map((a) => a.dataset.nav)), ["/", "/operations", "/customers", "/products", "/cohorts", "/basket"], "admin sees every page");
+		assert.deepEqual(await page.$$eval("nav a", (as) => as.map((a) => a.dataset.nav)), ["/", "/operations", "/customers", "/products", "/cohorts", "/basket", "/models"], "admin sees every page");
 		assert.equal(await page.textContent("[data-role]"), "admin");
 		const { count } = await eventuallyMatchApi(page);
 		assert.ok(count >= 20, `KPI values and comparisons checked (${count})`);

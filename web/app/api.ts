@@ -478,3 +478,94 @@ export interface CustomerAnalytics {
 	segment_history: { as_of: string; segment: string; r: number; f: number; m: number }[];
 	clv: { p_alive: number; expected_30: number; expected_90: number; expected_365: number; expected_spend: number | null; clv: number | null } | null;
 }
+
+// ─── predictions (GET /models, /churn, /recommendations, /actions) ───────────────────────────────
+
+export interface CalibrationBin {
+	lower: number;
+	upper: number;
+	count: number;
+	meanPredicted: number | null;
+	observedRate: number | null;
+}
+
+/** One version of a model in the registry (metrics and baseline vary by model: see ChurnMetrics, RecMetrics). */
+export interface ModelVersion {
+	name: string;
+	version: number;
+	as_of: string;
+	trained_at: number;
+	params: unknown;
+	training_window: unknown;
+	metrics: unknown;
+	baseline: unknown;
+	promoted: boolean;
+	decision: string;
+}
+export interface Models {
+	site: string;
+	models: ModelVersion[];
+}
+export interface ChurnMetrics {
+	roc_auc: number | null;
+	pr_auc: number | null;
+	lift_at_10pct: number | null;
+	customers?: number;
+	churned?: number;
+	calibration?: CalibrationBin[];
+}
+export interface ChurnBaseline {
+	name?: string;
+	roc_auc: number | null;
+	pr_auc: number | null;
+	lift_at_10pct: number | null;
+}
+export interface RecMetrics {
+	models?: Record<string, { hitRate: number | null; ndcg: number | null }>;
+	chosen?: string;
+	hit_rate_at_10: number | null;
+	ndcg_at_10: number | null;
+}
+export interface RecBaseline {
+	name?: string;
+	hit_rate_at_10: number | null;
+	ndcg_at_10: number | null;
+}
+
+export interface ChurnReason {
+	feature: string;
+	value: number | null;
+	contribution: number;
+}
+export interface ChurnCustomer {
+	customer_id: string;
+	probability: number;
+	reasons: ChurnReason[];
+	segment: string | null;
+	value_at_stake: number | null;
+	model_version: number;
+}
+export interface ChurnAnswer {
+	site: string;
+	as_of: string;
+	currency: string;
+	total: number;
+	distribution: { from: number; to: number; customers: number }[];
+	customers: ChurnCustomer[];
+	next_cursor: string | null;
+}
+export interface Recommendations {
+	site: string;
+	as_of: string;
+	kind: "customer" | "product";
+	subject: string;
+	model_version: number;
+	items: { sku: string; score: number; why: string }[];
+}
+export type NextAction = "win_back" | "vip_care" | "replenishment" | "cross_sell" | "nurture" | "none";
+export interface Actions {
+	site: string;
+	as_of: string;
+	counts: { action: string; customers: number }[];
+	customers: { customer_id: string; action: string; reason: string; priority: number; details: unknown }[];
+}

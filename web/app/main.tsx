@@ -31,6 +31,7 @@ const Products = page(() => import("./pages/products"));
 const Product = page(() => import("./pages/product"));
 const Cohorts = page(() => import("./pages/cohorts"));
 const Basket = page(() => import("./pages/basket"));
+const ModelsPage = page(() => import("./pages/models"));
 
 /** A page that could not be loaded or shown (what its panels throw stays in the panel: ui.tsx). */
 function PageError({ error, what }: { error: unknown; what: "loaded" | "shown" }) {
@@ -47,11 +48,12 @@ function PageError({ error, what }: { error: unknown; what: "loaded" | "shown" }
 
 /** The lazy page of a path (to load its code while the shell starts). */
 function pageComponent(path: string) {
-	const m = /^\/(operations|customers|products|cohorts|basket)(\/[^/]+)?\/?$/.exec(path);
+	const m = /^\/(operations|customers|products|cohorts|basket|models)(\/[^/]+)?\/?$/.exec(path);
 	if (!m) return Executive;
 	if (m[1] === "operations") return Operations;
 	if (m[1] === "cohorts") return Cohorts;
 	if (m[1] === "basket") return Basket;
+	if (m[1] === "models") return ModelsPage;
 	if (m[1] === "customers") return m[2] ? Customer : Customers;
 	return m[2] ? Product : Products;
 }
@@ -264,6 +266,7 @@ function Shell({ me, role, sites, catalog, onSignedOut }: { me: Me; role: Role; 
 								<Route path="/products/:sku" component={Product} />
 								<Route path="/cohorts" component={Cohorts} />
 								<Route path="/basket" component={Basket} />
+								<Route path="/models" component={ModelsPage} />
 								<Route default component={NotFound} />
 							</Router>
 						</ErrorBoundary>
@@ -314,7 +317,7 @@ function Root() {
 			</main>
 		);
 	return (
-		<LocationProvider scope={/^\/((operations|customers|products)(\/[^/?#]+)?\/?|cohorts\/?|basket\/?)?(\?|$)/}>
+		<LocationProvider scope={/^\/((operations|customers|products)(\/[^/?#]+)?\/?|cohorts\/?|basket\/?|models\/?)?(\?|$)/}>
 			<Shell
 				me={boot.me}
 				role={boot.role}

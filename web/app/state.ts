@@ -135,6 +135,7 @@ export const PAGES: { path: string; label: string; roles: Role[] }[] = [
 	{ path: "/products", label: "Products", roles: EVERYONE },
 	{ path: "/cohorts", label: "Cohorts", roles: ["admin", "executive", "analyst"] },
 	{ path: "/basket", label: "Basket", roles: EVERYONE },
+	{ path: "/models", label: "Models", roles: ["admin", "analyst"] },
 ];
 
 /** The page a path belongs to: its own (/customers) or its parent's (/customers/C1 → /customers). */

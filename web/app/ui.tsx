@@ -194,7 +194,7 @@ export function Stat({ label, value, text, src, path, note, hint }: { label: str
 }
 
 /** A share (0–100) as a bar with its number beside it (the bar is decoration: the number is the text). */
-export function ShareBar({ pct, text }: { pct: number | null; text: string }) {
+export function ShareBar({ pct, text }: { pct: number | null; text: ComponentChildren }) {
 	return (
 		<span class="share">
 			<span class="share-bar" aria-hidden="true">

@@ -105,6 +105,7 @@ const churnRoute = createRoute({
 			as_of: asOfParam,
 			min_prob: z.string().regex(/^(0(\.\d+)?|1(\.0+)?)$/, "a probability 0–1").transform(Number).optional(),
 			segment: z.enum(SEGMENT_NAMES as [SegmentName, ...SegmentName[]]).optional(),
+			customer: z.string().min(1).max(128).optional().describe("one customer's score (an empty list when they were not scored)"),
 			limit: intParam(1, 500).optional().describe("default 50"),
 			cursor: z.string().regex(/^\d{1,9}$/, "a next_cursor value").optional(),
 			format: z.enum(["json", "csv"]).optional(),
@@ -243,13 +244,13 @@ export const predictions = openApiApp<AuthVars>()
 		const q = c.req.valid("query");
 		const asOf = await predictionDay(c.env.DB, site.id, "churn_scores", q.as_of);
 		const csv = q.format === "csv";
-		const where = "c.site = ?1 AND c.as_of = ?2 AND c.probability >= ?3 AND (?4 IS NULL OR s.segment = ?4)";
-		const binds = [site.id, asOf, q.min_prob ?? 0, q.segment ?? null];
+		const where = "c.site = ?1 AND c.as_of = ?2 AND c.probability >= ?3 AND (?4 IS NULL OR s.segment = ?4) AND (?5 IS NULL OR c.customer_id = ?5)";
+		const binds = [site.id, asOf, q.min_prob ?? 0, q.segment ?? null, q.customer ?? null];
 		const from = "FROM churn_scores c LEFT JOIN rfm_scores s ON s.site = c.site AND s.as_of = c.as_of AND s.customer_id = c.customer_id LEFT JOIN clv_scores v ON v.site = c.site AND v.as_of = c.as_of AND v.customer_id = c.customer_id";
 		const total = (await c.env.DB.prepare(`SELECT COUNT(*) AS n ${from} WHERE ${where}`).bind(...binds).first<{ n: number }>())?.n ?? 0;
 		const limit = csv ? 1_000_000 : (q.limit ?? 50);
 		const offset = csv ? 0 : Number(q.cursor ?? 0);
-		const rows = await c.env.DB.prepare(`SELECT c.customer_id, c.probability, c.reasons, c.model_version, s.segment, v.clv_minor ${from} WHERE ${where} ORDER BY c.probability DESC, c.customer_id LIMIT ?5 OFFSET ?6`)
+		const rows = await c.env.DB.prepare(`SELECT c.customer_id, c.probability, c.reasons, c.model_version, s.segment, v.clv_minor ${from} WHERE ${where} ORDER BY c.probability DESC, c.customer_id LIMIT ?6 OFFSET ?7`)
 			.bind(...binds, limit, offset)
 			.all<{ customer_id: string; probability: number; reasons: string; model_version: number; segment: string | null; clv_minor: number | null }>();
 		const showMoney = strategic(c.var.principal);

@@ -8,6 +8,7 @@
 import { useRoute } from "preact-iso";
 import { useMemo } from "preact/hooks";
 import { apiUrl, HttpError, type CustomerProfile, type Loadable, type ProfileOrder } from "../api";
+import { ProfilePredictions } from "../predict";
 import { frac, NIGHTLY_TEXT, RunNightly, segmentName, useAnalyticsJson } from "../analytics-ui";
 import { Chart } from "../chart";
 import { count, country, dateOnly, dateTime, decimal, formatValue, hours, localDay, minorPerMajor, money, words } from "../format";
@@ -48,6 +49,7 @@ export default function Customer() {
 				<ProfilePanel res={res} src={src} />
 				<Lifetime res={res} src={src} />
 				<Analytics res={res} src={src} />
+				<ProfilePredictions id={id} />
 				{p && (
 					<>
 						<Timeline p={p} />

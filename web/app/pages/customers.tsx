@@ -9,6 +9,7 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { apiUrl, getJson, useJson, type CustomerList, type Loadable, type CustomerListItem, type CustomerSort, type CustomersOverview, type FunnelReport, type FunnelSummary, type Journeys, type KpiResponse, type KpiResult, type Segment } from "../api";
 import { Chart } from "../chart";
 import { CustomerAnalytics } from "../customer-analytics";
+import { PredictiveSection } from "../predict";
 import { count, country, dateOnly, formatValue, money, percent, words } from "../format";
 import { compareLabel, KpiTrend } from "../kpi-view";
 import { clipRange, kpiQuery, pageUrl, useApp } from "../state";
@@ -48,6 +49,7 @@ export default function Customers() {
 				<CustomerListPanel />
 			</div>
 			<CustomerAnalytics />
+			<PredictiveSection />
 		</div>
 	);
 }

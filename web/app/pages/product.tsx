@@ -7,6 +7,7 @@
 import { useRoute } from "preact-iso";
 import { useMemo } from "preact/hooks";
 import { apiUrl, HttpError, useJson, type BasketRules, type Loadable, type ProductPerformance } from "../api";
+import { RecommendedWith } from "../predict";
 import { frac, isNoResults, Items, lift, NOT_YET, Src, states, useAnalyticsJson } from "../analytics-ui";
 import { Chart, type ChartSeries } from "../chart";
 import { count, dateTime, decimal, formatValue, localDay, minorPerMajor, words } from "../format";
@@ -52,6 +53,7 @@ export default function Product() {
 				<OverTime res={res} />
 				<Inventory res={res} src={src} />
 				<BoughtTogether sku={sku} />
+				<RecommendedWith sku={sku} />
 			</div>
 		</div>
 	);

@@ -1,0 +1,384 @@
+/**
+ * The dashboard's predictive analytics in real Chromium against a real local stack (wrangler dev + the
+ * small demo store of test/browser/dashboard-stack.mjs), after a nightly run started through the API:
+ * the customers page's churn distribution, customers at risk and next best actions, the profile's churn
+ * risk and recommendations, the product page's "recommended with" and the Models page show numbers equal
+ * to their APIs (every element with data-src + data-path, plus explicit checks of a churn probability
+ * and the churn model's ROC AUC beside its baseline's); the registry's promotion decision is stated; the
+ * operations role sees no value at stake and no Models page; every new view fits 375 px.
+ *
+ * Run after the build:  npm run build && npx node --test test/browser/predict.test.mjs
+ * Screenshots go to dist/test-artifacts/predict/.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { startDashboardStack } from "./dashboard-stack.mjs";
+import { launchBrowser, ROOT, sleep, waitFor } from "./harness.mjs";
+import { stopAll } from "./stack.mjs";
+
+const SITE = "demo";
+const ART = join(ROOT, "dist/test-artifacts/predict");
+const DESKTOP = { width: 1280, height: 900 };
+
+let stack;
+let browser;
+let launching;
+
+const GIVE_UP_MS = 480_000;
+setTimeout(() => {
+	console.error(`predict.test.mjs: still running after ${GIVE_UP_MS / 1000} s, giving up`);
+	process.exit(1);
+}, GIVE_UP_MS).unref();
+
+const withTimeout = (promise, ms) => Promise.race([promise, sleep(ms)]);
+
+before(
+	async () => {
+		if (!existsSync(join(ROOT, "dist/web/index.html")) || !existsSync(join(ROOT, "dist/web/app/manifest.json"))) throw new Error("dist/web has no dashboard: run `npm run build` first");
+		mkdirSync(ART, { recursive: true });
+		launching = launchBrowser();
+		await Promise.all([launching.then((b) => (browser = b)), startDashboardStack({ site: SITE }).then((s) => (stack = s))]);
+	},
+	{ timeout: 180_000 },
+);
+
+after(
+	async () => {
+		await withTimeout(launching?.then((b) => b.close()).catch(() => {}), 10_000);
+		await stopAll();
+	},
+	{ timeout: 30_000 },
+);
+
+// ─── helpers (as in dashboard.test.mjs) ──────────────────────────────────────────────────────────
+
+async function newContext(options = {}) {
+	const context = await browser.newContext({ viewport: DESKTOP, locale: "en-US", timezoneId: "UTC", acceptDownloads: true, ...options });
+	context.setDefaultTimeout(20_000);
+	context.setDefaultNavigationTimeout(30_000);
+	context.errors = [];
+	context.on("page", (p) => p.on("pageerror", (e) => context.errors.push(e.message)));
+	return context;
+}
+
+async function signIn(context, email, role) {
+	const page = await context.newPage();
+	const res = await page.goto(await stack.loginLink(email, role));
+	assert.equal(res.status(), 200, "the login link redirects to the dashboard");
+	await settled(page);
+	return page;
+}
+
+async function settled(page, timeout = 30_000) {
+	await page.waitForFunction(() => document.querySelector("[data-page]") && !document.querySelector('[data-state="loading"], .page-skeleton'), null, { timeout, polling: 50 });
+}
+
+async function open(page, path) {
+	await page.goto(`${stack.base}${path}${path.includes("?") ? "&" : "?"}site=${SITE}`);
+	await settled(page);
+}
+
+const pageApi = (page, path) =>
+	page.evaluate(async (p) => {
+		const res = await fetch(p, { headers: { Accept: "application/json" } });
+		return { status: res.status, body: await res.json().catch(() => null) };
+	}, path);
+
+const api = (page, path) =>
+	pageApi(page, path).then(({ status, body }) => {
+		assert.equal(status, 200, `GET ${path}`);
+		return body;
+	});
+
+async function screenshot(page, name, { docs, clip } = {}) {
+	const file = join(ART, `${name}.png`);
+	await page.screenshot({ path: file, fullPage: true, clip });
+}
+
+/** The page from its top to the bottom of `selector` (or from `from` to the end), for screenshots of one part of a long page. */
+async function clipOf(page, { from, to } = {}) {
+	return page.evaluate(
+		([f, t]) => {
+			const top = f ? document.querySelector(f).getBoundingClientRect().top + scrollY - 12 : 0;
+			const bottom = t ? document.querySelector(t).getBoundingClientRect().bottom + scrollY + 12 : document.documentElement.scrollHeight;
+			return { x: 0, y: Math.max(0, top), width: document.documentElement.clientWidth, height: Math.min(6000, bottom - Math.max(0, top)) };
+		},
+		[from, to],
+	);
+}
+
+const noHorizontalOverflow = (page) => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth && document.body.scrollWidth <= window.innerWidth);
+
+const at = (obj, path) => path.split(".").reduce((o, k) => (o === null || o === undefined ? undefined : o[k]), obj);
+
+/** Every displayed number naming its source (data-src + data-path, raw in data-value) against that URL fetched now. */
+async function assertSourcesMatchApi(page, filter = "") {
+	const shown = await page.$$eval(`[data-src${filter}][data-path]`, (els) => els.map((e) => ({ src: e.dataset.src, path: e.dataset.path, value: e.dataset.value })));
+	assert.ok(shown.length > 0, "the page shows API values");
+	const answers = new Map();
+	for (const src of new Set(shown.map((s) => s.src))) answers.set(src, await api(page, src));
+	for (const s of shown) {
+		const value = at(answers.get(s.src), s.path);
+		assert.notEqual(value, undefined, `${s.path} exists in ${s.src}`);
+		if (typeof value === "number") assert.equal(Number(s.value), value, `${s.path} shown = ${s.src}`);
+		else assert.equal(s.value, value === null ? "" : String(value), `${s.path} shown = ${s.src}`);
+	}
+	return { count: shown.length, answers };
+}
+
+function parseCsv(text) {
+	const rows = [];
+	let row = [];
+	let field = "";
+	let quoted = false;
+	for (let i = 0; i < text.length; i++) {
+		const c = text[i];
+		if (quoted) {
+			if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
+			else if (c === '"') quoted = false;
+			else field += c;
+		} else if (c === '"') quoted = true;
+		else if (c === ",") row.push(field), (field = "");
+		else if (c === "\n") row.push(field), rows.push(row), (row = []), (field = "");
+		else if (c !== "\r") field += c;
+	}
+	if (field || row.length) row.push(field), rows.push(row);
+	return rows;
+}
+
+async function downloadCsv(page, selector) {
+	const [download] = await Promise.all([page.waitForEvent("download"), page.click(selector)]);
+	const [header, ...lines] = parseCsv(readFileSync(await download.path(), "utf8"));
+	return { name: download.suggestedFilename(), header, rows: lines.map((l) => Object.fromEntries(header.map((h, i) => [h, l[i]]))) };
+}
+
+const csvIs = (cell, value) => (value === null || value === undefined ? cell === "" : typeof value === "number" ? Number(cell) === value : cell === String(value));
+
+async function assertEveryTableHasCsv(page) {
+	const buttons = await page.$$eval(".table-block button[data-csv]", (b) => b.length);
+	const tables = await page.$$eval("main table:not(.u-legend)", (t) => t.length);
+	assert.ok(tables > 0);
+	assert.equal(buttons, tables, "every table has a CSV download");
+}
+
+const rowCount = (page, id) => page.$$eval(`table[data-table="${id}"] tbody tr`, (r) => r.length);
+const pct = (f) => new Intl.NumberFormat("en-US", { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(f);
+const eur = (v) => new Intl.NumberFormat("en-US", { style: "currency", currency: "EUR" }).format(v);
+
+/** Starts a nightly run through the API (the admin key) and waits until it completes; returns the run. */
+async function runNightly(asOf) {
+	const started = await stack.api("POST", `/api/v1/jobs/nightly/run?site=${SITE}${asOf ? `&as_of=${asOf}` : ""}`);
+	assert.equal(started.status, "queued");
+	return waitFor(
+		async () => {
+			const run = await stack.api("GET", `/api/v1/jobs/${started.id}?site=${SITE}`);
+			if (run.status === "errored") throw new Error(`nightly run ${run.id} failed: ${run.error}`);
+			return run.status === "complete" && run;
+		},
+		{ timeout: 120_000, interval: 500, what: `nightly run ${started.id}` },
+	);
+}
+
+const noErrorPanels = async (page, what) => assert.deepEqual(await page.$$eval('[data-state="error"]', (els) => els.map((e) => e.dataset.panel)), [], `${what}: no panel in its error state`);
+
+describe("predictive analytics in the dashboard", () => {
+	let admin;
+	let page;
+	let atRisk;
+	let models;
+
+	test("before a run the predictive views say they come from the nightly run", { timeout: 90_000 }, async () => {
+		admin = await newContext();
+		page = await signIn(admin, "admin@example.com", "admin");
+		const none = await pageApi(page, `/api/v1/churn?site=${SITE}`);
+		if (none.status !== 404) return; // a run exists already (a reused stack)
+		assert.equal(none.body.error, "no_results");
+		await open(page, "/customers");
+		await page.waitForSelector('[data-panel="churn"][data-state="empty"]');
+		assert.match(await page.textContent('[data-panel="churn"]'), /nightly/i);
+		assert.ok(await page.$('[data-panel="churn"] button[data-run-nightly]'), "the admin can run it now");
+		await open(page, "/models");
+		await page.waitForSelector('[data-panel="models"][data-state="empty"]');
+		await noErrorPanels(page, "/models before a run");
+		const customer = (await api(page, `/api/v1/customers?site=${SITE}&limit=1`)).customers[0].id;
+		await open(page, `/customers/${customer}`);
+		await page.waitForSelector('[data-panel="customer-churn"][data-state="empty"]');
+		await page.waitForSelector('[data-panel="customer-recommendations"][data-state="empty"]');
+		await noErrorPanels(page, "profile before a run");
+	});
+
+	test("customers page: churn distribution, customers at risk and next best actions equal their APIs", { timeout: 200_000 }, async () => {
+		await runNightly();
+		models = await api(page, `/api/v1/models?site=${SITE}`);
+		await open(page, "/customers");
+		await page.waitForSelector('[data-panel="churn-distribution"][data-state="ready"]');
+		await page.waitForSelector('[data-panel="next-actions"]:not([data-state="loading"])');
+		await page.waitForSelector('[data-panel="churn-customers"]:not([data-state="loading"])');
+		await noErrorPanels(page, "/customers");
+		const { count } = await assertSourcesMatchApi(page, '*="/churn"');
+		assert.ok(count >= 10, "the ten bins are shown");
+		assert.equal(await rowCount(page, "churn-distribution"), 10);
+
+		atRisk = await api(page, `/api/v1/churn?site=${SITE}&min_prob=0.5&limit=25`);
+		if (atRisk.total === 0) {
+			assert.equal(await page.getAttribute('[data-panel="churn-customers"]', "data-state"), "empty");
+		} else {
+			const first = atRisk.customers[0];
+			assert.ok(first.probability >= 0.5);
+			const shown = await page.$eval('table[data-table="churn-customers"] tbody tr [data-path="customers.0.probability"]', (e) => Number(e.dataset.value));
+			assert.equal(shown, first.probability, "the first customer's churn probability equals the API's");
+			assert.equal(await page.textContent('table[data-table="churn-customers"] tbody tr [data-path="customers.0.probability"]'), pct(first.probability));
+			assert.equal(await page.$eval('table[data-table="churn-customers"] tbody tr a[data-customer]', (a) => a.dataset.customer), first.customer_id);
+			const headers = await page.$$eval('table[data-table="churn-customers"] thead th', (t) => t.map((x) => x.textContent));
+			assert.ok(headers.includes("Value at stake"), "the admin sees the value at stake");
+			if (first.reasons[0]?.feature === "days_since_last_order") assert.match(await page.textContent('table[data-table="churn-customers"] tbody tr'), /days since the last order/);
+			assert.equal(await rowCount(page, "churn-customers"), atRisk.customers.length);
+			if (atRisk.next_cursor) {
+				await page.click('[data-panel="churn-customers"] button[data-load-more]');
+				await page.waitForFunction((n) => document.querySelectorAll('table[data-table="churn-customers"] tbody tr').length > n, atRisk.customers.length);
+			}
+			const href = await page.getAttribute("a[data-churn-csv]", "href");
+			const csv = await page.evaluate(async (h) => (await fetch(h)).text(), href);
+			const [header, ...lines] = parseCsv(csv);
+			assert.equal(header[0], "customer_id");
+			assert.equal(lines.filter((l) => l.length > 1).length, atRisk.total, "the CSV holds every customer at risk");
+		}
+
+		const actions = await api(page, `/api/v1/actions?site=${SITE}`);
+		await assertSourcesMatchApi(page, '*="/actions"');
+		for (const c of actions.counts) {
+			const href = await page.getAttribute(`a[data-action-csv="${c.action}"]`, "href");
+			assert.ok(href.includes(`type=${c.action}`) && href.includes("format=csv"), `${c.action} has its CSV`);
+		}
+		if (actions.counts.length) {
+			const c = actions.counts[0];
+			const csv = await page.evaluate(async (h) => (await fetch(h)).text(), await page.getAttribute(`a[data-action-csv="${c.action}"]`, "href"));
+			assert.equal(parseCsv(csv).filter((l) => l.length > 1).length - 1, c.customers, `${c.action}: the CSV has its ${c.customers} customers`);
+		}
+
+		const churn = models.models.find((m) => m.name === "churn");
+		if (churn && !churn.promoted) assert.match(await page.textContent("[data-churn-not-promoted]"), /does not beat its .*baseline/);
+		else assert.equal(await page.$("[data-churn-not-promoted]"), null, "no warning while the churn model is promoted");
+		await assertEveryTableHasCsv(page);
+		await screenshot(page, "customers-predictive", { clip: await clipOf(page, { from: "#predictive-section" }) });
+		assert.deepEqual(admin.errors, []);
+	});
+
+	test("profile: churn risk with reasons and recommendations; product page: recommended with", { timeout: 90_000 }, async () => {
+		const list = atRisk?.customers.length ? atRisk : await api(page, `/api/v1/churn?site=${SITE}&limit=1`);
+		const c = list.customers[0];
+		await open(page, `/customers/${encodeURIComponent(c.customer_id)}`);
+		await page.waitForSelector('[data-panel="customer-churn"][data-state="ready"]');
+		await page.waitForSelector('[data-panel="customer-recommendations"]:not([data-state="loading"])');
+		await noErrorPanels(page, "profile");
+		const shown = await page.$eval('[data-panel="customer-churn"] [data-path$=".probability"]', (e) => Number(e.dataset.value));
+		assert.equal(shown, c.probability, "the profile's churn probability equals the API's");
+		await assertSourcesMatchApi(page, '*="/churn"');
+		const recs = await pageApi(page, `/api/v1/recommendations?site=${SITE}&customer=${encodeURIComponent(c.customer_id)}&k=10`);
+		if (recs.status === 200 && recs.body.items.length) {
+			assert.equal(await rowCount(page, "customer-recommendations"), recs.body.items.length);
+			await assertSourcesMatchApi(page, '*="/recommendations"');
+		} else assert.equal(await page.getAttribute('[data-panel="customer-recommendations"]', "data-state"), "empty");
+
+		const profile = await api(page, `/api/v1/customers/${encodeURIComponent(c.customer_id)}?site=${SITE}`);
+		const skus = [...new Set([...(recs.body?.items ?? []).map((i) => i.sku), ...profile.orders.flatMap((o) => o.items.map((i) => i.sku))])].slice(0, 30);
+		let sku = null;
+		for (const candidate of skus) {
+			const r = await pageApi(page, `/api/v1/recommendations?site=${SITE}&product=${encodeURIComponent(candidate)}`);
+			if (r.status === 200 && r.body.items.length) {
+				sku = candidate;
+				break;
+			}
+		}
+		assert.ok(sku, "some product has recommendations");
+		await open(page, `/products/${encodeURIComponent(sku)}`);
+		await page.waitForSelector('[data-panel="recommended-with"][data-state="ready"]');
+		await noErrorPanels(page, "product");
+		await assertSourcesMatchApi(page, '*="/recommendations"');
+		assert.deepEqual(admin.errors, []);
+	});
+
+	test("Models page: metrics beside the baseline, the decision, calibration and importances", { timeout: 90_000 }, async () => {
+		models ??= await api(page, `/api/v1/models?site=${SITE}`);
+		await open(page, "/");
+		assert.deepEqual(await page.$$eval("nav a", (as) => as.map((a) => a.dataset.nav)), ["/", "/operations", "/customers", "/products", "/cohorts", "/basket", "/models"]);
+		await page.click('nav a[data-nav="/models"]');
+		await page.waitForFunction(() => location.pathname === "/models");
+		await settled(page);
+		await noErrorPanels(page, "/models");
+		const i = models.models.findIndex((m) => m.name === "churn");
+		assert.ok(i >= 0, "a churn model was trained");
+		const churn = models.models[i];
+		const aucShown = await page.$eval(`[data-path="models.${i}.metrics.roc_auc"]`, (e) => Number(e.dataset.value));
+		assert.equal(aucShown, churn.metrics.roc_auc, "the churn model's ROC AUC equals the registry's");
+		const baseShown = await page.$eval(`[data-path="models.${i}.baseline.roc_auc"]`, (e) => Number(e.dataset.value));
+		assert.equal(baseShown, churn.baseline.roc_auc, "its baseline's ROC AUC equals the registry's");
+		await assertSourcesMatchApi(page);
+		const decision = await page.textContent('[data-model-decision="churn"]');
+		if (churn.promoted) assert.match(decision, /Promoted/);
+		else assert.match(decision, /does not beat its baseline/);
+		if (churn.metrics.calibration?.length) {
+			assert.ok(await page.$('[data-panel="calibration"] svg.calibration path.diag'), "the calibration chart has its diagonal");
+			assert.equal(await page.$$eval('[data-panel="calibration"] svg circle', (c) => c.length), churn.metrics.calibration.filter((b) => b.count > 0 && b.meanPredicted !== null && b.observedRate !== null).length);
+		}
+		const imp = Object.keys(churn.params?.importances ?? {});
+		if (imp.length) assert.equal(await rowCount(page, "importances"), imp.length);
+		const rec = models.models.find((m) => m.name === "recommendations");
+		if (rec) {
+			await page.waitForSelector('[data-model="recommendations"]');
+			if (rec.metrics.models) assert.equal(await rowCount(page, "recommenders"), Object.keys(rec.metrics.models).length);
+			if (!rec.promoted) assert.match(await page.textContent('[data-model-decision="recommendations"]'), /does not beat its baseline/);
+		}
+		await assertEveryTableHasCsv(page);
+		// Keyboard: the tables' scroll regions are focusable.
+		await page.focus('[data-panel="model-churn"] .table-scroll');
+		assert.equal(await page.evaluate(() => document.activeElement.getAttribute("role")), "region");
+		await screenshot(page, "models");
+		assert.deepEqual(admin.errors, []);
+	});
+
+	test("operations: no value at stake and no Models page", { timeout: 90_000 }, async () => {
+		const context = await newContext();
+		try {
+			const ops = await signIn(context, "ops@example.com", "operations");
+			const nav = await ops.$$eval("nav a", (as) => as.map((a) => a.dataset.nav));
+			assert.ok(!nav.includes("/models"), `operations navigation: ${nav.join(" ")}`);
+			await ops.goto(`${stack.base}/models?site=${SITE}`);
+			await ops.waitForFunction(() => location.pathname === "/operations");
+			const churn = await api(ops, `/api/v1/churn?site=${SITE}&limit=5`);
+			assert.ok(churn.customers.every((c) => c.value_at_stake === null), "the API leaves the value at stake out");
+			await open(ops, "/customers");
+			await ops.waitForSelector('[data-panel="churn-customers"]:not([data-state="loading"])');
+			await noErrorPanels(ops, "operations /customers");
+			const headers = await ops.$$eval('table[data-table="churn-customers"] thead th', (t) => t.map((x) => x.textContent));
+			assert.ok(!headers.includes("Value at stake"), "no value at stake column");
+			assert.doesNotMatch(await ops.textContent('[data-panel="churn-customers"]'), /Value at stake/);
+			await open(ops, `/customers/${encodeURIComponent(churn.customers[0].customer_id)}`);
+			await ops.waitForSelector('[data-panel="customer-churn"][data-state="ready"]');
+			assert.equal(await ops.$('[data-path$=".value_at_stake"]'), null);
+			assert.deepEqual(context.errors, []);
+		} finally {
+			await context.close();
+		}
+	});
+
+	test("375 px in the dark theme: the predictive views fit", { timeout: 90_000 }, async () => {
+		await page.setViewportSize({ width: 375, height: 812 });
+		await open(page, "/models");
+		await page.click('button[aria-label^="Switch to dark"]');
+		const churn = await api(page, `/api/v1/churn?site=${SITE}&limit=1`);
+		for (const path of ["/models", "/customers", `/customers/${encodeURIComponent(churn.customers[0].customer_id)}`]) {
+			await open(page, path);
+			await sleep(300);
+			assert.ok(await noHorizontalOverflow(page), `${path}: no horizontal overflow at 375 px`);
+			await noErrorPanels(page, `${path} at 375 px`);
+			if (path === "/models") await screenshot(page, "models-375px-dark");
+			if (path === "/customers") await screenshot(page, "customers-predictive-375px-dark", { clip: await clipOf(page, { from: "#predictive-section" }) });
+		}
+		await page.click('button[aria-label^="Switch to light"]');
+		await page.setViewportSize(DESKTOP);
+		assert.deepEqual(admin.errors, []);
+	});
+});
