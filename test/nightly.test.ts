@@ -216,6 +216,14 @@ describe("nightly analytics workflow", () => {
 		const perf = await getJson<{ inventory: { reorder_point: number | null; reorder_point_source: string | null } }>(`/api/v1/products/WHEY/performance?site=${SITE}&from=2026-06-01&to=2026-06-30`);
 		expect(perf.status).toBe(200);
 		expect(perf.body.inventory).toMatchObject({ reorder_point: 2, reorder_point_source: "computed" });
+		// The product page's plan: the same numbers, and a stationary 30-day forecast: 30μ_d = 1.6667, 95 % band 30μ ± 1.96 √30 σ_d → [0, 4.1394].
+		const shown = (perf.body as unknown as { plan: { demand_per_day: number; reorder_point: number; lead_time_days: number; forecast_30d: { mean: number; lower95: number; upper95: number } } }).plan;
+		expect(shown.demand_per_day).toBeCloseTo(0.055556, 5);
+		expect(shown.reorder_point).toBeCloseTo(1.407844, 5);
+		expect(shown.lead_time_days).toBe(7);
+		expect(shown.forecast_30d.mean).toBeCloseTo(1.666667, 5);
+		expect(shown.forecast_30d.lower95).toBe(0);
+		expect(shown.forecast_30d.upper95).toBeCloseTo(1.666667 + 1.96 * Math.sqrt(30) * 0.230345, 4);
 	});
 
 	it("retries a step that fails once, and the run completes", async () => {

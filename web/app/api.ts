@@ -194,6 +194,21 @@ export interface ProductPerformance {
 	totals: ProductMetrics;
 	series: (ProductMetrics & { period: string; from: string; to: string })[];
 	inventory: ProductStock & { snapshots: { taken_at: number; stock: number; reorder_point: number | null }[]; stockouts: { from: number; to: number }[] };
+	/** The latest nightly run's demand forecast and suggested reorder point; null before a run. */
+	plan: {
+		as_of: string;
+		demand_per_day: number;
+		demand_sd: number;
+		lead_time_days: number | null;
+		lead_time_sd: number | null;
+		lead_source: string;
+		service_level: number;
+		safety_stock: number | null;
+		reorder_point: number | null;
+		days_of_cover: number | null;
+		stockout_risk: number | null;
+		forecast_30d: { mean: number; lower95: number; upper95: number; method: string };
+	} | null;
 }
 
 /** The live snapshot: the Worker's own type (type-only import, erased from the bundle). */

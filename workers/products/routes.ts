@@ -112,6 +112,23 @@ const productRoute = createRoute({
 					snapshots: z.array(z.object({ taken_at: z.number().int(), stock: z.number().int(), reorder_point: z.number().int().nullable() })).describe("in the range, oldest first, at most 2,000"),
 					stockouts: z.array(z.object({ from: z.number().int(), to: z.number().int() })).describe("out-of-stock intervals in the range, epoch ms"),
 				}),
+				plan: z
+					.object({
+						as_of: z.string(),
+						demand_per_day: z.number(),
+						demand_sd: z.number(),
+						lead_time_days: z.number().nullable(),
+						lead_time_sd: z.number().nullable(),
+						lead_source: z.string(),
+						service_level: z.number(),
+						safety_stock: z.number().nullable(),
+						reorder_point: z.number().nullable(),
+						days_of_cover: z.number().nullable(),
+						stockout_risk: z.number().nullable().describe("probability that demand over a lead time exceeds the stock on hand"),
+						forecast_30d: z.object({ mean: z.number(), lower95: z.number(), upper95: z.number(), method: z.string() }),
+					})
+					.nullable()
+					.describe("the latest nightly run's demand forecast and suggested reorder point (95 % service level); null before a run"),
 			}),
 			"the product",
 		),
@@ -284,6 +301,30 @@ export const products = openApiApp<AuthVars>()
 		const series = periods.map((p, i) => ({ period: p.period, from: p.from, to: p.to, ...metricValues(kpis, (k) => group(k)?.series[i]?.value) }));
 		const rows = history.get(sku) ?? [];
 		const { intervals, ...stock } = stockFields(rows, start, end, units.get(sku) ?? 0, computed.get(sku));
+		const planRow = await c.env.DB.prepare(
+			`SELECT as_of, demand_mean, demand_sd, lead_mean, lead_sd, lead_source, service_level, safety_stock, reorder_point, days_of_cover, stockout_risk, forecast FROM inventory_plan
+			WHERE site = ?1 AND sku = ?2 AND as_of = (SELECT MAX(as_of) FROM analytics_runs WHERE site = ?1 AND status = 'complete')`,
+		)
+			.bind(site.id, sku)
+			.first<{ as_of: string; demand_mean: number; demand_sd: number; lead_mean: number | null; lead_sd: number | null; lead_source: string; service_level: number; safety_stock: number | null; reorder_point: number | null; days_of_cover: number | null; stockout_risk: number | null; forecast: string }>();
+		const forecast = planRow ? z.object({ mean: z.number(), lower95: z.number(), upper95: z.number(), method: z.string() }).parse(JSON.parse(planRow.forecast)) : null;
+		const plan =
+			planRow && forecast
+				? {
+						as_of: planRow.as_of,
+						demand_per_day: planRow.demand_mean,
+						demand_sd: planRow.demand_sd,
+						lead_time_days: planRow.lead_mean,
+						lead_time_sd: planRow.lead_sd,
+						lead_source: planRow.lead_source,
+						service_level: planRow.service_level,
+						safety_stock: planRow.safety_stock,
+						reorder_point: planRow.reorder_point,
+						days_of_cover: planRow.days_of_cover,
+						stockout_risk: planRow.stockout_risk,
+						forecast_30d: forecast,
+					}
+				: null;
 		return c.json(
 			{
 				site: site.id,
@@ -308,6 +349,7 @@ export const products = openApiApp<AuthVars>()
 					snapshots: rows.filter((r) => r.taken_at >= start).slice(0, 2000).map((r) => ({ taken_at: r.taken_at, stock: r.stock, reorder_point: r.reorder_point })),
 					stockouts: intervals,
 				},
+				plan,
 			},
 			200,
 			{ "Cache-Control": "private, max-age=60" },

@@ -52,6 +52,7 @@ export default function Product() {
 				<Sales res={res} src={src} note={note} />
 				<OverTime res={res} />
 				<Inventory res={res} src={src} />
+				<DemandPlan res={res} src={src} />
 				<BoughtTogether sku={sku} />
 				<RecommendedWith sku={sku} />
 			</div>
@@ -287,3 +288,33 @@ function BoughtTogether({ sku }: { sku: string }) {
 		</Panel>
 	);
 }
+
+/** The nightly run's demand forecast and suggested reorder point for this SKU (analytics/predict-steps.ts inventoryStep). */
+function DemandPlan({ res, src }: { res: Res; src: string }) {
+	const d = res.data;
+	const plan = d?.plan;
+	return (
+		<Panel
+			id="demand-plan"
+			title="Demand forecast and reorder plan"
+			loading={res.loading}
+			error={res.error}
+			empty={d && !plan ? `${NOT_YET} The nightly run starts after 03:00 site time.` : false}
+			note={
+				plan
+					? `From the nightly run of ${plan.as_of}: daily demand over the last 90 days; lead time from ${plan.lead_source}; reorder point = lead-time demand + safety stock at a ${Math.round(plan.service_level * 100)} % service level. Forecast: ${plan.forecast_30d.method}.`
+					: undefined
+			}
+		>
+			{d && plan && (
+				<div class="kpis">
+					<Stat label="Demand, next 30 days" value={plan.forecast_30d.mean} text={`${decimal(plan.forecast_30d.mean, 1)} units`} src={src} path="plan.forecast_30d.mean" note={`95 %: ${decimal(plan.forecast_30d.lower95, 1)}–${decimal(plan.forecast_30d.upper95, 1)}`} />
+					<Stat label="Suggested reorder point" value={plan.reorder_point} text={plan.reorder_point === null ? "–" : `${decimal(plan.reorder_point, 1)} units`} src={src} path="plan.reorder_point" note={plan.reorder_point === null ? "no lead time known" : `safety stock ${decimal(plan.safety_stock ?? 0, 1)}`} />
+					<Stat label="Lead time" value={plan.lead_time_days} text={plan.lead_time_days === null ? "–" : `${decimal(plan.lead_time_days, 1)} d`} src={src} path="plan.lead_time_days" note={plan.lead_time_sd === null ? undefined : `± ${decimal(plan.lead_time_sd, 1)} d`} />
+					<Stat label="Stockout risk" value={plan.stockout_risk} text={plan.stockout_risk === null ? "–" : `${decimal(plan.stockout_risk * 100, 1)} %`} src={src} path="plan.stockout_risk" note="before a delivery ordered now arrives" />
+				</div>
+			)}
+		</Panel>
+	);
+}
+
