@@ -16,7 +16,7 @@ describe("next best action", () => {
 	it("win_back: high churn risk on a valuable customer, priority = probability × CLV", () => {
 		const a = act({ segment: "At_Risk", churn: 0.75, clv: 200, daysSinceLastOrder: 95 });
 		expect(a).toMatchObject({ action: "win_back", priority: 150 });
-		expect(a?.reason).toBe("churn risk 75% with 200.00 at stake; last order 95 days ago (At_Risk)");
+		expect(a?.reason).toBe("churn risk 75% on a customer worth keeping (At_Risk); last order 95 days ago");
 		// The same risk on a low-value Hibernating customer below the CLV median is not worth a win-back.
 		expect(act({ segment: "Hibernating", churn: 0.75, clv: 20 })?.action).toBe("none");
 		// …unless their CLV is above the median.

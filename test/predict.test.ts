@@ -105,6 +105,15 @@ describe("predictive models in the nightly run", () => {
 		const population = await env.DB.prepare("SELECT COUNT(*) AS n FROM rfm_scores WHERE site = ? AND as_of = ?").bind(SITE, AS_OF).first<{ n: number }>();
 		expect(body.counts.reduce((n, c) => n + c.customers, 0)).toBe(population?.n);
 		const top = body.counts.find((c) => c.action !== "none") as { action: string; customers: number };
+		// The profile names the same action and reason; the reason carries no money (it is shown to every role).
+		const list = await getJson<{ customers: { customer_id: string; reason: string; priority: number | null }[] }>(`/api/v1/actions?site=${SITE}&type=${top.action}&limit=1`);
+		const first = list.body.customers[0] as { customer_id: string; reason: string };
+		const profile = await getJson<{ analytics: { next_action: { action: string; reason: string } | null } }>(`/api/v1/customers/${first.customer_id}?site=${SITE}`);
+		expect(profile.body.analytics.next_action).toEqual({ action: top.action, reason: first.reason });
+		expect(first.reason).not.toMatch(/€|\d+\.\d\d at stake/);
+		const ops = await userSession("operations");
+		const asOps = (await (await apiWithCookie("GET", `/api/v1/actions?site=${SITE}&type=${top.action}&limit=3`, ops.cookie)).json()) as { customers: { priority: number | null }[] };
+		expect(asOps.customers.every((c) => c.priority === null)).toBe(true);
 		const csv = await exports.default.fetch(`https://b2g.test/api/v1/actions?site=${SITE}&type=${top.action}&format=csv`, { headers: { Authorization: `Bearer ${ADMIN_KEY}` } });
 		expect(csv.status).toBe(200);
 		expect((await csv.text()).trim().split("\n")).toHaveLength(top.customers + 1);

@@ -492,6 +492,8 @@ export interface CustomerAnalytics {
 	rfm: { recency_days: number; frequency: number; monetary: number; r: number; f: number; m: number; segment: string; action: string } | null;
 	segment_history: { as_of: string; segment: string; r: number; f: number; m: number }[];
 	clv: { p_alive: number; expected_30: number; expected_90: number; expected_365: number; expected_spend: number | null; clv: number | null } | null;
+	/** The latest run's next best action for the customer (absent from older Workers). */
+	next_action?: { action: string; reason: string } | null;
 }
 
 // ─── predictions (GET /models, /churn, /recommendations, /actions) ───────────────────────────────
@@ -582,5 +584,5 @@ export interface Actions {
 	site: string;
 	as_of: string;
 	counts: { action: string; customers: number }[];
-	customers: { customer_id: string; action: string; reason: string; priority: number; details: unknown }[];
+	customers: { customer_id: string; action: string; reason: string; priority: number | null; details: unknown }[];
 }

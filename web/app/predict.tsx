@@ -338,7 +338,7 @@ function useChurnOf(site: string, id: string): Found {
 }
 
 /** The profile's churn risk, its reasons, and what to recommend next. */
-export function ProfilePredictions({ id }: { id: string }) {
+export function ProfilePredictions({ id, next }: { id: string; next: { action: string; reason: string } | null }) {
 	const { view, site, role } = useApp();
 	const churn = useChurnOf(view.site, id);
 	const recSrc = apiUrl("/recommendations", { site: view.site, customer: id, k: "10" });
@@ -396,6 +396,13 @@ export function ProfilePredictions({ id }: { id: string }) {
 				)}
 			</Panel>
 			<RecommendationsPanel id="customer-recommendations" title="Recommended next" res={recs} src={recSrc} subject={id} kind="customer" />
+			<Panel id="customer-next-action" title="Next best action" empty={next ? false : "No action from the last nightly run (not in its population, or no run yet)."}>
+				{next && (
+					<p data-next-action={next.action}>
+						<strong>{next.action.replace("_", " ")}</strong>: {next.reason}
+					</p>
+				)}
+			</Panel>
 		</>
 	);
 }

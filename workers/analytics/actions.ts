@@ -42,7 +42,6 @@ export interface NextAction {
 const VALUABLE = new Set(["Champions", "Loyal_Customers", "Cannot_Lose", "At_Risk", "Need_Attention", "Potential_Loyalists"]);
 const NURTURE = new Set(["New_Customers", "Promising", "Potential_Loyalists"]);
 const pct = (p: number) => `${Math.round(p * 100)}%`;
-const money = (v: number) => v.toFixed(2);
 
 /** Median of positive gaps between sorted order times (UTC ms), in days; null with fewer than 2 orders. */
 export function medianIntervalDays(times: readonly number[]): number | null {
@@ -61,7 +60,8 @@ export function nextBestActions(inputs: readonly ActionInput[], clvMedian: numbe
 		const worth = (c.segment !== null && VALUABLE.has(c.segment)) || (c.clv !== null && clvMedian !== null && c.clv > clvMedian);
 		if (c.churn !== null && c.churn >= 0.6 && worth) {
 			const stake = c.clv ?? c.monetary;
-			return { customer: c.customer, action: "win_back", priority: c.churn * stake, details, reason: `churn risk ${pct(c.churn)} with ${money(stake)} at stake; last order ${Math.round(c.daysSinceLastOrder)} days ago (${c.segment ?? "no segment"})` };
+			// The reason names no money: it is shown to every role, and value at stake is strategic (priority and details.clv carry it).
+			return { customer: c.customer, action: "win_back", priority: c.churn * stake, details, reason: `churn risk ${pct(c.churn)} on a customer worth keeping (${c.segment ?? "high expected value"}); last order ${Math.round(c.daysSinceLastOrder)} days ago` };
 		}
 		if (c.orders >= 3 && c.reorderIntervalDays !== null && c.daysSinceLastOrder >= 0.8 * c.reorderIntervalDays && c.daysSinceLastOrder <= 1.5 * c.reorderIntervalDays) {
 			return {

@@ -163,7 +163,7 @@ const actionsRoute = createRoute({
 				site: z.string(),
 				as_of: z.string(),
 				counts: z.array(z.object({ action: z.string(), customers: z.number().int() })),
-				customers: z.array(z.object({ customer_id: z.string(), action: z.string(), reason: z.string(), priority: z.number(), details: z.unknown() })),
+				customers: z.array(z.object({ customer_id: z.string(), action: z.string(), reason: z.string(), priority: z.number().nullable().describe("value-based order; null for the operations role"), details: z.unknown() })),
 			}),
 			"actions",
 		),
@@ -320,7 +320,12 @@ export const predictions = openApiApp<AuthVars>()
 					.bind(site.id, asOf, q.type, csv ? 1_000_000 : (q.limit ?? 100))
 					.all<{ customer_id: string; action: string; reason: string; priority: number; details: string }>()
 			: { results: [] };
-		const customers = rows.results.map((r) => ({ ...r, details: JSON.parse(r.details) as unknown }));
+		// Priority and CLV are money (value at stake): hidden from the operations role, as everywhere.
+		const money = strategic(c.var.principal);
+		const customers = rows.results.map((r) => {
+			const details = JSON.parse(r.details) as Record<string, unknown>;
+			return { ...r, priority: money ? r.priority : null, details: money ? details : { ...details, clv: null } };
+		});
 		if (csv) {
 			if (!q.type) throw new ApiError(400, "invalid_request", "a CSV export is one action's list: give type", [{ field: "type", message: "required with format=csv" }]);
 			const body = toCsv(["customer_id", "action", "reason", "priority"], customers.map((r) => [r.customer_id, r.action, r.reason, r.priority]));

@@ -34,6 +34,10 @@ export const CustomerAnalyticsSchema = z
 				clv: z.number().nullable().describe("12 months, 1 % a month discount, gross margin; null for the operations role"),
 			})
 			.nullable(),
+		next_action: z
+			.object({ action: z.string(), reason: z.string() })
+			.nullable()
+			.describe("the next best action of the latest run (GET /api/v1/actions), with its reason; null when the customer was not in its population"),
 	})
 	.openapi("CustomerAnalytics");
 export type CustomerAnalytics = z.infer<typeof CustomerAnalyticsSchema>;
@@ -43,10 +47,11 @@ const ACTIONS = new Map<string, string>([...SEGMENTS.map((s) => [s.name, s.actio
 export async function customerAnalytics(db: D1Database, site: { id: string; currency: string }, customerId: string, strategic: boolean): Promise<CustomerAnalytics> {
 	const run = await db.prepare("SELECT MAX(as_of) AS as_of FROM analytics_runs WHERE site = ? AND status = 'complete'").bind(site.id).first<{ as_of: string | null }>();
 	const asOf = run?.as_of ?? null;
-	if (!asOf) return { as_of: null, rfm: null, segment_history: [], clv: null };
-	const [history, clv] = await db.batch([
+	if (!asOf) return { as_of: null, rfm: null, segment_history: [], clv: null, next_action: null };
+	const [history, clv, action] = await db.batch([
 		db.prepare("SELECT as_of, recency_days, frequency, monetary_minor, r, f, m, segment FROM rfm_scores WHERE site = ? AND customer_id = ? AND as_of <= ? ORDER BY as_of").bind(site.id, customerId, asOf),
 		db.prepare("SELECT p_alive, expected_30, expected_90, expected_365, expected_spend_minor, clv_minor FROM clv_scores WHERE site = ? AND customer_id = ? AND as_of = ?").bind(site.id, customerId, asOf),
+		db.prepare("SELECT action, reason FROM next_actions WHERE site = ? AND customer_id = ? AND as_of = ?").bind(site.id, customerId, asOf),
 	]);
 	type H = { as_of: string; recency_days: number; frequency: number; monetary_minor: number; r: number; f: number; m: number; segment: string };
 	type V = { p_alive: number; expected_30: number; expected_90: number; expected_365: number; expected_spend_minor: number; clv_minor: number };
@@ -70,5 +75,6 @@ export async function customerAnalytics(db: D1Database, site: { id: string; curr
 					clv: strategic ? major(value.clv_minor) : null,
 				}
 			: null,
+		next_action: ((action?.results ?? []) as { action: string; reason: string }[])[0] ?? null,
 	};
 }

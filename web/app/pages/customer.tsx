@@ -49,7 +49,7 @@ export default function Customer() {
 				<ProfilePanel res={res} src={src} />
 				<Lifetime res={res} src={src} />
 				<Analytics res={res} src={src} />
-				<ProfilePredictions id={id} />
+				<ProfilePredictions id={id} next={p?.analytics?.next_action ?? null} />
 				{p && (
 					<>
 						<Timeline p={p} />
