@@ -306,6 +306,8 @@ describe("predictive analytics in the dashboard", () => {
 		assert.deepEqual(await page.$$eval("nav a", (as) => as.map((a) => a.dataset.nav)), ["/", "/operations", "/customers", "/products", "/cohorts", "/basket", "/models"]);
 		await page.click('nav a[data-nav="/models"]');
 		await page.waitForFunction(() => location.pathname === "/models");
+		// The previous page's [data-page] can still be in the DOM while the lazy Models chunk loads: wait for this one.
+		await page.waitForSelector('[data-page="models"]');
 		await settled(page);
 		await noErrorPanels(page, "/models");
 		const i = models.models.findIndex((m) => m.name === "churn");
