@@ -137,11 +137,13 @@ describe("tracker → Worker → Queue → D1/R2 + live counter (wrangler dev)",
 			// Leave at once: the purchase is still in the tracker's queue (1 s timer) and goes out on pagehide.
 			await page.close();
 			closedAt = Date.now();
+			// The context stays open until the copies have arrived: closing it tears down the network
+			// session and can cancel the closing page's keepalive beacons before they leave (seen in CI).
+			sent = await settledEvents("/copy/human", "purchase");
 		} finally {
 			await context.close();
 		}
 
-		sent = await settledEvents("/copy/human", "purchase");
 		const names = sent.map((e) => e.name);
 		for (const n of COMMERCE_FLOW) assert.ok(names.includes(n), `the tracker sent ${n} (sent: ${names.join(", ")})`);
 		assert.equal(new Set(sent.map((e) => e.id)).size, sent.length, "event ids are unique");
@@ -219,6 +221,7 @@ describe("tracker → Worker → Queue → D1/R2 + live counter (wrangler dev)",
 		const liveBefore = await stack.json(`/api/v1/realtime?site=${SITE}`);
 
 		const context = await newShopper("/copy/bot", { automated: true });
+		let bot = [];
 		try {
 			const page = await context.newPage();
 			await page.goto(`${stack.base}/shop/`);
@@ -228,10 +231,10 @@ describe("tracker → Worker → Queue → D1/R2 + live counter (wrangler dev)",
 			await page.click('#view button[data-add="CREA-300"]');
 			await page.waitForFunction(() => document.getElementById("cart-count").textContent === "1");
 			await page.close();
+			bot = await settledEvents("/copy/bot", "add_to_cart"); // before context.close(), as above
 		} finally {
 			await context.close();
 		}
-		const bot = await settledEvents("/copy/bot", "add_to_cart");
 		assert.ok(sentBatches("/copy/bot").every((b) => b.body.b === 1), "every batch carries b:1");
 		days.push(utcDay(Date.now()));
 
