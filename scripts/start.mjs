@@ -14,8 +14,13 @@
  *      prints where everything is: the dashboard (with a login link on a fresh database) and the status
  *      page (its link carries the key in its #fragment, which never reaches the server)
  *
+ *   7. starts the live traffic simulator for the demo site (scripts/traffic.mjs: browser sessions to /e
+ *      and their orders through the signed order webhook, at a modest hour-of-day rate), so the
+ *      Operations "Right now" panel shows a shop in use; it uses the demo site's webhook secret, made
+ *      here when the site has none
+ *
  * Options: --no-seed (never seed), --reseed (seed even if data exists; same ids on the same UTC day, so
- * idempotent).
+ * idempotent), --no-traffic (no simulator).
  * Env: PORT (default 8787).
  * Ctrl-C (SIGINT) / SIGTERM stop wrangler; this script exits with wrangler's code.
  * No dependencies beyond the project's own devDependencies (wrangler, the pinned Node).
@@ -194,6 +199,9 @@ async function main() {
 	// admin@localhost only if there is no user at all; its login token only if that insert happened (a fresh random id).
 	const adminId = newUserId();
 	const adminToken = newLoginToken();
+	// The demo site's webhook secret, for the simulator's signed orders: made once, then kept (a rotation
+	// through the API, POST /api/v1/webhooks/secret, is the owner's; we only read it back).
+	const webhookSecret = [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
 	const sql =
 		`INSERT INTO sites (id, name, origins, timezone, currency, created_at) VALUES ('${SITE}', 'Brain2Gain demo store', '${origins}', 'UTC', 'EUR', ${now}) ON CONFLICT DO NOTHING; ` +
 		`${revokeByNameSql(STATUS_KEY_NAME, now)}; ` +
@@ -202,13 +210,17 @@ async function main() {
 		`${insertKeySql({ id: seedKey.id, hash: seedKey.hash, site: SITE, name: SEED_KEY_NAME, scopes: ["ingest", "read", "admin"], now })}; ` +
 		`INSERT INTO users (id, email, role, created_at) SELECT '${adminId}', '${ADMIN_EMAIL}', 'admin', ${now} WHERE NOT EXISTS (SELECT 1 FROM users); ` +
 		`${insertLoginTokenSql({ hash: adminToken.hash, userId: adminId, now })}; ` +
-		`SELECT (SELECT COUNT(*) FROM events) AS n, (SELECT COUNT(*) FROM orders) AS o, (SELECT COUNT(*) FROM login_tokens WHERE token_hash = '${adminToken.hash}') AS admin_link`;
+		`UPDATE sites SET webhook_secret = '${webhookSecret}' WHERE id = '${SITE}' AND webhook_secret IS NULL; ` +
+		`SELECT (SELECT COUNT(*) FROM events) AS n, (SELECT COUNT(*) FROM orders) AS o, (SELECT COUNT(*) FROM login_tokens WHERE token_hash = '${adminToken.hash}') AS admin_link, ` +
+		`(SELECT webhook_secret FROM sites WHERE id = '${SITE}') AS webhook_secret`;
 	const q = await wrangler("wrangler d1 execute", ["d1", "execute", "DB", "--local", "--json", "--command", sql]);
 	let n = NaN;
 	let o = NaN;
 	let adminLink = null;
+	let siteSecret = null;
 	try {
 		const row = d1Json(q.stdout).at(-1)?.results?.[0];
+		siteSecret = typeof row?.webhook_secret === "string" ? row.webhook_secret : null;
 		n = Number(row?.n);
 		o = Number(row?.o);
 		if (Number(row?.admin_link) === 1) adminLink = { url: loginUrl(ORIGIN, adminToken.token), expiresAt: now + LOGIN_TOKEN_TTL_MS };
@@ -269,9 +281,29 @@ async function main() {
 		}
 	}
 	if (stopping) return;
+	// The simulator starts before the nightly run, so a restarted stack shows live visitors within seconds.
+	const traffic = args.has("--no-traffic") ? null : await startSimulator(seedKey.secret, siteSecret);
 	await firstNightlyRun(`http://${HOST}:${PORT}`, seedKey.secret);
 	if (stopping) return;
-	banner(seedReport, key.secret, adminLink);
+	banner(seedReport, key.secret, adminLink, traffic);
+}
+
+/** Starts scripts/traffic.mjs for the demo site; a failure to start is reported and the stack runs on without it. */
+async function startSimulator(seedSecret, webhookSecret) {
+	console.log("");
+	step("starting the live traffic simulator (scripts/traffic.mjs; npm start -- --no-traffic turns it off)");
+	try {
+		if (!webhookSecret) throw new Error("the demo site has no webhook secret");
+		const { startTraffic } = await import("./traffic.mjs");
+		const sim = await startTraffic({ url: `http://${HOST}:${PORT}`, origin: ORIGIN, site: SITE, key: seedSecret, secret: webhookSecret, log: (m) => console.log(`  ${dim(m)}`) });
+		const stopSim = () => sim.stop();
+		for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) process.once(sig, stopSim);
+		ok("running: browser sessions to /e and their orders through POST /hooks/orders");
+		return sim;
+	} catch (err) {
+		console.log(`  ${red("✗")} the simulator did not start: ${err.message}`);
+		return null;
+	}
 }
 
 /**
@@ -313,7 +345,7 @@ async function firstNightlyRun(base, secret) {
 	}
 }
 
-function banner(seedReport, secret, adminLink) {
+function banner(seedReport, secret, adminLink, traffic) {
 	const u = ORIGIN;
 	const today = new Date().toISOString().slice(0, 10);
 	const auth = `-H "Authorization: Bearer ${secret}"`;
@@ -338,7 +370,9 @@ function banner(seedReport, secret, adminLink) {
 		seedReport
 			? `  Demo store: ${seedReport.orders.toLocaleString("en-US")} orders over ${seedReport.months} months, ${seedReport.events.toLocaleString("en-US")} web events (last ${seedReport.eventDays} days), loaded in ${(seedReport.totalMs / 1000).toFixed(1)} s; revenue drop on ${seedReport.drop.join(", ")}`
 			: `  Demo store: not loaded (database not empty). Reload: npm start -- --reseed, or npm run seed -- --key <ingest+read key>`,
-		`  Live demo traffic for the last days: node scripts/seed-events.mjs --seed 7`,
+		traffic
+			? `  Live traffic    simulated visits and orders for '${SITE}' (scripts/traffic.mjs); npm start -- --no-traffic turns it off`
+			: `  Live traffic    off; more demo traffic for the last days: node scripts/seed-events.mjs --seed 7`,
 		`  Local state lives in .wrangler/state (delete it for a clean slate). Ctrl-C stops everything.`,
 	];
 	const width = Math.max(...lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, "").length)) + 2;
