@@ -15,8 +15,8 @@ import { DataTable } from "./ui";
 export interface ChartSeries {
 	label: string;
 	values: (number | null)[];
-	/** "dash" for a comparison, "dot" for a target, "bar" for bars. */
-	style?: "line" | "dash" | "dot" | "bar";
+	/** "dash" for a comparison, "dot" for a target, "bar" for bars; "band" for an edge of a shaded band (no line, no legend entry; see ChartProps.bands). */
+	style?: "line" | "dash" | "dot" | "bar" | "band";
 	/** Index into the theme's palette (default: the series' position). */
 	color?: number;
 }
@@ -34,6 +34,10 @@ export interface ChartProps {
 	/** File name of the table's CSV download. */
 	filename: string;
 	id?: string;
+	/** Shaded areas between two series (indices into `series`, usually of style "band"), e.g. a forecast's 95% and 80% intervals; opacity 0–1 of the upper series' colour. */
+	bands?: { upper: number; lower: number; opacity: number }[];
+	/** Extra data-* attributes on the figure (what a caption or a test needs to find the plotted numbers). */
+	attrs?: Record<`data-${string}`, string>;
 }
 
 const SHORT_DAY = new Intl.DateTimeFormat(LOCALE, { month: "short", day: "numeric", timeZone: "UTC" });
@@ -89,7 +93,28 @@ function tooltipPlugin(fmt: (v: number | null) => string, detail: (i: number) =>
 	};
 }
 
-export function Chart({ labels, detail, series, unit, currency, title, height = 200, filename, id }: ChartProps) {
+/** Hides the legend rows of band edges: the band is read from its shading and the caption, the legend names the forecast line. */
+function bandLegendPlugin(series: ChartSeries[]): uPlot.Plugin {
+	return {
+		hooks: {
+			init: (u) => {
+				const rows = u.root.querySelectorAll<HTMLElement>(".u-legend .u-series");
+				series.forEach((s, k) => {
+					const row = rows[k + 1];
+					if (s.style === "band" && row) row.style.display = "none";
+				});
+			},
+		},
+	};
+}
+
+/** "#0060a0" + opacity → "#0060a059" (the palette is hex). */
+function withOpacity(color: string, opacity: number): string {
+	const a = Math.round(Math.max(0, Math.min(1, opacity)) * 255).toString(16).padStart(2, "0");
+	return /^#[0-9a-f]{6}$/i.test(color) ? `${color}${a}` : color;
+}
+
+export function Chart({ labels, detail, series, unit, currency, title, height = 200, filename, id, bands, attrs }: ChartProps) {
 	const box = useRef<HTMLDivElement>(null);
 	const theme = useTheme();
 	const describe = detail ?? ((i: number) => labels[i] ?? "");
@@ -133,6 +158,9 @@ export function Chart({ labels, detail, series, unit, currency, title, height = 
 				{ label: "Period", value: (_u, v) => (v === null || v === undefined ? "–" : describe(v)) },
 				...series.map((s, k) => {
 					const color = palette[(s.color ?? k) % palette.length] ?? "#0060a0";
+					if (s.style === "band") {
+						return { label: s.label, stroke: color, width: 0, points: { show: false }, spanGaps: false, value: (_u: uPlot, v: number | null) => fmt(v) } satisfies uPlot.Series;
+					}
 					return {
 						label: s.label,
 						stroke: color,
@@ -146,7 +174,10 @@ export function Chart({ labels, detail, series, unit, currency, title, height = 
 					} satisfies uPlot.Series;
 				}),
 			],
-			plugins: [tooltipPlugin(fmt, describe)],
+			plugins: [tooltipPlugin(fmt, describe), ...(bands?.length ? [bandLegendPlugin(series)] : [])],
+			...(bands?.length
+				? { bands: bands.map((b) => ({ series: [b.upper + 1, b.lower + 1] as [number, number], fill: withOpacity(palette[(series[b.upper]?.color ?? b.upper) % palette.length] ?? "#0060a0", b.opacity) })) }
+				: {}),
 		};
 		const data: uPlot.AlignedData = [labels.map((_, i) => i), ...series.map((s) => s.values.map((v) => (v === null || !Number.isFinite(v) ? null : v)))];
 		const u = new uPlot(opts, data, el);
@@ -159,11 +190,11 @@ export function Chart({ labels, detail, series, unit, currency, title, height = 
 			ro.disconnect();
 			u.destroy();
 		};
-	}, [labels, series, unit, currency, height, theme]);
+	}, [labels, series, unit, currency, height, theme, bands]);
 
 	const summary = `${title}: ${series.map((s) => s.label).join(", ")} over ${labels.length} points`;
 	return (
-		<figure class="chart" data-chart={id}>
+		<figure class="chart" data-chart={id} {...attrs}>
 			<div ref={box} class="chart-box" role="img" aria-label={summary} />
 			<details class="chart-data">
 				<summary>Data table</summary>

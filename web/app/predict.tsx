@@ -468,3 +468,187 @@ export function RecommendedWith({ sku }: { sku: string }) {
 	const res = useAnalyticsJson<Recommendations>(src);
 	return <RecommendationsPanel id="recommended-with" title="Recommended with" res={res} src={src} subject={sku} kind="product" />;
 }
+
+// ─── forecasts on the Executive and Operations pages (GET /forecast, /forecast/projection, /churn summary) ─
+
+export interface ForecastPoint {
+	period: string;
+	from: string;
+	mean: number;
+	lower80: number;
+	upper80: number;
+	lower95: number;
+	upper95: number;
+}
+export interface ForecastAnswer {
+	site: string;
+	currency: string;
+	metric: string;
+	grain: "day" | "week" | "month";
+	unit: string;
+	history: { period: string; from: string; value: number }[];
+	model: { label: string; parameters: Record<string, unknown> };
+	backtest: { mase: number | null; smape: number | null; mape: number | null; coverage80: number; coverage95: number } | null;
+	baseline: { label: string; mase: number; smape: number };
+	beats_baseline: boolean;
+	forecast: ForecastPoint[];
+}
+type TotalBand = { mean: number; se: number; lower80: number; upper80: number; lower95: number; upper95: number };
+export interface ProjectionAnswer {
+	site: string;
+	currency: string;
+	metric: string;
+	period: string;
+	from: string;
+	to: string;
+	today: string;
+	days_done: number;
+	days_left: number;
+	actual_to_date: number;
+	forecast_rest: TotalBand;
+	projection: TotalBand;
+	model: { label: string };
+	backtest: { mase: number | null } | null;
+	baseline: { label: string; mase: number };
+	beats_baseline: boolean;
+}
+export type ChurnWithSummary = ChurnAnswer & { summary: { customers: number; mean_probability: number | null; model_version: number | null } };
+
+/** Forecast horizons the dashboard asks for: two weeks of days, two months of weeks, half a year of months. */
+export const FORECAST_HORIZON = { day: 14, week: 8, month: 6 } as const;
+export type ForecastGrain = keyof typeof FORECAST_HORIZON;
+
+/** The API's one-line reason when it refuses to forecast (too short a history); null for other failures. */
+export const refusal = (e: Error | null | undefined): string | null => (e instanceof HttpError && e.code === "insufficient_history" ? e.message : null);
+
+/** Under the revenue chart: which model drew the band and how it did in its backtest, or why there is no band. */
+export function ForecastCaption({ res, src, chartGrain, shown }: { res: Loadable<ForecastAnswer>; src: string; chartGrain: string; shown: boolean }) {
+	const { site } = useApp();
+	const why = refusal(res.error);
+	if (why) {
+		return (
+			<p class="note" data-forecast-refused>
+				No forecast: {why}
+			</p>
+		);
+	}
+	if (chartGrain !== "day" && chartGrain !== "week" && chartGrain !== "month") return <p class="note">Forecasts are by day, week or month: choose one of those grains to see the forecast band.</p>;
+	const f = res.data;
+	if (!f) return null;
+	const bt = f.backtest;
+	return (
+		<p class="note" data-forecast-caption>
+			{shown ? (
+				<>
+					Forecast with its 80% (darker) and 95% prediction intervals, shaded:{" "}
+				</>
+			) : (
+				<>The forecast starts after {f.history.at(-1)?.period}, past this range: </>
+			)}
+			<b>{f.model.label}</b>, chosen by rolling-origin backtest — MASE{" "}
+			<Src src={src} path="backtest.mase" value={bt?.mase ?? null}>
+				{bt?.mase === null || bt?.mase === undefined ? "–" : decimal(bt.mase, 2)}
+			</Src>{" "}
+			against the {f.baseline.label.toLowerCase()} baseline's{" "}
+			<Src src={src} path="baseline.mase" value={f.baseline.mase}>
+				{decimal(f.baseline.mase, 2)}
+			</Src>
+			{f.beats_baseline ? "." : " — it does not beat the baseline, so read the band with care."} {bt && <>80% intervals held {frac(bt.coverage80, site.currency)} of the backtest's actuals.</>}
+		</p>
+	);
+}
+
+/** The architecture document's `revenue.forecast`: the forecast of the first period not yet complete, with its intervals. */
+export function RevenueForecastCard({ res, src }: { res: Loadable<ForecastAnswer>; src: string }) {
+	const { site } = useApp();
+	if (res.error instanceof HttpError && res.error.status === 403) return null;
+	const why = refusal(res.error);
+	const f = res.data;
+	const p = f?.forecast[0];
+	const cur = f?.currency ?? site.currency;
+	const m = (v: number) => money(v, cur);
+	const hint = "The chosen model's forecast of the whole period (the one in progress, when it has begun), from the complete periods before it, with 80% and 95% prediction intervals.";
+	return (
+		<div class="kpi" data-kpi-card="revenue_forecast" data-forecast-src={src}>
+			<span class="kpi-name" title={hint}>
+				Revenue forecast{p ? `, ${p.period}` : ""}
+			</span>
+			{why ? (
+				<span class="muted small" data-forecast-refused>
+					Not available: {why}
+				</span>
+			) : res.error ? (
+				<span class="muted small">Could not load the forecast: {res.error.message}</span>
+			) : !p ? (
+				<b class="kpi-value">…</b>
+			) : (
+				<>
+					<b class="kpi-value" data-src={src} data-path="forecast.0.mean" data-value={String(p.mean)}>
+						{m(p.mean)}
+					</b>
+					<span class="muted small">
+						80%:{" "}
+						<Src src={src} path="forecast.0.lower80" value={p.lower80}>
+							{m(p.lower80)}
+						</Src>{" "}
+						–{" "}
+						<Src src={src} path="forecast.0.upper80" value={p.upper80}>
+							{m(p.upper80)}
+						</Src>
+						{" · "}95%:{" "}
+						<Src src={src} path="forecast.0.lower95" value={p.lower95}>
+							{m(p.lower95)}
+						</Src>{" "}
+						–{" "}
+						<Src src={src} path="forecast.0.upper95" value={p.upper95}>
+							{m(p.upper95)}
+						</Src>
+					</span>
+					<span class="muted small">{f.model.label}</span>
+				</>
+			)}
+		</div>
+	);
+}
+
+/**
+ * The architecture document's `customers.churn`: the predicted churn rate, defined as the mean churn
+ * probability over every customer the latest nightly run scored (an order in the last 365 days) — the
+ * expected share of them placing no order in the next 90 days; the churn alert reads the same mean.
+ */
+export function ChurnRateCard() {
+	const { view, site, role } = useApp();
+	const src = apiUrl("/churn", { site: view.site, limit: "1" });
+	const res = useAnalyticsJson<ChurnWithSummary>(src);
+	if (res.error instanceof HttpError && res.error.status === 403) return null;
+	const s = res.data?.summary;
+	const hint =
+		"Mean churn probability over the customers with an order in the last 365 days, from the latest nightly churn model: the expected share of them who place no order in the next 90 days.";
+	return (
+		<div class="kpi" data-kpi-card="customers_churn">
+			<span class="kpi-name" title={hint}>
+				Predicted churn rate (90 days)
+			</span>
+			{isNoResults(res.error) ? (
+				<span class="muted small">{role === "admin" ? "After the first nightly run (Customers page: Run now)." : "After the first nightly run."}</span>
+			) : res.error ? (
+				<span class="muted small">Could not load: {res.error.message}</span>
+			) : !s ? (
+				<b class="kpi-value">…</b>
+			) : (
+				<>
+					<b class="kpi-value" data-src={src} data-path="summary.mean_probability" data-value={s.mean_probability === null ? "" : String(s.mean_probability)}>
+						{frac(s.mean_probability, site.currency)}
+					</b>
+					<span class="muted small">
+						mean over{" "}
+						<Src src={src} path="summary.customers" value={s.customers}>
+							{count(s.customers)}
+						</Src>{" "}
+						customers scored · <AsOf day={res.data?.as_of} />
+					</span>
+				</>
+			)}
+		</div>
+	);
+}

@@ -4,7 +4,7 @@
  * model (MASE), and the chosen model forecasts `horizon` periods with 80 % and 95 % intervals. Used by
  * `GET /api/v1/forecast` (on demand) and by the nightly run (revenue by month and by day, registered).
  */
-import { addDays, addMonths, bucketLabel, bucketStart, localDay, type Grain } from "../metrics/calendar";
+import { addDays, addMonths, bucketLabel, bucketStart, daysBetween, localDay, type Grain } from "../metrics/calendar";
 import { runKpiQuery, type QuerySite } from "../metrics/query";
 import { chooseModel, fitAndForecast, minimumHistory, modelLabel, type BacktestResult, type ForecastModel } from "./forecast";
 
@@ -42,6 +42,18 @@ export interface KpiForecast {
 	baseline: { label: string; mase: number; smape: number };
 	beats_baseline: boolean;
 	forecast: { period: string; from: string; mean: number; lower80: number; upper80: number; lower95: number; upper95: number }[];
+	/** The sum of the `horizon` forecast periods, its interval from the joint error covariance (not the sum of the periods' intervals). */
+	total: ForecastTotal;
+}
+
+export interface ForecastTotal {
+	periods: number;
+	mean: number;
+	se: number;
+	lower80: number;
+	upper80: number;
+	lower95: number;
+	upper95: number;
 }
 
 /** The smallest history any candidate of the grain accepts (periods). */
@@ -85,6 +97,17 @@ export function forecastSeries(metric: string, grain: ForecastGrain, unit: strin
 		return { period: bucketLabel(start, grain as Grain), from: start, mean, lower80: fitted.lower80[i] as number, upper80: fitted.upper80[i] as number, lower95: fitted.lower95[i] as number, upper95: fitted.upper95[i] as number };
 	});
 	const chosen = choice.candidates.find((c) => c.label === choice.bestLabel)?.result ?? null;
+	const cum = fitted.cumulative;
+	const last = horizon - 1;
+	const total: ForecastTotal = {
+		periods: horizon,
+		mean: cum.mean[last] as number,
+		se: cum.se[last] as number,
+		lower80: cum.lower80[last] as number,
+		upper80: cum.upper80[last] as number,
+		lower95: cum.lower95[last] as number,
+		upper95: cum.upper95[last] as number,
+	};
 	return {
 		metric,
 		grain,
@@ -96,5 +119,81 @@ export function forecastSeries(metric: string, grain: ForecastGrain, unit: strin
 		baseline: { label: choice.baseline.label, mase: choice.baseline.mase, smape: choice.baseline.smape },
 		beats_baseline: choice.beatsBaseline,
 		forecast,
+		total,
+	};
+}
+
+/** Periods a projection covers; both fit in one daily forecast (at most 92 days). */
+export type ProjectionPeriod = "month" | "quarter";
+/** KPIs whose value over a range is the sum of their daily values, so "actual so far + forecast of the rest" is the period's value. */
+export const PROJECTABLE = ["revenue", "net_revenue", "orders", "units_sold"] as const;
+
+export interface PeriodProjection {
+	metric: string;
+	unit: string;
+	period: string;
+	from: string;
+	to: string;
+	/** The site's today: the first forecast day (its own figure is still incomplete). */
+	today: string;
+	days_done: number;
+	days_left: number;
+	/** The KPI over the complete days from the period's start to yesterday (0 on the first day). */
+	actual_to_date: number;
+	/** The daily forecast summed over today … the period's last day. */
+	forecast_rest: Omit<ForecastTotal, "periods">;
+	/** actual_to_date + forecast_rest: the actual part is known, so it shifts the interval without widening it. */
+	projection: Omit<ForecastTotal, "periods">;
+	model: KpiForecast["model"];
+	backtest: BacktestResult | null;
+	baseline: KpiForecast["baseline"];
+	beats_baseline: boolean;
+}
+
+/**
+ * The period's value by its end: the KPI's complete days so far, plus the daily forecast of the days left
+ * (today included) with the interval of their sum. RangeError (`needs at least …`) when the daily history is
+ * too short for every daily model.
+ */
+export async function projectPeriod(db: D1Database, site: QuerySite, metric: (typeof PROJECTABLE)[number], period: ProjectionPeriod, now: number): Promise<PeriodProjection> {
+	const today = localDay(now, site.timezone);
+	const from = bucketStart(today, period);
+	const to = addDays(addMonths(from, period === "month" ? 1 : 3), -1);
+	const daysDone = daysBetween(from, today);
+	const daysLeft = daysBetween(today, to) + 1;
+	let actual = 0;
+	let unit = "";
+	if (daysDone > 0) {
+		const res = await runKpiQuery(db, site, { ids: [metric], from, to: addDays(today, -1), grain: period });
+		actual = res.kpis[0]?.total.value ?? 0;
+		unit = res.kpis[0]?.unit ?? "";
+	}
+	const h = await kpiHistory(db, site, metric, "day", now);
+	const f = forecastSeries(metric, "day", h.unit, h.history, daysLeft);
+	const t = f.total;
+	const rest = { mean: t.mean, se: t.se, lower80: t.lower80, upper80: t.upper80, lower95: t.lower95, upper95: t.upper95 };
+	return {
+		metric,
+		unit: unit || h.unit,
+		period: bucketLabel(from, period),
+		from,
+		to,
+		today,
+		days_done: daysDone,
+		days_left: daysLeft,
+		actual_to_date: actual,
+		forecast_rest: rest,
+		projection: {
+			mean: actual + rest.mean,
+			se: rest.se,
+			lower80: actual + rest.lower80,
+			upper80: actual + rest.upper80,
+			lower95: actual + rest.lower95,
+			upper95: actual + rest.upper95,
+		},
+		model: f.model,
+		backtest: f.backtest,
+		baseline: f.baseline,
+		beats_baseline: f.beats_baseline,
 	};
 }

@@ -88,7 +88,8 @@ export interface SarimaFit {
 	iterations: number;
 }
 
-export interface IntervalForecast {
+/** Point forecasts with standard errors and Gaussian (or simulated) 80%/95% intervals, one entry per step. */
+export interface ForecastBand {
 	/** Point forecasts for steps 1…h, in y's units. */
 	mean: number[];
 	/** Forecast standard errors for steps 1…h, in y's units. */
@@ -97,6 +98,16 @@ export interface IntervalForecast {
 	upper80: number[];
 	lower95: number[];
 	upper95: number[];
+}
+
+export interface IntervalForecast extends ForecastBand {
+	/**
+	 * The running totals: entry k − 1 forecasts y_{N+1} + … + y_{N+k} (a month's remaining days, say). The
+	 * steps' errors are correlated (each shock moves every later step), so the total's variance is
+	 * 1ᵀ Σ 1 over the joint error covariance Σ of steps 1…k — not the sum of the steps' variances, and its
+	 * interval is not the sum of their intervals.
+	 */
+	cumulative: ForecastBand;
 }
 
 /** Series length a SARIMA model needs: 3 full seasons for s ≥ 12 (monthly: 36), 8 for shorter seasons (daily with weekly season: 56), and ≥ 4 differenced points per parameter. */
@@ -675,10 +686,29 @@ export function forecastSarima(fit: Pick<SarimaFit, "order" | "params">, y: read
 		for (let i = 0; i <= j; i++) for (let k = 0; k <= j; k++) v += xi[j - i]! * xi[j - k]! * C[i * h + k]!;
 		se.push(Math.sqrt(Math.max(0, v)));
 	}
-	return intervals(mean, se);
+	// The total of steps 1…k: 1ᵀ L C Lᵀ 1 over the first k steps. (1ᵀL)_i = Σ_{j=i}^{k−1} ξ_{j−i} = Ξ_{k−1−i}
+	// with Ξ the running sums of ξ, so Var = Σ_{i,l<k} Ξ_{k−1−i} Ξ_{k−1−l} C_{il}.
+	const Xi = new Float64Array(h);
+	for (let j = 0, acc = 0; j < h; j++) Xi[j] = acc += xi[j]!;
+	const cumSe: number[] = [];
+	for (let k = 1; k <= h; k++) {
+		let v = 0;
+		for (let i = 0; i < k; i++) {
+			const wi = Xi[k - 1 - i]!;
+			for (let l = 0; l < k; l++) v += wi * Xi[k - 1 - l]! * C[i * h + l]!;
+		}
+		cumSe.push(Math.sqrt(Math.max(0, v)));
+	}
+	return { ...intervals(mean, se), cumulative: intervals(runningSum(mean), cumSe) };
 }
 
-function intervals(mean: number[], se: number[]): IntervalForecast {
+/** Running sums: out[k] = v[0] + … + v[k]. */
+function runningSum(v: readonly number[]): number[] {
+	let acc = 0;
+	return v.map((x) => (acc += x));
+}
+
+function intervals(mean: number[], se: number[]): ForecastBand {
 	return {
 		mean,
 		se,
@@ -1069,15 +1099,23 @@ export function forecastEts(fit: Pick<EtsFit, "spec" | "params" | "final" | "sig
 	if (spec.seasonal !== "mul") {
 		const m = final.seasonal.length;
 		const se: number[] = [];
+		const cumSe: number[] = [];
 		let acc = 1;
 		let phiSum = 0;
+		// The step-j error is e_j + Σ_{i<j} c_{j−i} e_i, so in the total of steps 1…k the shock e_i weighs
+		// 1 + c_1 + … + c_{k−i}: Var = σ² Σ_{l=0}^{k−1} (1 + C_l)², C_l = c_1 + … + c_l (C_0 = 0).
+		let cSum = 0;
+		let cumAcc = 0;
 		for (let j = 1; j <= h; j++) {
 			se.push(Math.sqrt(sigma2 * acc));
+			cumAcc += (1 + cSum) ** 2;
+			cumSe.push(Math.sqrt(sigma2 * cumAcc));
 			phiSum += params.phi ** j;
 			const cj = params.alpha + (spec.trend === "add" ? params.beta * phiSum : 0) + (m > 0 && j % m === 0 ? params.gamma : 0);
 			acc += cj * cj;
+			cSum += cj;
 		}
-		return intervals(mean, se);
+		return { ...intervals(mean, se), cumulative: intervals(runningSum(mean), cumSe) };
 	}
 	const nSim = opts.simulations ?? 5000;
 	const normal = seededNormal(opts.seed ?? 1);
@@ -1098,21 +1136,35 @@ export function forecastEts(fit: Pick<EtsFit, "spec" | "params" | "final" | "sig
 			buf[j % buf.length] = s + (params.gamma * e) / base;
 		}
 	}
-	const se: number[] = [];
+	// Each path's running totals, taken before the per-step columns are sorted: the total's spread comes from
+	// whole paths, so the correlation between steps is kept.
+	const totals: Float64Array[] = [];
+	for (let j = 0; j < h; j++) {
+		const col = new Float64Array(nSim);
+		const prev = totals[j - 1];
+		for (let k = 0; k < nSim; k++) col[k] = (prev ? prev[k]! : 0) + paths[j]![k]!;
+		totals.push(col);
+	}
+	return { ...simulatedBand(mean, paths), cumulative: simulatedBand(runningSum(mean), totals) };
+}
+
+/** se and 80%/95% intervals from simulated draws per step (the columns are sorted in place); the point forecasts as given. */
+function simulatedBand(mean: number[], columns: Float64Array[]): ForecastBand {
 	const q = (sorted: Float64Array, p: number) => {
 		const pos = p * (sorted.length - 1);
 		const lo = Math.floor(pos);
 		return sorted[lo]! + (pos - lo) * ((sorted[Math.min(lo + 1, sorted.length - 1)] ?? 0) - sorted[lo]!);
 	};
-	const out = { mean, se, lower80: [] as number[], upper80: [] as number[], lower95: [] as number[], upper95: [] as number[] };
-	for (let j = 0; j < h; j++) {
-		const col = paths[j]!.sort();
+	const out: ForecastBand = { mean, se: [], lower80: [], upper80: [], lower95: [], upper95: [] };
+	for (const column of columns) {
+		const col = column.sort();
+		const n = col.length;
 		let s1 = 0;
 		let s2 = 0;
 		for (const v of col) s1 += v;
-		const mu = s1 / nSim;
+		const mu = s1 / n;
 		for (const v of col) s2 += (v - mu) ** 2;
-		se.push(Math.sqrt(s2 / (nSim - 1)));
+		out.se.push(Math.sqrt(s2 / (n - 1)));
 		out.lower80.push(q(col, 0.1));
 		out.upper80.push(q(col, 0.9));
 		out.lower95.push(q(col, 0.025));
@@ -1205,12 +1257,18 @@ export function fitAndForecast(y: readonly number[], model: ForecastModel, h: nu
 			const sigma2 = ss / (n - m);
 			const mean: number[] = [];
 			const se: number[] = [];
+			const cumSe: number[] = [];
 			// Each further season adds another independent seasonal step: se_h = σ √(⌊(h−1)/m⌋ + 1) (fpp3 §5.5).
+			// In the total of steps 1…k the shock of step i recurs at i + m, i + 2m, … ≤ k, ⌊(k−i)/m⌋ + 1 times:
+			// Var = σ² Σ_{l=0}^{k−1} (⌊l/m⌋ + 1)².
+			let cumAcc = 0;
 			for (let j = 1; j <= h; j++) {
 				mean.push(y[n - m + ((j - 1) % m)]!);
 				se.push(Math.sqrt(sigma2 * (Math.floor((j - 1) / m) + 1)));
+				cumAcc += (Math.floor((j - 1) / m) + 1) ** 2;
+				cumSe.push(Math.sqrt(sigma2 * cumAcc));
 			}
-			return { ...intervals(mean, se), model, label, parameters: { season: m, sigma2 } };
+			return { ...intervals(mean, se), cumulative: intervals(runningSum(mean), cumSe), model, label, parameters: { season: m, sigma2 } };
 		}
 	}
 }

@@ -12,7 +12,7 @@ import { currencyDigits } from "../lib/money";
 import { apiErrors, intParam, json, openApiApp, secured, siteParam } from "../lib/openapi";
 import { isDay } from "../metrics/calendar";
 import { KPI_BY_ID, visibleTo, type Kpi } from "../metrics/catalog";
-import { forecastSeries, kpiHistory, shortestHistory, type ForecastGrain } from "./forecast-kpi";
+import { forecastSeries, kpiHistory, PROJECTABLE, projectPeriod, shortestHistory, type ForecastGrain } from "./forecast-kpi";
 import { listModels } from "./registry";
 import { SEGMENT_NAMES, type SegmentName } from "./rfm";
 
@@ -119,6 +119,11 @@ const churnRoute = createRoute({
 				currency: z.string(),
 				total: z.number().int(),
 				distribution: z.array(z.object({ from: z.number(), to: z.number(), customers: z.number().int() })).describe("customers by probability, tenths"),
+				summary: z
+					.object({ customers: z.number().int(), mean_probability: z.number().nullable(), model_version: z.number().int().nullable() })
+					.describe(
+						"every customer scored in the run, whatever the filters: the predicted churn rate is their mean probability — the expected share of customers with an order in the last 365 days who place none in the next 90 (the same reading as the churn alert's)",
+					),
 				customers: z.array(ChurnRow),
 				next_cursor: z.string().nullable(),
 			}),
@@ -173,6 +178,7 @@ const actionsRoute = createRoute({
 
 const MAX_HORIZON: Record<ForecastGrain, number> = { day: 90, week: 52, month: 24 };
 const DEFAULT_HORIZON: Record<ForecastGrain, number> = { day: 30, week: 8, month: 6 };
+const Total = z.object({ mean: z.number(), se: z.number(), lower80: z.number(), upper80: z.number(), lower95: z.number(), upper95: z.number() });
 const Band = z.object({ period: z.string(), from: z.string(), mean: z.number(), lower80: z.number(), upper80: z.number(), lower95: z.number(), upper95: z.number() });
 const forecastRoute = createRoute({
 	method: "get",
@@ -210,8 +216,56 @@ const forecastRoute = createRoute({
 				baseline: z.object({ label: z.string(), mase: z.number(), smape: z.number() }),
 				beats_baseline: z.boolean(),
 				forecast: z.array(Band),
+				total: z.object({ periods: z.number().int() }).merge(Total).describe("the sum of the horizon's periods, with the interval of the sum (the periods' errors are correlated)"),
 			}),
 			"the forecast",
+		),
+		...apiErrors(404),
+	},
+});
+
+const projectionRoute = createRoute({
+	method: "get",
+	path: "/forecast/projection",
+	operationId: "forecastProjection",
+	tags: [TAG],
+	summary: "Month-end (or quarter-end) projection",
+	description:
+		"The period's value by its last day: the KPI over the complete days so far (`actual_to_date`, the KPI API's total for the period's start to yesterday) plus the daily forecast " +
+		"(the model GET /forecast?grain=day chooses) summed over the days left, today included. The interval of that sum comes from the joint covariance of the daily forecast errors — " +
+		"the errors are correlated, so it is not the sum of the daily intervals. The actual part is known: it shifts the interval without widening it. " +
+		`A daily history shorter than ${shortestHistory("day")} days is refused: 400 insufficient_history.`,
+	security: secured("read"),
+	middleware: [requireKey("read")],
+	request: {
+		query: z.object({
+			site: siteParam,
+			metric: z.enum(PROJECTABLE).optional().describe("a KPI that adds up over days; default revenue"),
+			period: z.enum(["month", "quarter"]).optional().describe("default month"),
+		}),
+	},
+	responses: {
+		200: json(
+			z.object({
+				site: z.string(),
+				currency: z.string(),
+				metric: z.string(),
+				unit: z.string(),
+				period: z.string(),
+				from: z.string(),
+				to: z.string(),
+				today: z.string().describe("the site's today, the first forecast day"),
+				days_done: z.number().int(),
+				days_left: z.number().int(),
+				actual_to_date: z.number(),
+				forecast_rest: Total.describe("the daily forecast summed over the days left"),
+				projection: Total.describe("actual_to_date + forecast_rest"),
+				model: z.object({ label: z.string(), parameters: z.record(z.string(), z.unknown()) }),
+				backtest: z.unknown().describe("the chosen daily model's rolling-origin errors"),
+				baseline: z.object({ label: z.string(), mase: z.number(), smape: z.number() }),
+				beats_baseline: z.boolean(),
+			}),
+			"the projection",
 		),
 		...apiErrors(404),
 	},
@@ -274,7 +328,11 @@ export const predictions = openApiApp<AuthVars>()
 			.all<{ b: number; n: number }>();
 		const counts = new Map(dist.results.map((d) => [d.b, d.n]));
 		const distribution = Array.from({ length: 10 }, (_, b) => ({ from: b / 10, to: (b + 1) / 10, customers: counts.get(b) ?? 0 }));
-		return c.json({ site: site.id, as_of: asOf, currency: site.currency, total, distribution, customers, next_cursor: offset + customers.length < total ? String(offset + customers.length) : null }, 200);
+		const all = await c.env.DB.prepare("SELECT COUNT(*) AS n, AVG(probability) AS mean, MAX(model_version) AS v FROM churn_scores WHERE site = ? AND as_of = ?")
+			.bind(site.id, asOf)
+			.first<{ n: number; mean: number | null; v: number | null }>();
+		const summary = { customers: all?.n ?? 0, mean_probability: all?.mean ?? null, model_version: all?.v ?? null };
+		return c.json({ site: site.id, as_of: asOf, currency: site.currency, total, distribution, summary, customers, next_cursor: offset + customers.length < total ? String(offset + customers.length) : null }, 200);
 	})
 	.openapi(recommendationsRoute, async (c) => {
 		const site = c.var.site;
@@ -306,6 +364,20 @@ export const predictions = openApiApp<AuthVars>()
 			return c.json({ site: site.id, currency: site.currency, ...forecastSeries(q.metric, grain, unit, history, horizon) }, 200, { "Cache-Control": "private, max-age=300" });
 		} catch (err) {
 			if (err instanceof RangeError && /needs at least/.test(err.message)) throw new ApiError(400, "insufficient_history", err.message, [{ field: "grain", message: err.message }]);
+			throw err;
+		}
+	})
+	.openapi(projectionRoute, async (c) => {
+		const site = c.var.site;
+		const q = c.req.valid("query");
+		const metric = q.metric ?? "revenue";
+		const kpi = KPI_BY_ID.get(metric) as Kpi;
+		if (!visibleTo(kpi, c.var.principal)) throw new ApiError(403, "forbidden", `the KPI '${metric}' is not available to this role`, [{ field: "metric", message: "not visible to the caller" }]);
+		try {
+			const p = await projectPeriod(c.env.DB, site, metric, q.period ?? "month", Date.now());
+			return c.json({ site: site.id, currency: site.currency, ...p }, 200, { "Cache-Control": "private, max-age=300" });
+		} catch (err) {
+			if (err instanceof RangeError && /needs at least/.test(err.message)) throw new ApiError(400, "insufficient_history", err.message, [{ field: "metric", message: err.message }]);
 			throw err;
 		}
 	})

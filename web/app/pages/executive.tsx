@@ -2,12 +2,14 @@
  * Executive dashboard: revenue against target and its growth; customers; orders, AOV, conversion and
  * gross margin; acquisition cost and payback; a trend per KPI with the comparison period overlaid; the
  * alerts firing now; from the nightly analytics, customer lifetime value (strategic roles) and the
- * retention of the last six monthly cohorts. KPIs the reader's role may not see are neither requested nor shown.
+ * retention of the last six monthly cohorts; the revenue forecast (GET /forecast: the band on the revenue
+ * trend and the next period's card) and the predicted churn rate (GET /churn's summary). KPIs the reader's role may not see are neither requested nor shown.
  */
 import { apiUrl, useJson, type Alert, type ClvCustomers, type KpiResponse, type KpiResult, type RetentionAnswer } from "../api";
 import { AsOf, frac, HeatTable, isNoResults, RunNightly, states, useAnalyticsJson } from "../analytics-ui";
 import { count, dateTime, formatValue, money } from "../format";
-import { compareLabel, KpiTrend } from "../kpi-view";
+import { compareLabel, KpiTrend, type TrendForecast } from "../kpi-view";
+import { ChurnRateCard, FORECAST_HORIZON, ForecastCaption, RevenueForecastCard, type ForecastAnswer, type ForecastGrain } from "../predict";
 import { kpiQuery, pageUrl, useApp } from "../state";
 import { DataTable, KpiCard, Panel, Stat } from "../ui";
 
@@ -29,6 +31,17 @@ export default function Executive() {
 	const revenue = byId.get("revenue");
 	const growthKpi = byId.get(growth);
 	const hint = (id: string) => catalog.get(id)?.description;
+	// The revenue forecast at the view's grain (months for a quarterly view); not requested for a role that may not see revenue.
+	const fGrain: ForecastGrain = view.grain === "day" || view.grain === "week" ? view.grain : "month";
+	const forecastSrc = catalog.has("revenue") ? apiUrl("/forecast", { site: view.site, metric: "revenue", grain: fGrain, horizon: String(FORECAST_HORIZON[fGrain]) }) : null;
+	// Asked for once the KPIs have answered: fitting the models takes the Worker a second or two of CPU, which
+	// would otherwise delay the KPIs (the page's largest paint) queued behind it in the same isolate.
+	const kpisSettled = !wanted.length || kpis.data !== null || kpis.error !== null;
+	const forecastLoad = useJson<ForecastAnswer>(kpisSettled ? forecastSrc : null);
+	const forecast = kpisSettled ? forecastLoad : { data: null, error: null, loading: true };
+	const f = forecast.data;
+	const trendForecast: TrendForecast | null = f && f.grain === view.grain && f.history.length ? { after: f.history[f.history.length - 1]!.period, points: f.forecast } : null;
+	const bandShown = !!trendForecast && !!revenue?.series.some((p) => p.period === trendForecast.after);
 
 	return (
 		<div class="page" data-page="executive">
@@ -43,13 +56,15 @@ export default function Executive() {
 								<div class="kpis lead">
 									<KpiCard kpi={revenue} currency={res.currency} compareLabel={label} hint={hint("revenue")} />
 									{growthKpi && <KpiCard kpi={growthKpi} currency={res.currency} compareLabel={label} hint={hint(growth)} />}
+									{forecastSrc && <RevenueForecastCard res={forecast} src={forecastSrc} />}
 									{revenue.total.target === undefined && (
 										<p class="muted small">
 											No target for this exact range. Targets (PUT /api/v1/targets) show for a whole month, quarter or year, and per period in the chart.
 										</p>
 									)}
 								</div>
-								<KpiTrend kpi={revenue} res={res} view={view} height={220} />
+								<KpiTrend kpi={revenue} res={res} view={view} height={220} forecast={trendForecast} />
+								{forecastSrc && <ForecastCaption res={forecast} src={forecastSrc} chartGrain={view.grain} shown={bandShown} />}
 							</>
 						)}
 					</Panel>
@@ -65,6 +80,7 @@ export default function Executive() {
 										const k = byId.get(id);
 										return k ? <KpiCard key={id} kpi={k} currency={res.currency} compareLabel={label} hint={hint(id)} /> : null;
 									})}
+									{g.id === "customers" && <ChurnRateCard />}
 								</div>
 							)}
 						</Panel>

@@ -1,7 +1,7 @@
 /**
  * Operational dashboard: the live panel (WebSocket), the conversion funnel with its drop-offs, top
  * products, channel performance, customer support, and the financials (daily revenue, a month-end
- * run-rate projection, margin, cash flow). Panels whose KPIs the reader's role may not see are left out.
+ * projection from the daily forecast — a run rate only when the forecast refuses — margin, cash flow). Panels whose KPIs the reader's role may not see are left out.
  */
 import { useMemo } from "preact/hooks";
 import { apiUrl, useJson, type FunnelReport, type KpiResponse, type KpiResult } from "../api";
@@ -12,6 +12,8 @@ import { useLive } from "../live";
 import { LOCALE } from "../locale";
 import { addDays, daysBetween, kpiQuery, today, useApp, type View } from "../state";
 import { DataTable, Delta, KpiCard, Panel } from "../ui";
+import { Src } from "../analytics-ui";
+import { refusal, type ProjectionAnswer } from "../predict";
 
 export default function Operations() {
 	return (
@@ -135,11 +137,16 @@ function Financials() {
 	const { view, catalog, site } = useApp();
 	const ids = FIN_KPIS.filter((id) => catalog.has(id));
 	const res = useJson<KpiResponse>(ids.length ? apiUrl("/kpis", kpiQuery(view, ids)) : null);
-	// Month-end projection: the month's complete days so far, at their daily average, over the whole month.
+	// Month-end projection: month-to-date actual + the daily forecast of the days left, with the interval of
+	// their sum (GET /forecast/projection). Only when the forecast refuses (too short a history) does the
+	// card fall back to the run rate: the complete days' daily average over the whole month.
+	const projectionSrc = catalog.has("revenue") ? apiUrl("/forecast/projection", { site: site.id, metric: "revenue", period: "month" }) : null;
+	const projection = useJson<ProjectionAnswer>(projectionSrc);
+	const refused = refusal(projection.error);
 	const t = today(site.timezone);
 	const monthStart = `${t.slice(0, 8)}01`;
 	const yesterday = addDays(t, -1);
-	const mtdQuery = catalog.has("revenue") && yesterday >= monthStart ? apiUrl("/kpis", { site: site.id, ids: "revenue", from: monthStart, to: yesterday, grain: "month" }) : null;
+	const mtdQuery = refused && catalog.has("revenue") && yesterday >= monthStart ? apiUrl("/kpis", { site: site.id, ids: "revenue", from: monthStart, to: yesterday, grain: "month" }) : null;
 	const mtd = useJson<KpiResponse>(mtdQuery);
 	const k = new Map<string, KpiResult>((res.data?.kpis ?? []).map((x) => [x.id, x]));
 	const revenue = k.get("revenue");
@@ -173,7 +180,7 @@ function Financials() {
 	const mtdRevenue = mtd.data?.kpis[0]?.total.value ?? null;
 	const daysDone = daysBetween(monthStart, yesterday) + 1;
 	const daysInMonth = new Date(Date.UTC(Number(t.slice(0, 4)), Number(t.slice(5, 7)), 0)).getUTCDate();
-	const projection = mtdRevenue === null ? null : (mtdRevenue / daysDone) * daysInMonth;
+	const runRate = mtdRevenue === null ? null : (mtdRevenue / daysDone) * daysInMonth;
 	const label = compareLabel(view);
 	const cur = res.data?.currency ?? site.currency;
 
@@ -183,16 +190,38 @@ function Financials() {
 				<>
 					<div class="kpis">
 						{revenue && <KpiCard kpi={revenue} currency={cur} compareLabel={label} />}
-						{mtdQuery && (
+						{projectionSrc && projection.data && <MonthEndProjection p={projection.data} src={projectionSrc} />}
+						{projectionSrc && projection.loading && (
 							<div class="kpi">
+								<span class="kpi-name">Month-end projection ({monthStart.slice(0, 7)})</span>
+								<b class="kpi-value">…</b>
+							</div>
+						)}
+						{projectionSrc && projection.error && !refused && (
+							<div class="kpi">
+								<span class="kpi-name">Month-end projection ({monthStart.slice(0, 7)})</span>
+								<span class="muted small">Could not load the projection: {projection.error.message}</span>
+							</div>
+						)}
+						{refused && (
+							<div class="kpi" data-kpi-card="month_end_projection" data-projection="run-rate">
 								<span class="kpi-name" title="Revenue of the month's complete days ÷ those days × days in the month">
-									Month-end projection ({monthStart.slice(0, 7)})
+									Month-end projection ({monthStart.slice(0, 7)}), run rate
 								</span>
-								<b class="kpi-value" data-kpi="month_end_projection" data-value={projection === null ? "" : String(projection)}>
-									{mtd.loading ? "…" : formatValue(projection, "currency", cur)}
-								</b>
-								<span class="muted small" data-kpi="revenue_mtd" data-value={mtdRevenue === null ? "" : String(mtdRevenue)}>
-									run rate of {formatValue(mtdRevenue, "currency", cur)} in {daysDone} day{daysDone === 1 ? "" : "s"}
+								{mtdQuery ? (
+									<>
+										<b class="kpi-value" data-kpi="month_end_projection" data-value={runRate === null ? "" : String(runRate)}>
+											{mtd.loading ? "…" : formatValue(runRate, "currency", cur)}
+										</b>
+										<span class="muted small" data-kpi="revenue_mtd" data-value={mtdRevenue === null ? "" : String(mtdRevenue)}>
+											run rate of {formatValue(mtdRevenue, "currency", cur)} in {daysDone} day{daysDone === 1 ? "" : "s"}
+										</span>
+									</>
+								) : (
+									<span class="muted small">No complete day of this month yet.</span>
+								)}
+								<span class="muted small" data-forecast-refused>
+									A run rate, not a forecast: the forecast refused — {refused}
 								</span>
 							</div>
 						)}
@@ -231,6 +260,60 @@ function Financials() {
 				</>
 			)}
 		</Panel>
+	);
+}
+
+/** The month-end projection from the daily forecast: actual so far + the forecast total of the days left, with the total's 80%/95% interval. */
+function MonthEndProjection({ p, src }: { p: ProjectionAnswer; src: string }) {
+	const m = (v: number) => formatValue(v, "currency", p.currency);
+	const hint =
+		"Revenue of the month's complete days plus the daily forecast summed over the days left (today included). The interval is that of the sum: the days' forecast errors are correlated, so it is not the days' intervals added up.";
+	return (
+		<div class="kpi" data-kpi-card="month_end_projection" data-projection="forecast">
+			<span class="kpi-name" title={hint}>
+				Month-end projection ({p.period})
+			</span>
+			<b class="kpi-value" data-src={src} data-path="projection.mean" data-value={String(p.projection.mean)}>
+				{m(p.projection.mean)}
+			</b>
+			<span class="muted small">
+				80%:{" "}
+				<Src src={src} path="projection.lower80" value={p.projection.lower80}>
+					{m(p.projection.lower80)}
+				</Src>{" "}
+				–{" "}
+				<Src src={src} path="projection.upper80" value={p.projection.upper80}>
+					{m(p.projection.upper80)}
+				</Src>
+				{" · "}95%:{" "}
+				<Src src={src} path="projection.lower95" value={p.projection.lower95}>
+					{m(p.projection.lower95)}
+				</Src>{" "}
+				–{" "}
+				<Src src={src} path="projection.upper95" value={p.projection.upper95}>
+					{m(p.projection.upper95)}
+				</Src>
+			</span>
+			<span class="muted small">
+				<Src src={src} path="actual_to_date" value={p.actual_to_date}>
+					{m(p.actual_to_date)}
+				</Src>{" "}
+				in{" "}
+				<Src src={src} path="days_done" value={p.days_done}>
+					{p.days_done}
+				</Src>{" "}
+				complete day{p.days_done === 1 ? "" : "s"} +{" "}
+				<Src src={src} path="forecast_rest.mean" value={p.forecast_rest.mean}>
+					{m(p.forecast_rest.mean)}
+				</Src>{" "}
+				forecast for the{" "}
+				<Src src={src} path="days_left" value={p.days_left}>
+					{p.days_left}
+				</Src>{" "}
+				left · {p.model.label}
+				{p.beats_baseline ? "" : " (does not beat seasonal naive in its backtest)"}
+			</span>
+		</div>
 	);
 }
 
