@@ -90,7 +90,7 @@ describe("upsert semantics", () => {
 	it("stores amounts as minor units and is idempotent: the same payload twice is one row and changes nothing", async () => {
 		const o = order({ order_id: "o-idem" });
 		const first = await put("orders", o);
-		expect(first).toMatchObject({ status: 200, body: { received: 1, rows_changed: 2 } }); // the order and its one line
+		expect(first).toMatchObject({ status: 200, body: { received: 1, rows_changed: 1 } }); // one record (the order and its one line: records, not table rows — issue 15)
 		const second = await put("orders", o);
 		expect(second.body.rows_changed).toBe(0);
 		expect(await rows("SELECT total_minor, subtotal_minor, shipping_minor, discount_minor, currency, status, placed_at FROM orders WHERE site = 'demo' AND order_id = 'o-idem'")).toEqual([
@@ -102,7 +102,7 @@ describe("upsert semantics", () => {
 	it("applies a correction in place and replaces the order's items", async () => {
 		await put("orders", order({ order_id: "o-fix", items: [{ sku: "A", qty: 1, unit_price: 10 }, { sku: "B", qty: 1, unit_price: 5 }] }));
 		const fix = await put("orders", order({ order_id: "o-fix", total: 10, shipped_at: "2026-11-21T09:00:00+01:00", items: [{ sku: "A", qty: 1, unit_price: 10 }] }));
-		expect(fix.body.rows_changed).toBe(1); // the order row; line A is unchanged, line B deleted
+		expect(fix.body.rows_changed).toBe(1); // the one order record (its row changed, line A is unchanged, line B deleted)
 		expect(await rows("SELECT total_minor, status, shipped_at FROM orders WHERE order_id = 'o-fix'")).toEqual([{ total_minor: 1000, status: "shipped", shipped_at: Date.UTC(2026, 10, 21, 8) }]);
 		expect(await rows("SELECT sku FROM order_items WHERE order_id = 'o-fix'")).toEqual([{ sku: "A" }]);
 	});
@@ -123,13 +123,13 @@ describe("upsert semantics", () => {
 		);
 		const first = await put("orders", many);
 		expect(first.status, JSON.stringify(first.body).slice(0, 500)).toBe(200);
-		expect(first.body.rows_changed).toBe(750);
+		expect(first.body.rows_changed).toBe(250); // 250 order records (250 order rows + 500 lines: records are counted, issue 15)
 		expect((await put("orders", many)).body.rows_changed).toBe(0);
 		expect(await rows("SELECT count(*) AS n, sum(total_minor) AS total, sum(is_subscription) AS subs FROM orders WHERE order_id LIKE 'o-bulk-%'")).toEqual([{ n: 250, total: 3_125_000, subs: 125 }]);
 		expect(await rows("SELECT count(*) AS n, sum(qty) AS qty FROM order_items WHERE order_id LIKE 'o-bulk-%'")).toEqual([{ n: 500, qty: 749 }]);
 		// A correction to some of them: changed orders update in place, dropped lines go.
 		const fixed = many.map((o, i) => (i % 50 === 0 ? { ...o, total: "1", items: o.items.slice(0, 1) } : o));
-		expect((await put("orders", fixed)).body.rows_changed).toBe(5);
+		expect((await put("orders", fixed)).body.rows_changed).toBe(5); // orders 0, 50, 100, 150, 200
 		expect(await rows("SELECT count(*) AS n FROM order_items WHERE order_id LIKE 'o-bulk-%'")).toEqual([{ n: 495 }]);
 	});
 

@@ -214,7 +214,7 @@ describe("KPI values against a hand-computed store (site k1, 2026-03-01 … 03-0
 		};
 		expect(await group("revenue,cac,orders", "channel")).toEqual({
 			revenue: { organic: 10, paid_search: 50, email: 0 },
-			cac: { organic: 0, paid_search: 40, email: null }, // paid_search: 40 of spend, 1 first order (o1); email: 5 of spend, none
+			cac: { organic: null, paid_search: 40, email: null }, // paid_search: 40 of spend, 1 first order (o1); email: 5 of spend, none; organic: no spend recorded is no data, not 0 (issue 15)
 			orders: { organic: 1, paid_search: 2, email: 0 },
 		});
 		expect(await group("revenue", "country")).toEqual({ revenue: { ES: 50, FR: 10 } });

@@ -259,7 +259,7 @@ describe("dashboard (Preact + uPlot) against wrangler dev with a demo store", ()
 		const url = new URL(page.url());
 		assert.equal(url.pathname, "/");
 		for (const p of ["site", "from", "to", "grain", "compare"]) assert.ok(url.searchParams.has(p), `the URL holds ${p}`);
-		assert.deepEqual(await page.$$eval("nav a", (as) => as.map((a) => a.dataset.nav)), ["/", "/operations", "/customers", "/products", "/cohorts", "/basket", "/models"], "admin sees every page");
+		assert.deepEqual(await page.$$eval("nav a", (as) => as.map((a) => a.dataset.nav)), ["/", "/operations", "/customers", "/products", "/cohorts", "/basket", "/models", "/reports"], "admin sees every page");
 		assert.equal(await page.textContent("[data-role]"), "admin");
 		const { count } = await eventuallyMatchApi(page);
 		assert.ok(count >= 20, `KPI values and comparisons checked (${count})`);
@@ -267,7 +267,8 @@ describe("dashboard (Preact + uPlot) against wrangler dev with a demo store", ()
 			assert.ok(await page.$(`[data-kpi="${id}"]`), `executive shows ${id}`);
 			assert.ok(await page.$(`[data-chart="${id}"] canvas`), `a trend chart for ${id}`);
 		}
-		assert.equal(await page.$$eval('[data-chart="revenue"] .u-legend .u-series', (s) => s.length), 3, "revenue legend: period, revenue, comparison");
+		// The default range ends today, a day in progress: its last point is drawn as a dashed "so far" series (issue 15).
+		assert.equal(await page.$$eval('[data-chart="revenue"] .u-legend .u-series', (s) => s.length), 4, "revenue legend: period, revenue, revenue so far, comparison");
 		await screenshot(page, "executive");
 		const firing = await pageApi(page, `/api/v1/alerts?site=${SITE}&state=firing`);
 		assert.ok(firing.body.alerts.length > 0, "the evaluation opened alerts (SKUs below their reorder point)");
@@ -289,8 +290,11 @@ describe("dashboard (Preact + uPlot) against wrangler dev with a demo store", ()
 		assert.equal(v.to, before.to);
 		assert.equal((Date.parse(v.to) - Date.parse(v.from)) / 86_400_000, 89, "last 90 days");
 		const { api } = await eventuallyMatchApi(page);
-		const weeks = api.kpis.find((k) => k.id === "revenue").series.length;
-		assert.equal(await page.$$eval('[data-chart="revenue"] .table-block tbody tr', (r) => r.length), weeks, "one chart point per week");
+		const series = api.kpis.find((k) => k.id === "revenue").series;
+		// The revenue trend continues with the forecast (web/app/kpi-view.tsx): its weeks past the range are extra points.
+		const forecastPeriods = ((await page.getAttribute('[data-chart="revenue"]', "data-forecast-periods")) ?? "").split(",").filter(Boolean);
+		const appended = forecastPeriods.filter((p) => !series.some((x) => x.period === p)).length;
+		assert.equal(await page.$$eval('[data-chart="revenue"] .table-block tbody tr', (r) => r.length), series.length + appended, "one chart point per week, and per forecast week past the range");
 
 		await page.selectOption("select[name=compare]", "yoy");
 		await page.selectOption("select[name=grain]", "month");
@@ -364,10 +368,18 @@ describe("dashboard (Preact + uPlot) against wrangler dev with a demo store", ()
 		assert.deepEqual(steps, funnel.body.steps.map((s) => [s.event, s.users]), "funnel steps = the report's");
 		assert.ok(funnel.body.users > 0, "the demo store's sessions fill the funnel");
 
-		// Month-end projection: the month's complete days at their daily average.
+		// Month-end projection: from the daily revenue forecast (GET /forecast/projection; predict.test.mjs checks
+		// it in depth), or — only when the forecast refuses — the month's complete days at their daily average.
+		await page.waitForSelector('[data-kpi-card="month_end_projection"]', { timeout: 60_000 });
+		const projectionKind = await page.getAttribute('[data-kpi-card="month_end_projection"]', "data-projection");
+		const projection = await pageApi(page, `/api/v1/forecast/projection?site=${SITE}&metric=revenue&period=month`);
 		const today = view.to;
 		const monthStart = `${today.slice(0, 8)}01`;
-		if (today !== monthStart) {
+		if (projectionKind === "forecast") {
+			assert.equal(projection.status, 200);
+			assert.equal(Number(await page.getAttribute('[data-kpi-card="month_end_projection"] [data-path="projection.mean"]', "data-value")), projection.body.projection.mean);
+		} else if (today !== monthStart) {
+			assert.equal(projection.status, 400, "the run rate shows only when the forecast refuses");
 			const yesterday = new Date(Date.parse(today) - 86_400_000).toISOString().slice(0, 10);
 			const mtd = await pageApi(page, `/api/v1/kpis?site=${SITE}&ids=revenue&from=${monthStart}&to=${yesterday}&grain=month`);
 			const revenue = mtd.body.kpis[0].total.value;
@@ -904,6 +916,48 @@ describe("dashboard (Preact + uPlot) against wrangler dev with a demo store", ()
 			assert.ok(states.filter(([, state]) => state === "ready").length >= 5, `the other panels render (${JSON.stringify(states)})`);
 			await eventuallyMatchApi(page);
 			assert.deepEqual(context.errors, [], "contained: no uncaught error");
+		} finally {
+			await context.close();
+		}
+	});
+	test("the executive page's last bucket is drawn as partial; no −100% growth for an unfinished day", { timeout: 60_000 }, async () => {
+		const context = await newContext();
+		try {
+			const page = await signIn(context, "partial@example.com", "admin");
+			await page.waitForSelector('[data-chart="revenue"][data-partial-index]');
+			const view = viewOf(page);
+			const q = new URLSearchParams({ site: view.site, ids: "revenue,revenue_growth_mom,revenue_growth_yoy,orders", from: view.from, to: view.to, grain: view.grain });
+			if (view.compare !== "none") q.set("compare", view.compare);
+			const { status, body } = await pageApi(page, `/api/v1/kpis?${q}`);
+			assert.equal(status, 200);
+			assert.equal(body.partial, true, "the default range ends today, which is not over");
+			const revenue = body.kpis.find((k) => k.id === "revenue");
+			const partialIndex = revenue.series.findIndex((p) => p.partial);
+			assert.equal(partialIndex, revenue.series.length - 1, "the API marks the last bucket (today) partial");
+			const chart = await page.$eval('[data-chart="revenue"]', (el) => ({ index: el.dataset.partialIndex, period: el.dataset.partialPeriod, elapsed: el.dataset.partialElapsed }));
+			assert.deepEqual(chart, { index: String(partialIndex), period: revenue.series[partialIndex].period, elapsed: String(revenue.series[partialIndex].elapsed) }, "the chart draws that bucket as so far");
+			const legend = await page.$$eval('[data-chart="revenue"] .u-legend .u-series', (rows) => rows.map((r) => r.textContent ?? ""));
+			assert.ok(legend.some((t) => /so far/.test(t)), `the legend names the so-far segment (${legend.join(" | ")})`);
+			// The card says "so far" and its change equals the API's like-for-like delta.
+			assert.match(await page.textContent('[data-kpi-so-far="revenue"]'), /^so far \(\d+% of the day\)$/);
+			const cardDelta = await page.$eval('[data-kpi-card="revenue"]', (el) => el.dataset.deltaPct ?? null);
+			assert.equal(cardDelta === null ? null : Number(cardDelta), revenue.total.delta_pct ?? null, "the card's delta is the API's");
+			// No −100 % from comparing today's hours with a whole day: today's growth is against the same hours of
+			// yesterday (the API's like-for-like compare of today alone), or null with a reason.
+			const day = revenue.series[partialIndex].period;
+			const lfl = await pageApi(page, `/api/v1/kpis?site=${view.site}&ids=revenue&from=${day}&to=${day}&compare=previous`);
+			const whole = await pageApi(page, `/api/v1/kpis?site=${view.site}&ids=revenue&from=${lfl.body.compare_from}&to=${lfl.body.compare_to}`);
+			const { value: cur, compare: base } = lfl.body.kpis[0].total;
+			assert.ok(base <= whole.body.kpis[0].total.value, "yesterday is cut at today's elapsed time");
+			const today = body.kpis.find((k) => k.id === "revenue_growth_mom").series.at(-1);
+			assert.equal(today.partial, true);
+			if (base === 0) assert.ok(today.value === null && typeof today.reason === "string", `null with a reason: ${JSON.stringify(today)}`);
+			else assert.equal(today.value, Math.round((10_000 * (100 * (cur - base))) / Math.abs(base)) / 10_000, `growth against the same hours of yesterday (${cur} vs ${base})`);
+			for (const id of ["revenue", "orders"]) {
+				const d = await page.$eval(`[data-kpi-card="${id}"]`, (el) => el.dataset.deltaPct ?? null);
+				assert.notEqual(d, "-100", `the ${id} card shows no −100 %`);
+			}
+			assert.deepEqual(context.errors, []);
 		} finally {
 			await context.close();
 		}

@@ -65,7 +65,8 @@ function PanelView({ title, id, loading, error, failed, empty, wide, actions, no
 export function Delta({ point, good, unit, label, currency }: { point: KpiPoint; good: "up" | "down"; unit: string; label: string; currency: string }) {
 	const pct = point.delta_pct;
 	if (point.compare === undefined) return null;
-	if (pct === null || pct === undefined) return <span class="delta flat">no {label} value</span>;
+	// The API says why a change is missing (no like-for-like comparison for a day in progress, no data): show it.
+	if (pct === null || pct === undefined) return <span class="delta flat" title={point.reason}>{point.reason && point.compare === null ? `no like-for-like ${label} value` : `no ${label} value`}</span>;
 	const better = pct === 0 ? null : (pct > 0) === (good === "up");
 	const arrow = pct > 0 ? "▲" : pct < 0 ? "▼" : "■";
 	return (
@@ -78,14 +79,19 @@ export function Delta({ point, good, unit, label, currency }: { point: KpiPoint;
 /** One KPI total: the value (raw in data-value for tests and tools), its change, its target. */
 export function KpiCard({ kpi, currency, compareLabel, hint }: { kpi: KpiResult; currency: string; compareLabel: string; hint?: string }) {
 	const t = kpi.total;
+	// A range ending in a period in progress: the value is "so far", its change like-for-like (the API cuts the comparison).
+	const last = kpi.series.at(-1);
+	const soFar = t.partial && last?.partial ? `so far (${Math.round((last.elapsed ?? 0) * 100)}% of the ${last.from === last.to ? "day" : "period"})` : null;
 	return (
-		<div class="kpi" data-kpi-card={kpi.id}>
+		<div class="kpi" data-kpi-card={kpi.id} data-partial={t.partial ? "true" : undefined} data-delta-pct={t.delta_pct === undefined || t.delta_pct === null ? undefined : String(t.delta_pct)}>
 			<span class="kpi-name" title={hint}>
 				{kpi.name}
 			</span>
 			<b class="kpi-value" data-kpi={kpi.id} data-value={t.value === null ? "" : String(t.value)}>
 				{formatValue(t.value, kpi.unit, currency)}
 			</b>
+			{soFar && <span class="kpi-so-far muted" data-kpi-so-far={kpi.id}>{soFar}</span>}
+			{t.value === null && t.reason && <span class="kpi-reason muted">{t.reason}</span>}
 			<Delta point={t} good={kpi.good} unit={kpi.unit} label={compareLabel} currency={currency} />
 			{t.compare !== undefined && (
 				<span class="kpi-compare muted" data-kpi-compare={kpi.id} data-value={t.compare === null ? "" : String(t.compare)}>

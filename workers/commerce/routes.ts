@@ -38,20 +38,25 @@ function recordsError(issues: Issue[]): ApiError {
  * offending field (`[3].total`, or `total` for a single record) — nothing is written then. For bodies
  * that are not validated by a route declaration (the signed webhook checks its signature first).
  */
-export function bodyToWrites(spec: EntitySpec, body: unknown, ctx: WriteContext): { records: number; writes: Write[] } {
+export function bodyToWrites(spec: EntitySpec, body: unknown, ctx: WriteContext): { records: number; writes: Write[]; recordOf: number[] } {
 	const single = !Array.isArray(body);
 	const records: unknown[] = single ? [body] : body;
 	if (records.length === 0) throw recordsError([{ path: [], message: "empty", code: "too_small" }]);
 	if (records.length > MAX_RECORDS) throw recordsError([{ path: [], message: "too many", code: "too_big" }]);
 	const writes: Write[] = [];
+	/** The record of each write (rows_changed counts records). */
+	const recordOf: number[] = [];
 	const issues: Issue[] = [];
 	records.forEach((raw, i) => {
 		const parsed = spec.parse(raw, ctx);
 		if (!parsed.ok) for (const issue of toIssues(parsed.error)) issues.push({ ...issue, path: single ? issue.path : [i, ...issue.path] });
-		else writes.push(...parsed.writes);
+		else {
+			writes.push(...parsed.writes);
+			recordOf.push(...parsed.writes.map(() => i));
+		}
 	});
 	if (issues.length) throw recordsError(issues);
-	return { records: records.length, writes: checkWrites(writes) };
+	return { records: records.length, writes: checkWrites(writes), recordOf };
 }
 
 /** Body validation failures keep this API's own codes: `invalid_records`, `too_many_records`. */
@@ -65,7 +70,7 @@ export const UpsertResult = z
 		entity: z.string(),
 		site: z.string(),
 		received: z.number().int().describe("records in the request"),
-		rows_changed: z.number().int().describe("rows inserted or changed (0 when the same payload is sent again)"),
+		rows_changed: z.number().int().describe("records inserted or changed (a record counts once, whatever tables it writes; 0 when the same payload is sent again)"),
 	})
 	.openapi("UpsertResult");
 
@@ -112,7 +117,9 @@ function upsertRoutes<const N extends EntityName, S extends z.ZodType>(name: N, 
 		// The schema validated the body's shape; amounts need the currency too (the site's, for products).
 		const issues = records.flatMap((r, i) => spec.check(r, ctx).map((issue) => (Array.isArray(body) ? { ...issue, path: [i, ...issue.path] } : issue)));
 		if (issues.length) throw recordsError(issues);
-		const { changed } = await applyWrites(c.env.DB, checkWrites(records.flatMap((r) => spec.writes(r, ctx))));
+		const perRecord = records.map((r) => spec.writes(r, ctx));
+		// rows_changed counts records (a customer and its PII row are one), not table rows.
+		const { changed } = await applyWrites(c.env.DB, checkWrites(perRecord.flat()), perRecord.flatMap((ws, i) => ws.map(() => i)));
 		return { entity: name as string, site: site.id, received: records.length, rows_changed: changed };
 	};
 	// Inside this generic factory the validated body's type is deferred (it resolves per entity for the

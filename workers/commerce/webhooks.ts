@@ -16,7 +16,7 @@ import { apiErrors, error, errors, json, openApiApp, secured, siteQuery, WEBHOOK
 import { findSite } from "../lib/sites";
 import { ENTITIES } from "./entities";
 import { bodyToWrites, MAX_RECORDS, recordSchemaName } from "./routes";
-import { changedRows, toStatements } from "./store";
+import { changedRecords, toStatements } from "./store";
 
 export const REPLAY_WINDOW_S = 300;
 const MAX_BODY = 1_000_000;
@@ -75,7 +75,7 @@ const ordersWebhook = createRoute({
 		},
 	},
 	responses: {
-		200: json(z.object({ site: z.string(), received: z.number().int(), rows_changed: z.number().int() }), "stored"),
+		200: json(z.object({ site: z.string(), received: z.number().int(), rows_changed: z.number().int().describe("records inserted or changed (an order and its lines are one record; 0 when the same order is sent again)") }), "stored"),
 		...errors(400, 413),
 		401: error(`\`invalid_signature\`: unknown site or no secret, a timestamp more than ${REPLAY_WINDOW_S} s off, or a signature that does not match`),
 		409: error("`replayed`: this delivery was already accepted"),
@@ -111,14 +111,14 @@ export const hooks = openApiApp().openapi(ordersWebhook, async (c) => {
 		throw new ApiError(400, "invalid_json", "the body is not valid JSON", [{ field: "body", message: err instanceof Error ? err.message : "invalid JSON" }]);
 	}
 	const now = Date.now();
-	const { records, writes } = bodyToWrites(ENTITIES.orders, body, { site: site.id, currency: site.currency, now });
+	const { records, writes, recordOf } = bodyToWrites(ENTITIES.orders, body, { site: site.id, currency: site.currency, now });
 	// The delivery record and the writes commit together: a replay fails the whole batch, and a failed
 	// write leaves no delivery record, so the sender's retry is accepted.
 	const recordDelivery = c.env.DB.prepare("INSERT INTO webhook_deliveries (site, signature, received_at) VALUES (?, ?, ?)").bind(site.id, replayKey, now);
 	try {
 		const planned = toStatements(c.env.DB, writes);
 		const results = await c.env.DB.batch([recordDelivery, ...planned.statements]);
-		return c.json({ site: site.id, received: records, rows_changed: changedRows(planned, results.slice(1)) }, 200);
+		return c.json({ site: site.id, received: records, rows_changed: changedRecords(writes, planned, results.slice(1), recordOf) }, 200);
 	} catch (err) {
 		if (err instanceof Error && /UNIQUE constraint failed: webhook_deliveries/.test(err.message)) {
 			throw new ApiError(409, "replayed", "this delivery was already accepted", [{ field: "X-B2G-Signature", message: "already used" }]);

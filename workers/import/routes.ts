@@ -36,7 +36,7 @@ const JobView = z
 		progress: z.number().min(0).max(1).describe("bytes_done / bytes_total"),
 		rows_ok: z.number().int(),
 		rows_rejected: z.number().int(),
-		rows_changed: z.number().int(),
+		rows_changed: z.number().int().describe("records inserted or changed (a record counts once, whatever tables it writes)"),
 		error: z.string().nullable(),
 		created_at: z.number().int().describe("epoch ms"),
 		updated_at: z.number().int().describe("epoch ms"),

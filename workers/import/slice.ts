@@ -43,7 +43,7 @@ const jobRow = z.object({
 	currency: z.string(),
 });
 
-/** Where validated rows go: `add` returns a rejection reason or null; `flush` writes and returns rows changed. */
+/** Where validated rows go: `add` returns a rejection reason or null; `flush` writes and returns the records that changed. */
 interface Sink {
 	/** Flush when this many records are waiting. */
 	flushAt: number;
@@ -61,6 +61,8 @@ function entitySink(env: Env, entity: string, ctx: WriteContext): Sink {
 	if (!isEntity(entity)) throw new Error(`unknown entity ${entity}`);
 	const spec = ENTITIES[entity];
 	let writes: Write[] = [];
+	// The record (row of the file) each write belongs to: rows_changed counts records, not table rows.
+	let recordOf: number[] = [];
 	let rows = 0;
 	return {
 		flushAt: FLUSH_ROWS,
@@ -68,15 +70,18 @@ function entitySink(env: Env, entity: string, ctx: WriteContext): Sink {
 			const r = spec.parse(record, ctx);
 			if (!r.ok) return reason(r.error);
 			writes.push(...r.writes);
+			for (const _ of r.writes) recordOf.push(rows);
 			rows++;
 			return null;
 		},
 		size: () => rows,
 		async flush() {
 			const batch = writes;
+			const owners = recordOf;
 			writes = [];
+			recordOf = [];
 			rows = 0;
-			return batch.length ? (await applyWrites(env.DB, batch)).changed : 0;
+			return batch.length ? (await applyWrites(env.DB, batch, owners)).changed : 0;
 		},
 	};
 }

@@ -131,6 +131,8 @@ export interface Kpi {
 	/** Roles that may see it (all when absent). */
 	roles?: readonly ("admin" | "executive" | "analyst" | "operations")[];
 	compute(v: Required<Values>, p: PeriodContext): number | null;
+	/** When `compute` is null for want of an input (no data rather than a true zero): why, for the answer's `reason`. */
+	why?(v: Required<Values>): string | null;
 }
 
 const DAYS_PER_MONTH = 365.2425 / 12;
@@ -143,6 +145,7 @@ const grossMarginPct = (v: Required<Values>) => pct(v.costed_revenue - v.cogs, v
 /** Monthly churn: lapses per customer active at the start, scaled to a 30.44-day month. */
 const monthlyChurn = (v: Required<Values>, p: PeriodContext) => (v.active_customers === 0 ? null : v.lapsed_customers / v.active_customers / months(p));
 const STRATEGIC = ["admin", "executive", "analyst"] as const;
+const NO_SPEND = "no marketing spend recorded for the period (PUT /api/v1/spend)";
 
 function median(sorted: number[]): number | null {
 	if (!sorted.length) return null;
@@ -162,7 +165,7 @@ export const KPIS: readonly Kpi[] = [
 	}),
 	K({
 		id: "net_revenue", name: "Net revenue", area: "financial", unit: "currency", good: "up", measures: ["revenue", "refund_amount"],
-		description: "Revenue minus refunds issued in the period (refunds on their own day, so a day can be negative).",
+		description: "Revenue minus refunds issued in the period (refunds on their own day, so a day can be negative). An order with status refunded or returned and no refund record counts as a full refund of its total on the day it was placed (orders carry no status date); once a refund record exists for it, the records count instead.",
 		formula: "revenue − Σ refund amounts (refunds of cancelled orders excluded)",
 		compute: (v, p) => money(v.revenue - v.refund_amount, p),
 	}),
@@ -240,7 +243,7 @@ export const KPIS: readonly Kpi[] = [
 	}),
 	K({
 		id: "refunds", name: "Refunds", area: "financial", unit: "currency", good: "down", measures: ["refund_amount"],
-		description: "Money refunded in the period, by the refund's local day (refunds of cancelled orders excluded).", formula: "Σ refund amount",
+		description: "Money refunded in the period, by the refund's local day (refunds of cancelled orders excluded). An order with status refunded or returned and no refund record counts as a full refund of its total on the day it was placed (orders carry no status date); once a refund record exists for it, the records count instead.", formula: "Σ refund amount",
 		compute: (v, p) => money(v.refund_amount, p),
 	}),
 	K({
@@ -251,8 +254,10 @@ export const KPIS: readonly Kpi[] = [
 	K({
 		id: "cac", name: "Customer acquisition cost", area: "financial", unit: "currency", good: "down", measures: ["spend", "first_orders"], roles: STRATEGIC,
 		description: "Marketing spend per new customer; by channel, the channel's spend per first order placed through it.",
-		formula: "marketing spend ÷ new customers",
-		compute: (v, p) => moneyRatio(v.spend, v.first_orders, p),
+		formula: "marketing spend ÷ new customers (null, with a reason, when no spend is recorded)",
+		// No spend recorded is missing data, not free customers: null, never 0.
+		compute: (v, p) => (v.spend === 0 ? null : moneyRatio(v.spend, v.first_orders, p)),
+		why: (v) => (v.spend === 0 ? NO_SPEND : v.first_orders === 0 ? "no new customers in the period" : null),
 	}),
 	K({
 		id: "roas", name: "Return on ad spend", area: "financial", unit: "score", good: "up", measures: ["revenue", "spend"], roles: STRATEGIC,
@@ -263,10 +268,11 @@ export const KPIS: readonly Kpi[] = [
 		id: "cac_payback_months", name: "CAC payback period", area: "financial", unit: "months", good: "down", roles: STRATEGIC,
 		measures: ["spend", "first_orders", "costed_revenue", "cogs", "active_customers"],
 		description: "Months of a customer's gross profit needed to earn back their acquisition cost.",
-		formula: "CAC ÷ (gross profit ÷ (customers active at start + new customers) ÷ months in period)",
+		formula: "CAC ÷ (gross profit ÷ (customers active at start + new customers) ÷ months in period) (null, with a reason, when no spend is recorded)",
+		why: (v) => (v.spend === 0 ? NO_SPEND : v.first_orders === 0 ? "no new customers in the period" : "no gross profit per customer in the period"),
 		compute: (v, p) => {
 			const customers = v.active_customers + v.first_orders;
-			if (v.first_orders === 0 || customers === 0) return null;
+			if (v.spend === 0 || v.first_orders === 0 || customers === 0) return null;
 			const monthlyProfitPerCustomer = (v.costed_revenue - v.cogs) / customers / months(p);
 			return monthlyProfitPerCustomer <= 0 ? null : v.spend / v.first_orders / monthlyProfitPerCustomer;
 		},
@@ -434,12 +440,12 @@ export const KPIS: readonly Kpi[] = [
 	}),
 	K({
 		id: "return_rate", name: "Return rate", area: "operational", unit: "percent", good: "down", measures: ["returns", "orders"],
-		description: "Returns (refunds marked as returns) in the period per order placed in it.", formula: "returns ÷ orders × 100",
+		description: "Returns (refunds marked as returns, and orders with status returned but no refund record, on their placed day) in the period per order placed in it.", formula: "returns ÷ orders × 100",
 		compute: (v) => pct(v.returns, v.orders),
 	}),
 	K({
 		id: "product_return_rate", name: "Return rate by product", area: "operational", unit: "percent", good: "down", measures: ["product_returned_units", "product_units"],
-		description: "Units returned per unit sold, by product or category.", formula: "returned units ÷ units sold × 100",
+		description: "Units returned per unit sold, by product or category (an order with status returned and no refund record returns all its lines).", formula: "returned units ÷ units sold × 100",
 		compute: (v) => pct(v.product_returned_units, v.product_units),
 	}),
 	K({

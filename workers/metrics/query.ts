@@ -4,9 +4,9 @@
  * up to date for the requested days first (rollup.ts), so a query never reads a stale day.
  */
 import { currencyDigits } from "../lib/money";
-import { addDays, addMonths, bucketLabel, bucketSql, bucketStart, daysBetween, type Grain } from "./calendar";
+import { addDays, addMonths, bucketLabel, bucketSql, bucketStart, dayBounds, daysBetween, localDay, type Grain } from "./calendar";
 import { KPI_BY_ID, MEASURES, TABLES, type Dim, type Kpi, type MeasureId, type PeriodContext, type TableId, type Values } from "./catalog";
-import { reroll } from "./rollup";
+import { CUT_SELECTS, reroll, type Source } from "./rollup";
 
 export type { Compare, KpiResponse, KpiResult, Point, SeriesPoint } from "./types";
 import type { Compare, KpiResponse, KpiResult, Point, SeriesPoint } from "./types";
@@ -20,6 +20,8 @@ export interface KpiQuery {
 	grain: Grain;
 	compare?: Compare;
 	by?: Dim;
+	/** The instant that decides which periods are over (UTC ms); default: now. */
+	now?: number;
 }
 
 export interface QuerySite {
@@ -41,6 +43,8 @@ interface Grids {
 	prev: Grid | undefined;
 	gprev: Grid | undefined;
 	year: Grid | undefined;
+	/** The bucket before today's, cut at today's elapsed time (period-over-period growth of a partial bucket). */
+	pred: Grid | undefined;
 }
 
 /** Groups of a breakdown: the table to read, the SQL key, the join it needs, and which grouping-set rows to read. */
@@ -168,9 +172,110 @@ export function compareRange(from: string, to: string, grain: Grain, compare: Co
 	return [addDays(from, -days), addDays(from, -1)];
 }
 
+/** How a day of [from, to] maps to its day in the comparison range: back by the range's length, by whole months, or a year. */
+export function compareShift(from: string, to: string, grain: Grain, compare: Compare): (day: string) => string {
+	if (compare === "yoy") return (d) => addMonths(d, -12);
+	const aligned = grain !== "day" && grain !== "week" && bucketStart(from, grain) === from && addDays(to, 1) === bucketStart(addDays(to, 1), grain);
+	if (aligned) {
+		const n = bucketsOf(from, to, grain).length * (grain === "month" ? 1 : 3);
+		return (d) => addMonths(d, -n);
+	}
+	const days = daysBetween(from, to) + 1;
+	return (d) => addDays(d, -days);
+}
+
+/** The previous bucket's day for a day (growth over the previous period). */
+function grainShift(grain: Grain): (day: string) => string {
+	if (grain === "day") return (d) => addDays(d, -1);
+	if (grain === "week") return (d) => addDays(d, -7);
+	return (d) => addMonths(d, grain === "month" ? -1 : -3);
+}
+
+/** Where a comparison stops when the range is not over: the day matching today and the same elapsed time of it, [start, end) UTC ms. */
+interface Cut {
+	day: string;
+	start: number;
+	end: number;
+}
+
+/** The source whose rollup SELECTs compute a table's measures for a cut window (null: not computable for part of a day). */
+const CUT_SOURCE: Record<TableId, Source | null> = { sales: "sales", products: "sales", web: "web", product_views: "web", support: "support", inventory: "inventory", supply: "supply", customers: null, spend: null };
+/** Grouping-set columns of each rollup table (query.ts dimSql reads the same). */
+const SET_COLUMNS: Partial<Record<string, readonly string[]>> = Object.fromEntries(Object.values(TABLES).map((t) => [t.table, t.sets]));
+/** Why a comparison cannot be cut to the same elapsed time. */
+export const NO_CUT_REASON: Partial<Record<TableId, string>> = {
+	spend: "marketing spend is reported per whole day, so a day in progress has no like-for-like comparison",
+};
+const SEGMENT_NO_CUT = "segments are rolled up per whole day by the nightly run, so a day in progress has no like-for-like comparison by segment";
+
+/**
+ * Measure sums of a comparison day cut at the same elapsed time as today (`cut`), per breakdown key, from raw rows
+ * through the rollup's own SELECTs (rollup.ts CUT_SELECTS), so a partial day is compared with the same hours of
+ * another day under identical definitions. Customer levels and lapses are per whole day: the day's rollup row.
+ */
+async function cutSums(db: D1Database, site: string, measures: MeasureId[], cut: Cut, by: Dim | undefined): Promise<Map<string, Sums>> {
+	const tables = new Set(measures.map((m) => MEASURES[m].table));
+	const sources = [...new Set([...tables].map((t) => CUT_SOURCE[t]).filter((x): x is Source => x !== null))];
+	const wanted = new Set<string>([...tables].map((t) => TABLES[t].table));
+	const selects = sources.flatMap((src) => CUT_SELECTS[src]).filter((sel) => wanted.has(sel.table));
+	// raw(): rows as arrays in SELECT order, matched to the INSERT's column list (expression names may repeat).
+	const [results, customers, categories] = await Promise.all([
+		Promise.all(selects.map((sel) => db.prepare(sel.sql).bind(site, cut.day, cut.start, cut.end).raw<unknown[]>())),
+		tables.has("customers") ? db.prepare("SELECT active, lapsed FROM kpi_customers_daily WHERE site = ? AND day = ?").bind(site, cut.day).first<{ active: number; lapsed: number }>() : null,
+		by === "category" ? db.prepare("SELECT sku, COALESCE(category, 'uncategorized') AS category FROM products WHERE site = ?").bind(site).all<{ sku: string; category: string }>() : null,
+	]);
+	const category = new Map((categories?.results ?? []).map((r) => [r.sku, r.category]));
+	// Rows of a rollup table by their grouping-set values; the sales SELECTs (orders, refunds) add up per key.
+	const rows = new Map<string, Map<string, Record<string, number | string>>>();
+	selects.forEach((sel, i) => {
+		const cols = sel.columns;
+		const sets = SET_COLUMNS[sel.table] ?? [];
+		let byKey = rows.get(sel.table);
+		if (!byKey) rows.set(sel.table, (byKey = new Map()));
+		for (const values of results[i] ?? []) {
+			const row: Record<string, number | string> = {};
+			cols.forEach((c, j) => (row[c] = values[j] as number | string));
+			const k = sets.map((c) => String(row[c] ?? "")).join("|");
+			const cur = byKey.get(k);
+			if (!cur) byKey.set(k, row);
+			else for (const c of cols) if (typeof row[c] === "number") cur[c] = ((cur[c] as number | undefined) ?? 0) + (row[c] as number);
+		}
+	});
+	const out = new Map<string, Sums>();
+	const add = (key: string, id: MeasureId, v: number | number[]) => {
+		let sums = out.get(key);
+		if (!sums) out.set(key, (sums = {}));
+		combine(sums, { [id]: v });
+	};
+	for (const id of measures) {
+		const m = MEASURES[id];
+		if (m.table === "customers") {
+			if (customers && !by) add("", id, m.column === "active" ? customers.active : customers.lapsed);
+			continue;
+		}
+		if (CUT_SOURCE[m.table] === null) continue;
+		const sets = TABLES[m.table].sets as readonly string[];
+		const column = by === "product" || by === "category" ? "sku" : by;
+		for (const row of rows.get(TABLES[m.table].table)?.values() ?? []) {
+			// The whole site is the row with every set column ''; a breakdown reads the rows of its one column.
+			const own = sets.filter((c) => row[c] !== "");
+			let key: string;
+			if (own.length === 0) key = "";
+			else if (own.length === 1 && column !== undefined && own[0] === column) key = by === "category" ? (category.get(String(row.sku)) ?? "uncategorized") : String(row[column]);
+			else continue;
+			if (key === "" && by) continue;
+			if (key !== "" && !by) continue;
+			const v = m.column === "1" ? 1 : row[m.column];
+			add(key, id, m.kind === "list" ? (JSON.parse(String(v ?? "[]")) as number[]) : Number(v ?? 0));
+		}
+	}
+	return out;
+}
+
 /** Brings the rollups of [from, to] up to date, then answers the query. */
 export async function runKpiQuery(db: D1Database, site: QuerySite, q: KpiQuery): Promise<KpiResponse> {
 	const kpis = q.ids.map((id) => KPI_BY_ID.get(id) as Kpi);
+	const tz = site.timezone;
 	const minorPerMajor = 10 ** currencyDigits(site.currency);
 	const cmp = q.compare ? compareRange(q.from, q.to, q.grain, q.compare) : null;
 	const growthPeriod = kpis.some((k) => k.growth?.lag === "period");
@@ -183,20 +288,70 @@ export async function runKpiQuery(db: D1Database, site: QuerySite, q: KpiQuery):
 	const earliest = [extFrom, cmp?.[0], prevRange?.[0], yearRange?.[0]].filter((d): d is string => d !== undefined).sort()[0] as string;
 	await reroll(db, site, { from: earliest, to: q.to, maxHours: 50_000 });
 
+	// Partial periods: a range whose last day is not over at `now` is compared like-for-like — each comparison
+	// range (and the previous bucket of a growth KPI) stops at the day matching today, cut at the same elapsed time.
+	const now = q.now ?? Date.now();
+	const today = localDay(now, tz);
+	const [todayStart] = dayBounds(today, tz);
+	const partialRange = today <= q.to;
+	const elapsedOf = (from: string, to: string): number => {
+		const start = dayBounds(from, tz)[0];
+		const end = dayBounds(to, tz)[1];
+		return now >= end ? 1 : now <= start ? 0 : (now - start) / (end - start);
+	};
+	const cutAt = (shift: (d: string) => string): Cut => {
+		const day = shift(today);
+		const [start, end] = dayBounds(day, tz);
+		// A comparison day shorter than today (DST) ends at its own end, as the alert rules' `today` window does.
+		return { day, start, end: Math.min(start + (now - todayStart), end) };
+	};
+
 	const measures = [...new Set(kpis.flatMap((k) => k.measures))];
 	const fetchRange = (r: [string, string] | null, by: Dim | undefined) => (r ? fetchGrid(db, site.id, measures, r[0], r[1], q.grain, by) : Promise.resolve(undefined));
-	const fetchViews = async (by: Dim | undefined): Promise<Grids> => {
-		const [main, prev, gprev, year] = await Promise.all([fetchRange([extFrom, q.to], by), fetchRange(cmp, by), fetchRange(prevRange, by), fetchRange(yearRange, by)]);
-		return { main, prev, gprev, year };
+	/** A comparison range's grid, cut at `cut` when the queried range is not over (days after the cut day left out). */
+	const fetchCut = async (r: [string, string] | null, cut: Cut | null, by: Dim | undefined): Promise<Grid | undefined> => {
+		if (!r) return undefined;
+		if (!cut || cut.day > r[1]) return fetchRange(r, by);
+		const grid: Grid = cut.day > r[0] ? await fetchGrid(db, site.id, measures, r[0], addDays(cut.day, -1), q.grain, by) : new Map();
+		if (cut.day < r[0]) return grid;
+		const bucket = bucketStart(cut.day, q.grain);
+		let keys = grid.get(bucket);
+		if (!keys) grid.set(bucket, (keys = new Map()));
+		for (const [k, add] of await cutSums(db, site.id, measures, cut, by)) {
+			let sums = keys.get(k);
+			if (!sums) keys.set(k, (sums = {}));
+			combine(sums, add);
+		}
+		return grid;
 	};
-	// The whole site always comes from its own rollup rows (so a total is the same with or without `by`:
-	// a visitor seen through two channels is one visitor); the breakdown from the per-value rows.
-	const [whole, split] = await Promise.all([fetchViews(undefined), q.by ? fetchViews(q.by) : Promise.resolve(undefined)]);
+	const cmpCut = cmp && partialRange && q.compare ? cutAt(compareShift(q.from, q.to, q.grain, q.compare)) : null;
+	const prevCut = prevRange && partialRange ? cutAt(compareShift(q.from, q.to, q.grain, "previous")) : null;
+	const yearCut = yearRange && partialRange ? cutAt(compareShift(q.from, q.to, q.grain, "yoy")) : null;
+	const predCut = growthPeriod && partialRange ? cutAt(grainShift(q.grain)) : null;
+
 	const buckets = bucketsOf(q.from, q.to, q.grain);
+	const elapsed = buckets.map((b) => elapsedOf(b.from, b.to));
+	// The bucket holding today; its previous bucket is cut for period-over-period growth.
+	const todayIndex = buckets.findIndex((b) => b.from <= today && today <= b.to);
 	const cmpBuckets = cmp ? bucketsOf(cmp[0], cmp[1], q.grain) : [];
 	const prevBuckets = prevRange ? bucketsOf(prevRange[0], prevRange[1], q.grain) : [];
 	const yearBuckets = yearRange ? bucketsOf(yearRange[0], yearRange[1], q.grain) : [];
 	const beforeFirst = growthPeriod ? bucketsOf(extFrom, addDays(bucketStart(q.from, q.grain), -1), q.grain)[0] : undefined;
+	const predBucket = todayIndex < 0 ? undefined : todayIndex === 0 ? beforeFirst : buckets[todayIndex - 1];
+
+	const fetchViews = async (by: Dim | undefined): Promise<Grids> => {
+		const [main, prev, gprev, year, pred] = await Promise.all([
+			fetchRange([extFrom, q.to], by),
+			fetchCut(cmp, cmpCut, by),
+			fetchCut(prevRange, prevCut, by),
+			fetchCut(yearRange, yearCut, by),
+			predBucket && predCut ? fetchCut([predBucket.from, predBucket.to], predCut, by) : Promise.resolve(undefined),
+		]);
+		return { main, prev, gprev, year, pred };
+	};
+	// The whole site always comes from its own rollup rows (so a total is the same with or without `by`:
+	// a visitor seen through two channels is one visitor); the breakdown from the per-value rows.
+	const [whole, split] = await Promise.all([fetchViews(undefined), q.by ? fetchViews(q.by) : Promise.resolve(undefined)]);
 
 	const keys = split ? [...new Set([...(split.main?.values() ?? []), ...(split.prev?.values() ?? [])].flatMap((m) => [...m.keys()]))].sort() : [];
 	/** Measure sums of some buckets of a grid for one key ('' is the whole site). */
@@ -209,31 +364,58 @@ export async function runKpiQuery(db: D1Database, site: QuerySite, q: KpiQuery):
 		return out;
 	};
 	const ctx = (bs: Bucket[]): PeriodContext => ({ days: bs.reduce((n, b) => n + daysBetween(b.from, b.to) + 1, 0), minorPerMajor });
-	const value = (kpi: Kpi, sums: Sums, bs: Bucket[]) => kpi.compute(valuesFor(kpi, sums), ctx(bs));
-	const growth = (kpi: Kpi, cur: number | null, base: number | null) => (cur === null || base === null || base === 0 ? null : (100 * (cur - base)) / Math.abs(base));
+	const growth = (cur: number | null, base: number | null) => (cur === null || base === null || base === 0 ? null : (100 * (cur - base)) / Math.abs(base));
+	const rangeElapsed = elapsedOf(q.from, q.to);
+	const partialFields = (e: number): Partial<Point> => (e < 1 ? { partial: true, elapsed: Math.round(e * 10_000) / 10_000 } : {});
+	const NOT_STARTED = "the period has not started yet";
 
-	const evaluate = (kpi: Kpi, { main, prev, gprev, year }: Grids, key: string): { total: Point; series: SeriesPoint[] } => {
-		const at = (grid: Grid | undefined, bs: (Bucket | undefined)[]) => {
+	const evaluate = (kpi: Kpi, views: Grids, key: string, segmentView: boolean): { total: Point; series: SeriesPoint[] } => {
+		const { main, prev, gprev, year, pred } = views;
+		const at = (grid: Grid | undefined, bs: (Bucket | undefined)[]): { v: number | null; why: string | undefined } => {
 			const list = bs.filter((b): b is Bucket => b !== undefined);
-			return list.length ? value(kpi, sumsOf(grid, list, key), list) : null;
+			if (!list.length) return { v: null, why: undefined };
+			const values = valuesFor(kpi, sumsOf(grid, list, key));
+			const v = kpi.compute(values, ctx(list));
+			return { v, why: v === null ? (kpi.why?.(values) ?? undefined) : undefined };
+		};
+		// A cut comparison is unavailable when a measure cannot be cut to part of a day.
+		const noCut = segmentView ? SEGMENT_NO_CUT : kpi.measures.map((m) => NO_CUT_REASON[MEASURES[m].table]).find((r) => r !== undefined);
+		const point = (e: number, cur: { v: number | null; why: string | undefined }, base: { v: number | null; why: string | undefined } | undefined, cut: boolean): Point => {
+			const value = round(cur.v, kpi.unit);
+			const reasons: string[] = cur.why ? [cur.why] : [];
+			let p: Point;
+			if (base === undefined) p = { value };
+			else if (e === 0) {
+				p = { value, compare: null, delta: null, delta_pct: null };
+				reasons.push(NOT_STARTED);
+			} else if (cut && noCut) {
+				p = { value, compare: null, delta: null, delta_pct: null };
+				reasons.push(noCut);
+			} else {
+				p = withCompare(value, round(base.v, kpi.unit), kpi.unit);
+				if (base.v === null && base.why) reasons.push(`comparison: ${base.why}`);
+			}
+			return { ...p, ...partialFields(e), ...(reasons.length ? { reason: reasons.join("; ") } : {}) };
 		};
 		if (kpi.growth) {
-			// Growth KPIs are comparisons already: no `compare` of their own.
+			// Growth KPIs are comparisons already: no `compare` of their own. A partial bucket grows against the
+			// same elapsed time of its base (the previous bucket, or a year back), never against a whole one.
 			const lag = kpi.growth.lag;
-			const series = buckets.map((b, i) => ({
-				period: b.period, from: b.from, to: b.to,
-				value: round(lag === "period" ? growth(kpi, at(main, [b]), at(main, [i === 0 ? beforeFirst : buckets[i - 1]])) : growth(kpi, at(main, [b]), at(year, [yearBuckets[i]])), kpi.unit),
-			}));
+			const growthPoint = (e: number, cur: { v: number | null }, base: { v: number | null }): Point => {
+				if (e === 0) return { value: null, ...partialFields(e), reason: NOT_STARTED };
+				const v = round(growth(cur.v, base.v), kpi.unit);
+				const why = v !== null ? undefined : base.v === 0 || base.v === null ? "no revenue in the base period to grow from" : undefined;
+				return { value: v, ...partialFields(e), ...(why ? { reason: why } : {}) };
+			};
+			const series = buckets.map((b, i) => {
+				const base = lag === "period" ? (i === todayIndex && pred ? at(pred, [predBucket]) : at(main, [i === 0 ? beforeFirst : buckets[i - 1]])) : at(year, [yearBuckets[i]]);
+				return { period: b.period, from: b.from, to: b.to, ...growthPoint(elapsed[i] ?? 1, at(main, [b]), base) };
+			});
 			const base = lag === "period" ? at(gprev, prevBuckets) : at(year, yearBuckets);
-			return { total: { value: round(growth(kpi, at(main, buckets), base), kpi.unit) }, series };
+			return { total: growthPoint(rangeElapsed, at(main, buckets), base), series };
 		}
-		const series = buckets.map((b, i) => {
-			const v = round(at(main, [b]), kpi.unit);
-			const c = cmp ? round(at(prev, [cmpBuckets[i]]), kpi.unit) : undefined;
-			return { period: b.period, from: b.from, to: b.to, ...withCompare(v, c, kpi.unit) };
-		});
-		const total = round(at(main, buckets), kpi.unit);
-		return { total: withCompare(total, cmp ? round(at(prev, cmpBuckets), kpi.unit) : undefined, kpi.unit), series };
+		const series = buckets.map((b, i) => ({ period: b.period, from: b.from, to: b.to, ...point(elapsed[i] ?? 1, at(main, [b]), cmp ? at(prev, [cmpBuckets[i]]) : undefined, (elapsed[i] ?? 1) < 1) }));
+		return { total: point(rangeElapsed, at(main, buckets), cmp ? at(prev, cmpBuckets) : undefined, partialRange), series };
 	};
 
 	return {
@@ -243,19 +425,22 @@ export async function runKpiQuery(db: D1Database, site: QuerySite, q: KpiQuery):
 		from: q.from,
 		to: q.to,
 		grain: q.grain,
+		as_of: now,
+		...partialFields(rangeElapsed),
 		compare: q.compare ?? null,
 		compare_from: cmp?.[0] ?? null,
 		compare_to: cmp?.[1] ?? null,
+		compare_until: cmpCut && cmp && cmpCut.day >= cmp[0] && cmpCut.day <= cmp[1] ? cmpCut.end : null,
 		by: q.by ?? null,
 		kpis: kpis.map((kpi) => {
-			const own = evaluate(kpi, whole, "");
+			const own = evaluate(kpi, whole, "", false);
 			return {
 				id: kpi.id,
 				name: kpi.name,
 				unit: kpi.unit,
 				good: kpi.good,
 				...own,
-				...(split ? { groups: keys.map((key) => ({ key, ...evaluate(kpi, split, key) })) } : {}),
+				...(split ? { groups: keys.map((key) => ({ key, ...evaluate(kpi, split, key, q.by === "segment") })) } : {}),
 			};
 		}),
 	};

@@ -64,9 +64,20 @@ export function orderLinesSql(start: string, end: string): string {
 			) li ON li.order_id = o.order_id`;
 }
 
+/**
+ * An order with status `refunded` or `returned` and no refund record is a full refund of its total (with tax, as a
+ * refund record of the whole order would be), dated on the day the order was placed: orders carry no status date
+ * (`updated_at` is when the record was written, which for an import is the import's day), and the placed day is the
+ * one the order triggers re-roll. `returned` also counts as a return of every line. As soon as a refund record
+ * exists for the order, the records alone count (reroll re-rolls the placed day when one arrives).
+ */
+export const IMPLIED_REFUND_STATUSES = "('refunded', 'returned')";
+const NO_REFUND_RECORD = "NOT EXISTS (SELECT 1 FROM refunds rr WHERE rr.site = o.site AND rr.order_id = o.order_id)";
+
 // Each statement binds ?1 site, ?2 day label, ?3 day start (UTC ms), ?4 day end (exclusive). CROSS JOIN fixes
 // the join order (SQLite's documented hint): the day's orders drive the lookups of their lines, never the reverse.
-const DAY_SQL: Record<Source, string[]> = {
+// `eventsEnd`: events after it are not read (the day's end plus the session margin; a cut window's end for a partial day).
+const daySql = (eventsEnd: string): Record<Source, string[]> => ({
 	sales: [
 		"DELETE FROM kpi_sales_daily WHERE site = ?1 AND day = ?2 AND ?3 IS NOT NULL AND ?4 IS NOT NULL",
 		"DELETE FROM kpi_products_daily WHERE site = ?1 AND day = ?2 AND ?3 IS NOT NULL AND ?4 IS NOT NULL",
@@ -90,6 +101,11 @@ const DAY_SQL: Record<Source, string[]> = {
 			LEFT JOIN orders o ON o.site = r.site AND o.order_id = r.order_id
 			LEFT JOIN customers c ON c.site = o.site AND c.customer_id = o.customer_id
 			WHERE r.site = ?1 AND r.created_at >= ?3 AND r.created_at < ?4 AND (o.status IS NULL OR o.status <> 'cancelled')
+			UNION ALL
+			SELECT COALESCE(o.channel, 'unknown'), COALESCE(c.country, 'unknown'), o.total_minor, o.status = 'returned', 0
+			FROM orders o
+			LEFT JOIN customers c ON c.site = o.site AND c.customer_id = o.customer_id
+			WHERE o.site = ?1 AND o.placed_at >= ?3 AND o.placed_at < ?4 AND o.status IN ${IMPLIED_REFUND_STATUSES} AND ${NO_REFUND_RECORD}
 		) CROSS JOIN json_each('[0, 1, 2]') g
 		GROUP BY 3, 4
 		ON CONFLICT (site, day, channel, country) DO UPDATE SET refunds = excluded.refunds, refund_amount = excluded.refund_amount, returns = excluded.returns, shipping_errors = excluded.shipping_errors`,
@@ -110,6 +126,10 @@ const DAY_SQL: Record<Source, string[]> = {
 			SELECT r.sku, COALESCE(r.qty, 1) AS qty
 			FROM refunds r LEFT JOIN orders o ON o.site = r.site AND o.order_id = r.order_id
 			WHERE r.site = ?1 AND r.created_at >= ?3 AND r.created_at < ?4 AND r.is_return AND r.sku IS NOT NULL AND (o.status IS NULL OR o.status <> 'cancelled')
+			UNION ALL
+			SELECT i.sku, i.qty
+			FROM orders o CROSS JOIN order_items i ON i.site = o.site AND i.order_id = o.order_id
+			WHERE o.site = ?1 AND o.placed_at >= ?3 AND o.placed_at < ?4 AND o.status = 'returned' AND ${NO_REFUND_RECORD}
 		) CROSS JOIN json_each('[0, 1]') g
 		GROUP BY 3
 		ON CONFLICT (site, day, sku) DO UPDATE SET returned_units = excluded.returned_units`,
@@ -121,11 +141,11 @@ const DAY_SQL: Record<Source, string[]> = {
 		// it) is skipped by the product-views rollup below, not allowed to fail the day: it is recorded here instead.
 		`INSERT INTO data_issues (site, kind, ref, detail, detected_at)
 		SELECT ?1, 'malformed_props', 'events/' || id, 'props are not JSON that SQLite accepts; the purchase''s items were left out of the product rollup of ' || ?2, CAST(unixepoch('subsec') * 1000 AS INTEGER)
-		FROM events WHERE site = ?1 AND ts >= ?3 - ${SESSION_MARGIN_MS} AND ts < ?4 + ${SESSION_MARGIN_MS} AND name = 'purchase' AND NOT json_valid(props)
+		FROM events WHERE site = ?1 AND ts >= ?3 - ${SESSION_MARGIN_MS} AND ts < ${eventsEnd} AND name = 'purchase' AND NOT json_valid(props)
 		ON CONFLICT (site, kind, ref) DO NOTHING`,
 		`INSERT INTO kpi_web_daily (site, day, channel, device, country, visitors, sessions, events, page_views, bounces, duration_ms,
 			view_sessions, view_purchase_sessions, cart_sessions, cart_purchase_sessions, checkout_sessions, checkout_purchase_sessions, purchase_sessions)
-		WITH ${sessionCtes()}
+		WITH ${sessionCtes(eventsEnd)}
 		SELECT ?1, ?2, CASE WHEN g.value = 1 THEN channel ELSE '' END, CASE WHEN g.value = 2 THEN device ELSE '' END, CASE WHEN g.value = 3 THEN country ELSE '' END,
 			COUNT(DISTINCT visitor), COUNT(*), SUM(events), SUM(page_views), SUM(events = 1), SUM(ended - started),
 			SUM(viewed), SUM(viewed AND bought), SUM(carted), SUM(carted AND bought), SUM(checked), SUM(checked AND bought), SUM(bought)
@@ -133,7 +153,7 @@ const DAY_SQL: Record<Source, string[]> = {
 		WHERE started >= ?3 AND started < ?4
 		GROUP BY 3, 4, 5`,
 		`INSERT INTO kpi_product_views_daily (site, day, sku, view_sessions, purchase_sessions)
-		WITH ${sessionCtes()},
+		WITH ${sessionCtes(eventsEnd)},
 		pairs AS (
 			SELECT visitor, sno, sku, 1 AS viewed, 0 AS bought FROM numbered WHERE name = 'product_view' AND sku IS NOT NULL AND started >= ?3 AND started < ?4
 			UNION ALL
@@ -181,13 +201,36 @@ const DAY_SQL: Record<Source, string[]> = {
 		FROM supplier_deliveries WHERE site = ?1 AND promised_at >= ?3 AND promised_at < ?4
 		HAVING COUNT(*) > 0`,
 	],
-};
+});
+const DAY_SQL = daySql(`?4 + ${SESSION_MARGIN_MS}`);
+
+/** A rollup statement read back as a query: its table, the columns its SELECT returns in order, and the SELECT. */
+export interface RollupSelect {
+	table: string;
+	columns: string[];
+	sql: string;
+}
+
+/**
+ * The rollup SELECTs of a source as plain queries (INSERT and ON CONFLICT stripped), for a window that is not a
+ * whole day: the KPI query cuts a comparison day at the elapsed time of today with the rollup's own definitions.
+ * Events after the window's end are not read, so a session is seen as it was at the cut.
+ */
+export const CUT_SELECTS: Record<Source, RollupSelect[]> = Object.fromEntries(
+	Object.entries(daySql("?4")).map(([source, list]) => [
+		source,
+		list.flatMap((sql) => {
+			const m = /^\s*INSERT INTO (kpi_\w+) \(([^)]*)\)\s*([\s\S]*?)\s*(ON CONFLICT \(site, day[\s\S]*)?$/.exec(sql);
+			return m ? [{ table: m[1] as string, columns: (m[2] as string).split(",").map((c) => c.trim()), sql: m[3] as string }] : [];
+		}),
+	]),
+) as Record<Source, RollupSelect[]>;
 
 /** Sessions of the events around the day: a new session after 30 minutes idle; dimensions of its first event. */
-function sessionCtes(): string {
+function sessionCtes(eventsEnd: string): string {
 	return `ev AS (
 			SELECT visitor, id, ts, name, channel, device, COALESCE(country, 'unknown') AS country, sku, props FROM events
-			WHERE site = ?1 AND ts >= ?3 - ${SESSION_MARGIN_MS} AND ts < ?4 + ${SESSION_MARGIN_MS}
+			WHERE site = ?1 AND ts >= ?3 - ${SESSION_MARGIN_MS} AND ts < ${eventsEnd}
 		),
 		marked AS (SELECT *, CASE WHEN ts - LAG(ts) OVER (PARTITION BY visitor ORDER BY ts, id) <= 1800000 THEN 0 ELSE 1 END AS is_start FROM ev),
 		numbered AS (
@@ -243,6 +286,24 @@ export async function reroll(db: D1Database, site: { id: string; timezone: strin
 			if (!w) work.set(k, (w = { source, day, hours: [] }));
 			if (i === days.length - 1) w.hours.push(hour);
 		});
+	}
+	// A refund record written (or moved) for a refunded/returned order replaces the implied refund on the order's
+	// placed day, which the refund's own trigger does not mark: that day is re-rolled too (clearing no hour).
+	const salesHours = [...new Set(rows.filter((r) => r.source === "sales").map((r) => r.hour))];
+	if (salesHours.length) {
+		const placed = await db
+			.prepare(
+				`SELECT DISTINCT o.placed_at AS t FROM json_each(?2) h
+				CROSS JOIN refunds r ON r.site = ?1 AND r.created_at >= h.value * ${HOUR} AND r.created_at < (h.value + 1) * ${HOUR}
+				JOIN orders o ON o.site = r.site AND o.order_id = r.order_id
+				WHERE o.status IN ${IMPLIED_REFUND_STATUSES}`,
+			)
+			.bind(site.id, JSON.stringify(salesHours))
+			.all<{ t: number }>();
+		for (const { t } of placed.results) {
+			const day = localDay(t, tz);
+			if (!work.has(`${day}|sales`)) work.set(`${day}|sales`, { source: "sales", day, hours: [] });
+		}
 	}
 	// By source, then day: batches hold days of one source (the sources' rollups are independent).
 	const items = [...work.values()].sort((a, b) => (a.source + a.day < b.source + b.day ? -1 : a.source + a.day > b.source + b.day ? 1 : 0));

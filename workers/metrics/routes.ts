@@ -27,12 +27,13 @@ const querySchema = z.strictObject({
 	ids: z
 		.string()
 		.optional()
-		.describe("comma-separated KPI ids (GET /api/v1/kpis/catalog lists them); default: the 10 KPIs of the dashboard's first screen")
-		.transform((s) => (s === undefined || s.trim() === "" ? DEFAULT_KPIS : [...new Set(s.split(",").map((x) => x.trim()).filter(Boolean))]))
+		.describe(`comma-separated KPI ids (GET /api/v1/kpis/catalog lists them; at most the catalogue's ${KPIS.length}), or \`all\`: every KPI the caller's role may see; default: the 10 KPIs of the dashboard's first screen`)
+		.transform((s) => (s === undefined || s.trim() === "" ? DEFAULT_KPIS : s.trim() === "all" ? KPIS.map((k) => k.id) : [...new Set(s.split(",").map((x) => x.trim()).filter(Boolean))]))
 		.superRefine((ids, ctx) => {
 			const unknown = ids.filter((id) => !KPI_BY_ID.has(id));
-			if (unknown.length) ctx.addIssue({ code: "custom", message: `unknown KPI ${unknown.join(", ")} (GET /api/v1/kpis/catalog lists them)` });
-			if (ids.length > 50) ctx.addIssue({ code: "custom", message: "at most 50 KPIs per query" });
+			if (unknown.length) ctx.addIssue({ code: "custom", message: `unknown KPI ${unknown.join(", ")} (GET /api/v1/kpis/catalog lists them; \`all\` asks for every one)` });
+			// Distinct known ids can never exceed the catalogue: the bound is its size, so every KPI fits in one query.
+			if (ids.length > KPIS.length) ctx.addIssue({ code: "custom", message: `at most ${KPIS.length} KPIs per query` });
 		}),
 	from: day.optional().describe("first local day (the site's time zone), YYYY-MM-DD; default: 29 days before `to`"),
 	to: day.optional().describe("last local day, inclusive; default: today"),
@@ -51,6 +52,9 @@ const PointSchema = z
 		delta_pct: nullableNumber.optional(),
 		target: z.number().optional(),
 		progress: nullableNumber.optional().describe("% of target"),
+		partial: z.literal(true).optional().describe("present when the period is not over at `as_of` (e.g. today): the value is so far; complete periods omit it"),
+		elapsed: z.number().min(0).max(1).optional().describe("with `partial`: fraction of the period elapsed at `as_of` (local time; a 23-h or 25-h DST day counts its real hours); 0 for a period not started"),
+		reason: z.string().optional().describe("why `value`, `compare` or `delta_pct` is null when known: no data for an input (e.g. no marketing spend for `cac`), no like-for-like comparison for a partial period, a period not started"),
 	})
 	.openapi("KpiPoint");
 const SeriesPointSchema = PointSchema.extend({ period: z.string(), from: z.string(), to: z.string() }).openapi("KpiSeriesPoint");
@@ -62,9 +66,13 @@ const KpiResponseSchema = z
 		from: z.string(),
 		to: z.string(),
 		grain: z.enum(GRAINS),
+		as_of: z.number().int().describe("the instant (UTC ms) that decided which periods are over"),
+		partial: z.literal(true).optional().describe("present when the range's last day is not over at `as_of`; `total` then carries partial and elapsed too"),
+		elapsed: z.number().min(0).max(1).optional().describe("with `partial`: fraction of the range elapsed"),
 		compare: z.enum(["previous", "yoy"]).nullable(),
 		compare_from: z.string().nullable(),
 		compare_to: z.string().nullable(),
+		compare_until: z.number().int().nullable().describe("when the range is not over: the instant (UTC ms, exclusive) where the comparison range stops — the day matching today, cut at the same elapsed time"),
 		by: z.enum(DIMS).nullable(),
 		kpis: z.array(
 			z.object({
@@ -92,6 +100,9 @@ const kpisRoute = createRoute({
 	summary: "KPI values",
 	description:
 		"Per KPI: `total` and `series` (one point per period, clipped to the range); with `by`, `groups`. Days are the site's local days. " +
+		"Partial periods: a period not over at `as_of` (today, this week…) carries `partial: true` and `elapsed`; when the range ends in one, `compare`, `delta_pct` and the growth KPIs are like-for-like — " +
+		"the comparison range (previous range, a year back, or the previous bucket for growth) stops at the day matching today, cut at the same elapsed time (the alert rules' `today` window) — " +
+		"or null with a `reason` when no such cut exists (marketing spend is per whole day; segments). " +
 		"A KPI the caller's role may not see is 403; an unknown id, a bad day or an unsupported breakdown is 400 naming `ids`, `from`, `by`…. " +
 		"Answers carry an ETag (If-None-Match → 304) and may come from the edge cache for KPI_CACHE_SECONDS.",
 	security: secured("read"),
@@ -255,7 +266,8 @@ export const metrics = openApiApp<AuthVars>()
 		const site = c.var.site;
 		// Each role sees its KPIs: the default set shrinks to them, an explicit request for another is refused.
 		const hidden = q.ids.filter((id) => !visibleTo(KPI_BY_ID.get(id) as Kpi, c.var.principal));
-		if (hidden.length && c.req.query("ids")) {
+		// `all` means all the caller may see, like the default set.
+		if (hidden.length && c.req.query("ids") && c.req.query("ids")?.trim() !== "all") {
 			const role = c.var.principal.kind === "user" ? c.var.principal.role : "this key";
 			throw new ApiError(403, "forbidden", `the ${role} role may not see ${hidden.join(", ")}`, [{ field: "ids", message: `not visible to ${role}: ${hidden.join(", ")}` }]);
 		}
@@ -281,7 +293,8 @@ export const metrics = openApiApp<AuthVars>()
 			const result = await runKpiQuery(c.env.DB, site, { ids: q.ids, from, to, grain: q.grain, compare: q.compare, by: q.by });
 			await attachTargets(c.env.DB, site.id, result);
 			const body = wantsCsv ? kpiCsv(result) : JSON.stringify(result);
-			const etag = `"${(await sha256Hex(body)).slice(0, 32)}"`;
+			// The ETag leaves out `as_of` (the clock): a complete range answers 304 whenever its numbers are the same.
+			const etag = `"${(await sha256Hex(wantsCsv ? body : JSON.stringify({ ...result, as_of: undefined }))).slice(0, 32)}"`;
 			res = new Response(body, {
 				headers: {
 					"Content-Type": wantsCsv ? "text/csv; charset=utf-8" : "application/json",
