@@ -6,6 +6,8 @@
  *   dist/web/app/*.js, *.css       hashed chunks: the entry and one lazy chunk per page (+ shared ones)
  *   dist/web/app/manifest.json     Vite's manifest
  *   dist/web/app/size.json         gzip -9 bytes: initial JS (the entry and its static imports) and each chunk
+ *   dist/web/_headers              security headers (CSP, HSTS, …) for every static file, from
+ *                                  workers/lib/security-headers.ts (the Worker sets the same on its own answers)
  *
  * Budget: exits non-zero when the initial JS — what the browser must load before the first page can
  * render — is over 60 KiB after gzip -9. Pages are loaded on first visit and are reported, not budgeted.
@@ -14,6 +16,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { transform } from "esbuild";
 import { build } from "vite";
 
 export const INITIAL_JS_BUDGET = 60 * 1024;
@@ -58,6 +61,12 @@ const pages = Object.entries(manifest)
 const chunks = Object.values(manifest)
 	.filter((c) => c.file.endsWith(".js"))
 	.map((c) => ({ file: c.file, src: c.src ?? c.name ?? null, raw: raw(c.file), gzip: gz(c.file) }));
+
+// Static assets are answered before the Worker runs, so their headers come from this file (Workers Static
+// Assets and Pages both read it). The module is dependency-free TypeScript: strip the types and import it.
+const headersModule = await transform(readFileSync(join(root, "workers/lib/security-headers.ts"), "utf8"), { loader: "ts", format: "esm" });
+const { STATIC_HEADERS_FILE } = await import(`data:text/javascript;base64,${Buffer.from(headersModule.code).toString("base64")}`);
+writeFileSync(join(out, "_headers"), STATIC_HEADERS_FILE);
 
 const report = { budget: INITIAL_JS_BUDGET, initial: { js: initialJs, css: initialCss, files: initial.map((k) => manifest[k].file) }, pages, chunks };
 writeFileSync(join(out, "app/size.json"), `${JSON.stringify(report, null, 2)}\n`);

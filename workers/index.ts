@@ -3,6 +3,7 @@ import { app } from "./app";
 import { ALERT_DELIVERY_QUEUE, consumeAlertDeliveries } from "./alerts/delivery";
 import { runMaintenance } from "./jobs/scheduled";
 import { consumeImports, IMPORTS_QUEUE } from "./import/consumer";
+import { withSecurityHeaders } from "./lib/security-headers";
 import { consumeDeadLetters, consumeEvents, DEAD_LETTER_QUEUE } from "./pipeline/consumer";
 
 export { RateLimiter } from "./auth/rate-limit";
@@ -10,7 +11,8 @@ export { LiveSite } from "./realtime/live-site";
 export { NightlyAnalytics } from "./jobs/nightly";
 
 export default {
-	fetch: app.fetch,
+	// Security headers here, around the whole app: they reach every answer, errors and 404s included.
+	fetch: async (request, env, ctx) => withSecurityHeaders(request, await app.fetch(request, env, ctx)),
 	async queue(batch, env) {
 		if (batch.queue === DEAD_LETTER_QUEUE) await consumeDeadLetters(batch, env);
 		else if (batch.queue === IMPORTS_QUEUE) await consumeImports(batch, env);

@@ -79,7 +79,10 @@ const sentEvents = (path) => sentBatches(path).flatMap((p) => p.body.events);
 
 /** A fresh context (desktop Chrome UA, spy copying to `copyPath`), optionally looking like a normal (non-automated) browser. */
 async function newShopper(copyPath, { automated }) {
-	const context = await browser.newContext({ userAgent: USER_AGENT });
+	// bypassCSP: the spy copies to the capture server, another origin, which the shop's CSP (connect-src
+	// 'self') rightly refuses; the CSP itself is tested in security.test.mjs. The tracker's own requests go
+	// to the page's origin either way.
+	const context = await browser.newContext({ userAgent: USER_AGENT, bypassCSP: true });
 	context.setDefaultTimeout(15_000);
 	context.setDefaultNavigationTimeout(30_000);
 	if (!automated) await context.addInitScript({ content: NOT_WEBDRIVER });

@@ -2,7 +2,7 @@
  * Brain2Gain Analytics: the browser tracker (source; built into dist/web/t.js by scripts/build-tracker.mjs).
  *
  *   <script defer src="https://HOST/t.js" data-site="SITE"
- *           [data-customer="CUSTOMER_ID"] [data-gpc] [data-api="https://HOST/e"]></script>
+ *           [data-customer="CUSTOMER_ID"] [data-gpc] [data-consent="required"] [data-api="https://HOST/e"]></script>
  *
  * - `b2g(name, props)` queues an event; `b2g.identify(id)` tags all later events with customer_id.
  *   Calls made to the stub `window.b2g = window.b2g || function(){(b2g.q=b2g.q||[]).push(arguments)}`
@@ -14,6 +14,11 @@
  *   (text/plain, no CORS preflight), falling back to fetch(keepalive).
  * - Privacy: no cookies, no storage. With `data-gpc` on the tag and Global Privacy Control on, nothing
  *   is sent at all. Nothing is sent either for file: pages or without `data-site`.
+ * - Consent mode: with `data-consent="required"` nothing is collected (not even queued in memory) until
+ *   `b2g.consent(true)`, which then sends the current page's page_view and tracks from there on.
+ *   `b2g.consent(false)` stops again and drops whatever is queued and unsent. Before t.js has loaded
+ *   the stub form `b2g("consent", true)` does the same (replayed in order with the other stub calls), so
+ *   "consent" is never sent as an event name.
  *
  * Wire format (POST {endpoint}): {"site": SITE, "events": [EVENT...], "b": 1 (only under automation)}
  *   EVENT = {id, name, ts, url, referrer, props?, customer_id?} (the server rejects any other key).
@@ -33,8 +38,10 @@ const attr = (name) => script.getAttribute("data-" + name);
 
 const site = attr("site");
 const endpoint = attr("api") || new URL("/e", script.src).href;
-/** Tracking is off: nothing is queued or sent, b2g is a no-op. */
+/** Tracking is off: nothing is queued or sent, b2g is a no-op (consent cannot turn it on). */
 const off = !site || loc.protocol == "file:" || (script.hasAttribute("data-gpc") && nav.globalPrivacyControl);
+/** Events are collected now: not off, and consent given or not required by the tag. */
+let consent = !off && attr("consent") != "required";
 /** The stub (with its queue `q`) or an earlier copy of this tracker (which has `identify`). */
 const previous = win.b2g;
 
@@ -73,7 +80,12 @@ const flush = () => {
  * (For page_view itself this is a no-op: pageview() records the path before calling track.)
  */
 const track = (name, props) => {
-	if (!off) {
+	if (name == "consent") {
+		// Withdrawn: drop the unsent queue (a pending timer then finds it empty). Given: count this page.
+		consent = !off && props;
+		if (consent) pageview();
+		else queue.length = 0;
+	} else if (consent) {
 		pageview();
 		queue.push({ id: uuid(), name, ts: Date.now(), url: loc.href, referrer, props, customer_id: customer });
 		if (queue.length > 9) flush();
@@ -81,10 +93,13 @@ const track = (name, props) => {
 	}
 };
 
-/** Emits a page_view when pathname + search changed since the last one. */
+/**
+ * Emits a page_view when pathname + search changed since the last one. Without consent it records
+ * nothing, so the page current when consent comes is still new (and its referrer the last tracked page).
+ */
 const pageview = () => {
 	const path = loc.pathname + loc.search;
-	if (path != lastPath) {
+	if (consent && path != lastPath) {
 		lastPath = path;
 		if (lastHref) referrer = lastHref;
 		lastHref = loc.href;
@@ -98,6 +113,7 @@ if (!(previous && previous.identify)) {
 	track.identify = (id) => {
 		customer = id || undefined;
 	};
+	track.consent = (yes) => track("consent", yes);
 	if (!off) {
 		pageview();
 		// Replay what the stub queued before we loaded.

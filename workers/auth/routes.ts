@@ -8,6 +8,7 @@ import { readJson } from "../lib/body";
 import { ApiError, SITE_ID } from "../lib/http";
 import { apiErrors, json, jsonBody, openApiApp, secured } from "../lib/openapi";
 import { findSite, forgetSite } from "../lib/sites";
+import { MAX_RETENTION_DAYS, MIN_RETENTION_DAYS } from "../jobs/retention";
 import { revokeKey, createKey, SCOPES } from "./keys";
 import { requireAccountKey, type AuthVars } from "./middleware";
 
@@ -40,10 +41,18 @@ const siteSchema = z.strictObject({
 	timezone: timezone.default("UTC"),
 	currency: z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as EUR").default("EUR"),
 	live_shards: z.number().int().min(1).max(16).default(1).describe("real-time shard objects the site's events spread over (1 unless one object cannot keep up; see README)"),
+	retention_days: z
+		.number()
+		.int()
+		.min(MIN_RETENTION_DAYS, `must be at least ${MIN_RETENTION_DAYS} (events up to 7 days old are still accepted)`)
+		.max(MAX_RETENTION_DAYS)
+		.nullable()
+		.default(null)
+		.describe("raw events and R2 archive objects older than this many whole UTC days are purged by the cron; KPI rollups are kept. Null or omitted: kept forever"),
 });
 
 const SiteView = z
-	.object({ id: z.string(), name: z.string(), origins: z.array(z.string()), timezone: z.string(), currency: z.string() })
+	.object({ id: z.string(), name: z.string(), origins: z.array(z.string()), timezone: z.string(), currency: z.string(), retention_days: z.number().int().nullable() })
 	.openapi("Site");
 
 /** Only an account-wide key (or a dashboard admin) may create sites; checked before the body. */
@@ -144,8 +153,8 @@ export const admin = openApiApp<AuthVars>()
 		const existed = (await findSite(c.env.DB, input.id)) !== null;
 		await drizzle(c.env.DB)
 			.insert(sites)
-			.values({ id: input.id, name: input.name, origins: JSON.stringify(origins), timezone: input.timezone, currency: input.currency, liveShards: input.live_shards, createdAt: Date.now() })
-			.onConflictDoUpdate({ target: sites.id, set: { name: input.name, origins: JSON.stringify(origins), timezone: input.timezone, currency: input.currency, liveShards: input.live_shards } });
+			.values({ id: input.id, name: input.name, origins: JSON.stringify(origins), timezone: input.timezone, currency: input.currency, liveShards: input.live_shards, retentionDays: input.retention_days, createdAt: Date.now() })
+			.onConflictDoUpdate({ target: sites.id, set: { name: input.name, origins: JSON.stringify(origins), timezone: input.timezone, currency: input.currency, liveShards: input.live_shards, retentionDays: input.retention_days } });
 		forgetSite(input.id);
 		const site = { ...input, origins };
 		return existed ? c.json(site, 200) : c.json(site, 201);
@@ -153,7 +162,7 @@ export const admin = openApiApp<AuthVars>()
 	.openapi(listSitesRoute, async (c) => {
 		const db = drizzle(c.env.DB);
 		const rows = c.var.key.site === null ? await db.select().from(sites).all() : await db.select().from(sites).where(eq(sites.id, c.var.key.site)).all();
-		return c.json({ sites: rows.map((r) => ({ id: r.id, name: r.name, origins: z.array(z.string()).parse(JSON.parse(r.origins)), timezone: r.timezone, currency: r.currency, live_shards: r.liveShards, created_at: r.createdAt })) }, 200);
+		return c.json({ sites: rows.map((r) => ({ id: r.id, name: r.name, origins: z.array(z.string()).parse(JSON.parse(r.origins)), timezone: r.timezone, currency: r.currency, live_shards: r.liveShards, retention_days: r.retentionDays, created_at: r.createdAt })) }, 200);
 	})
 	/** Creates a key; the secret is in this response only. A site-bound admin key can only mint keys for its site. */
 	.openapi(createKeyRoute, async (c) => {

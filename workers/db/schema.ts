@@ -17,6 +17,8 @@ export const sites = sqliteTable("sites", {
 	webhookSecret: text("webhook_secret"),
 	/** Real-time shard objects the site's events spread over (by visitor); 1 = one LiveSite object. */
 	liveShards: integer("live_shards").notNull().default(1),
+	/** Raw events and archive objects older than this many whole UTC days are purged by cron (null: kept forever). */
+	retentionDays: integer("retention_days"),
 });
 
 /** Daily rotating salt for cookieless visitor hashes; rows older than yesterday are deleted by cron. */
