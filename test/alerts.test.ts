@@ -195,7 +195,7 @@ describe("the architecture document's rules", () => {
 		await addSite("al_churn");
 		type Listed = { rules: { id: string; builtin: boolean; status: string; status_detail: string; severity: string; threshold: number; comparator: string }[] };
 		const listed = await call<Listed>("GET", "/api/v1/alerts/rules?site=al_churn");
-		expect(listed.rules.map((r) => r.id)).toEqual(["revenue_drop", "conversion_drop", "inventory_low", "churn_risk"]);
+		expect(listed.rules.map((r) => r.id)).toEqual(["revenue_drop", "conversion_drop", "inventory_low", "churn_risk", "data_health"]);
 		expect(listed.rules.every((r) => r.builtin)).toBe(true);
 		expect(listed.rules.find((r) => r.id === "churn_risk")).toMatchObject({ severity: "warning", comparator: ">", threshold: 0.8 });
 		const report = await evaluateAlerts(env, "al_churn", T("2026-06-09T06:00:00Z"), "manual");

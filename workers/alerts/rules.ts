@@ -8,6 +8,8 @@ import { drizzle } from "drizzle-orm/d1";
 import { z } from "zod";
 import { alertRules, type COMPARATORS, type SEVERITIES, type THRESHOLD_KINDS } from "../db/alerts";
 import type { AlertWindow } from "./metrics";
+// Registers the metric of the built-in data_health rule.
+import "../quality/alert-metric";
 
 export type Comparator = (typeof COMPARATORS)[number];
 export type Severity = (typeof SEVERITIES)[number];
@@ -57,6 +59,9 @@ export const BUILTIN_RULES: readonly Definition[] = [
 	{ id: "inventory_low", name: "Inventory low", metric: "inventory:stock", comparator: "<", thresholdKind: "relative", threshold: 1, window: "now", baselineDays: 0, severity: "info", cooldownSeconds: 3600 },
 	// predicted_churn_rate > 0.8: waits for a churn model.
 	{ id: "churn_risk", name: "High churn risk", metric: "model:predicted_churn_rate", comparator: ">", thresholdKind: "absolute", threshold: 0.8, window: "now", baselineDays: 0, severity: "warning", cooldownSeconds: 3600 },
+	// Data health (issue 14): a failed daily reconciliation (events accepted/stored/archived, orders vs rollups) or new
+	// data-quality issues on commerce records; one incident per check (workers/quality/alert-metric.ts).
+	{ id: "data_health", name: "Data health", metric: "quality:data_health", comparator: ">", thresholdKind: "absolute", threshold: 0, window: "now", baselineDays: 0, severity: "warning", cooldownSeconds: 3600 },
 ];
 export const BUILTIN_IDS: ReadonlySet<string> = new Set(BUILTIN_RULES.map((r) => r.id));
 

@@ -9,8 +9,8 @@ import { DAY } from "../lib/http";
 import { apiErrors, intParam, json, openApiApp, secured, siteParam, siteQuery } from "../lib/openapi";
 import { eventMessageSchema } from "./message";
 
-/** Sums `customMetadata.count` of every object under a prefix. */
-async function countArchived(bucket: R2Bucket, prefix: string): Promise<{ events: number; objects: number }> {
+/** Sums `customMetadata.count` of every object under a prefix (also the data-quality reconciliation's count). */
+export async function countArchived(bucket: R2Bucket, prefix: string): Promise<{ events: number; objects: number }> {
 	let events = 0;
 	let objects = 0;
 	let cursor: string | undefined;
