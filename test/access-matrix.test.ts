@@ -27,6 +27,8 @@ export interface MatrixRow {
 const READ = (ok: number): Record<Who, number> => ({ admin: ok, executive: ok, analyst: ok, operations: ok, ingestKey: 403, readKey: ok, adminKey: ok, anonymous: 401 });
 /** Only the admin role and the admin key pass. */
 const ADMIN = (ok: number): Record<Who, number> => ({ admin: ok, executive: 403, analyst: 403, operations: 403, ingestKey: 403, readKey: 403, adminKey: ok, anonymous: 401 });
+/** Report subscriptions: the admin and executive roles, and keys with the admin scope. */
+const REPORT_MANAGERS = (ok: number): Record<Who, number> => ({ admin: ok, executive: ok, analyst: 403, operations: 403, ingestKey: 403, readKey: 403, adminKey: ok, anonymous: 401 });
 /** The ingest scope: the admin role (admin ⊇ ingest), the ingest and admin keys. */
 const INGEST = (ok: number): Record<Who, number> => ({ admin: ok, executive: 403, analyst: 403, operations: 403, ingestKey: ok, readKey: 403, adminKey: ok, anonymous: 401 });
 
@@ -75,6 +77,8 @@ export const ROUTE_MATRIX: MatrixRow[] = [
 	{ method: "GET", path: "/api/v1/products/performance?site=demo", expect: READ(200) },
 	{ method: "GET", path: "/api/v1/products/NO-SUCH-SKU/performance?site=demo", expect: READ(404) },
 	{ method: "GET", path: "/api/v1/health/pipeline?site=demo", expect: READ(200) },
+	// Data quality (workers/quality/routes.ts)
+	{ method: "GET", path: "/api/v1/health/data?site=demo", expect: READ(200) },
 	{ method: "GET", path: "/api/v1/pipeline/dead-letters?site=demo", expect: READ(200) },
 	{ method: "POST", path: "/api/v1/pipeline/dead-letters/replay?site=demo", expect: ADMIN(200) },
 	// Bulk import (workers/import/routes.ts); an unknown job id is a 404 only after the scope check.
@@ -113,6 +117,21 @@ export const ROUTE_MATRIX: MatrixRow[] = [
 	{ method: "GET", path: "/api/v1/actions?site=locked", expect: READ(404) },
 	// `locked` has no orders: every caller that may see revenue gets the clear 400 insufficient_history.
 	{ method: "GET", path: "/api/v1/forecast?site=locked&metric=revenue", expect: READ(400) },
+	{ method: "GET", path: "/api/v1/forecast/projection?site=locked&metric=revenue", expect: READ(400) },
+	// Reports on demand and the archive (workers/reports/routes.ts): executive and financial are strategic (admin and executive roles); `locked` has no data, so sections are omitted, not refused.
+	{ method: "GET", path: "/api/v1/reports/executive?site=locked&period=2026-W47", expect: { ...READ(200), analyst: 403, operations: 403 } },
+	{ method: "GET", path: "/api/v1/reports/financial?site=locked&period=2026-10", expect: { ...READ(200), analyst: 403, operations: 403 } },
+	{ method: "GET", path: "/api/v1/reports/daily?site=locked&period=2026-11-20", expect: READ(200) },
+	{ method: "GET", path: "/api/v1/reports/product?site=locked&period=2026-11&sku=NO-SUCH-SKU", expect: READ(404) },
+	{ method: "GET", path: "/api/v1/reports?site=locked", expect: READ(200) },
+	{ method: "GET", path: "/api/v1/reports/archive?site=locked&key=reports/none.json", expect: READ(404) },
+	// Report subscriptions (workers/reports/subscription-routes.ts): the admin and executive roles and admin keys; an unknown id is a 404 only after access passes.
+	{ method: "GET", path: "/api/v1/reports/subscriptions?site=demo", expect: REPORT_MANAGERS(200) },
+	{ method: "POST", path: "/api/v1/reports/subscriptions?site=demo", body: { kind: "daily", channel: "email", recipients: ["matrix@example.com"], enabled: false }, expect: REPORT_MANAGERS(201) },
+	{ method: "GET", path: "/api/v1/reports/subscriptions/rs_000000000000?site=demo", expect: REPORT_MANAGERS(404) },
+	{ method: "PUT", path: "/api/v1/reports/subscriptions/rs_000000000000?site=demo", body: { enabled: false }, expect: REPORT_MANAGERS(404) },
+	{ method: "DELETE", path: "/api/v1/reports/subscriptions/rs_000000000000?site=demo", expect: REPORT_MANAGERS(404) },
+	{ method: "GET", path: "/api/v1/reports/subscriptions/rs_000000000000/sends?site=demo", expect: REPORT_MANAGERS(404) },
 	// Funnels (workers/funnels/routes.ts)
 	{ method: "GET", path: "/api/v1/funnels?site=demo", expect: READ(200) },
 	{ method: "PUT", path: "/api/v1/funnels?site=demo", body: { funnels: [{ id: "checkout", name: "Checkout", steps: [{ event: "product_view" }, { event: "add_to_cart" }, { event: "begin_checkout" }, { event: "purchase" }], window_seconds: 86400 }] }, expect: ADMIN(200) },

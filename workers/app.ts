@@ -20,7 +20,10 @@ import { customers } from "./customers/routes";
 import { funnels } from "./funnels/routes";
 import { products } from "./products/routes";
 import { pipeline } from "./pipeline/routes";
+import { quality } from "./quality/routes";
 import { realtime } from "./realtime/routes";
+import { reports } from "./reports/routes";
+import { reportSubscriptionRoutes } from "./reports/subscription-routes";
 
 const root = new OpenAPIHono<{ Bindings: Env }>({ defaultHook: validationHook });
 
@@ -39,6 +42,7 @@ export const app = root
 	.route("/api/v1", webhookAdmin)
 	.route("/api/v1", realtime)
 	.route("/api/v1", pipeline)
+	.route("/api/v1", quality)
 	.route("/api/v1", imports)
 	.route("/api/v1", metrics)
 	.route("/api/v1", alerts)
@@ -48,6 +52,8 @@ export const app = root
 	.route("/api/v1", products)
 	.route("/api/v1", analytics)
 	.route("/api/v1", predictions)
+	.route("/api/v1", reportSubscriptionRoutes)
+	.route("/api/v1", reports)
 	.route("/api/v1", commerce);
 
 export type AppType = typeof app;

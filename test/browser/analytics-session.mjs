@@ -19,9 +19,10 @@ const GIVE_UP_MS = 480_000;
 /**
  * Registers the file's before/after hooks (stack + browser; a give-up timer) and returns helpers bound to
  * them. `name` labels the timer; screenshots go to dist/test-artifacts/<artefacts>/, and to docs/screenshots
- * when UPDATE_SCREENSHOTS is set and a screenshot names its docs file.
+ * when UPDATE_SCREENSHOTS is set and a screenshot names its docs file. `stackOptions` go to
+ * startDashboardStack (e.g. `{ extraArgs: ["--test-scheduled"] }` for cron fires through /__scheduled).
  */
-export function analyticsSession({ name, artefacts }) {
+export function analyticsSession({ name, artefacts, stackOptions = {} }) {
 	const ART = join(ROOT, "dist/test-artifacts", artefacts);
 	const DOCS = process.env.UPDATE_SCREENSHOTS ? join(ROOT, "docs/screenshots") : null;
 	const session = { stack: null };
@@ -39,7 +40,7 @@ export function analyticsSession({ name, artefacts }) {
 			mkdirSync(ART, { recursive: true });
 			if (DOCS) mkdirSync(DOCS, { recursive: true });
 			launching = launchBrowser();
-			await Promise.all([launching.then((b) => (browser = b)), startDashboardStack({ site: SITE }).then((s) => (session.stack = s))]);
+			await Promise.all([launching.then((b) => (browser = b)), startDashboardStack({ site: SITE, ...stackOptions }).then((s) => (session.stack = s))]);
 		},
 		{ timeout: 180_000 },
 	);

@@ -24,8 +24,8 @@ export const STORE = FULL_STORE ? {} : { seed: 11, months: 14, customers: 500, o
  * `seed` (the store's `meta`, sizes, load time) and `loginLink(email, role)` (creates the user on first
  * use; a new one-time link every call).
  */
-export async function startDashboardStack({ site = "demo", log = () => {} } = {}) {
-	const stack = await startStack({ site });
+export async function startDashboardStack({ site = "demo", log = () => {}, extraArgs = [] } = {}) {
+	const stack = await startStack({ site, extraArgs });
 	// Written before anything else runs in the Worker: a write racing the Worker's own (rollups after an
 	// import) can meet SQLITE_BUSY, so everything later goes through the API.
 	const key = newKey();

@@ -63,12 +63,13 @@ export async function stopAll() {
 /**
  * Starts the stack: fresh state dir under os.tmpdir(), D1 migrations, the `demo` site (origins:
  * this port on 127.0.0.1 and localhost) and an API key for it with the `read` scope, then
- * `wrangler dev --log-level error` on a free port, waiting until it answers HTTP. Needs dist/web
+ * `wrangler dev --log-level error` on a free port (plus `extraArgs`, e.g. `--test-scheduled` for
+ * `/__scheduled`), waiting until it answers HTTP. Needs dist/web
  * (run scripts/build-tracker.mjs first).
  * Returns { base, port, persistTo, key, json(path), d1(sql), log(), stop() }; `key` is the read key's
  * secret, which json() sends as `Authorization: Bearer`; stop() is idempotent and never throws.
  */
-export async function startStack({ site = "demo", readyTimeoutMs = 100_000 } = {}) {
+export async function startStack({ site = "demo", readyTimeoutMs = 100_000, extraArgs = [] } = {}) {
 	if (closed) throw new Error("stack.mjs: stopAll() already ran");
 	if (!existsSync(WRANGLER_JS)) throw new Error(`wrangler not found at ${WRANGLER_JS} (run npm install)`);
 	if (!existsSync(join(ROOT, "dist/web/shop/index.html"))) throw new Error("dist/web is missing the shop: run `node scripts/build-tracker.mjs` first");
@@ -104,6 +105,7 @@ export async function startStack({ site = "demo", readyTimeoutMs = 100_000 } = {
 		dev = await startWranglerDev({
 			port,
 			persistTo,
+			extraArgs,
 			onSpawn(child) {
 				track(child);
 				const keep = (d) => (output = (output + d).slice(-20_000));

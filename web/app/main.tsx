@@ -32,6 +32,7 @@ const Product = page(() => import("./pages/product"));
 const Cohorts = page(() => import("./pages/cohorts"));
 const Basket = page(() => import("./pages/basket"));
 const ModelsPage = page(() => import("./pages/models"));
+const ReportsPage = page(() => import("./pages/reports"));
 
 /** A page that could not be loaded or shown (what its panels throw stays in the panel: ui.tsx). */
 function PageError({ error, what }: { error: unknown; what: "loaded" | "shown" }) {
@@ -48,12 +49,13 @@ function PageError({ error, what }: { error: unknown; what: "loaded" | "shown" }
 
 /** The lazy page of a path (to load its code while the shell starts). */
 function pageComponent(path: string) {
-	const m = /^\/(operations|customers|products|cohorts|basket|models)(\/[^/]+)?\/?$/.exec(path);
+	const m = /^\/(operations|customers|products|cohorts|basket|models|reports)(\/[^/]+)?\/?$/.exec(path);
 	if (!m) return Executive;
 	if (m[1] === "operations") return Operations;
 	if (m[1] === "cohorts") return Cohorts;
 	if (m[1] === "basket") return Basket;
 	if (m[1] === "models") return ModelsPage;
+	if (m[1] === "reports") return ReportsPage;
 	if (m[1] === "customers") return m[2] ? Customer : Customers;
 	return m[2] ? Product : Products;
 }
@@ -267,6 +269,7 @@ function Shell({ me, role, sites, catalog, onSignedOut }: { me: Me; role: Role; 
 								<Route path="/cohorts" component={Cohorts} />
 								<Route path="/basket" component={Basket} />
 								<Route path="/models" component={ModelsPage} />
+								<Route path="/reports" component={ReportsPage} />
 								<Route default component={NotFound} />
 							</Router>
 						</ErrorBoundary>
@@ -317,7 +320,7 @@ function Root() {
 			</main>
 		);
 	return (
-		<LocationProvider scope={/^\/((operations|customers|products)(\/[^/?#]+)?\/?|cohorts\/?|basket\/?|models\/?)?(\?|$)/}>
+		<LocationProvider scope={/^\/((operations|customers|products)(\/[^/?#]+)?\/?|cohorts\/?|basket\/?|models\/?|reports\/?)?(\?|$)/}>
 			<Shell
 				me={boot.me}
 				role={boot.role}

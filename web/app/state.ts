@@ -136,6 +136,7 @@ export const PAGES: { path: string; label: string; roles: Role[] }[] = [
 	{ path: "/cohorts", label: "Cohorts", roles: ["admin", "executive", "analyst"] },
 	{ path: "/basket", label: "Basket", roles: EVERYONE },
 	{ path: "/models", label: "Models", roles: ["admin", "analyst"] },
+	{ path: "/reports", label: "Reports", roles: ["admin", "executive"] },
 ];
 
 /** The page a path belongs to: its own (/customers) or its parent's (/customers/C1 → /customers). */

@@ -15,24 +15,33 @@
  * by GET /api/v1/alerts/deliveries?status=dead). A message lost on the way (a failed enqueue, a crash
  * holding the lease) is re-queued by the cron (`resumeStalledDeliveries`). Delivery is at least once: a
  * crash between the receiver's 2xx and the row update sends again, with the same delivery id.
+ *
+ * Scheduled reports use the same queue, transports and retry policy: a `{type: "report", subscription_id,
+ * period}` message is one `report_sends` row, attempted by workers/reports/deliver.ts (which imports the
+ * transports below; the two modules refer to each other only inside functions).
  */
 import { EmailMessage } from "cloudflare:email";
 import { z } from "zod";
 import { signWebhook } from "../commerce/webhooks";
 import { backoffSeconds } from "../pipeline/consumer";
-import { alertEventSchema, emailContent, emailMime, slackMessage, type AlertEvent } from "./notify";
+import { attemptReportSend } from "../reports/deliver";
+import { alertEventSchema, emailContent, emailMime, slackMessage, type EmailParts } from "./notify";
 import { storedChannelSchema, type Channel } from "./rules";
 
 export const ALERT_DELIVERY_QUEUE = "b2g-alert-deliveries";
 /** A consumer holds a delivery this long; a crashed attempt can be retried after it. */
-const LEASE_MS = 60_000;
+export const LEASE_MS = 60_000;
 /** Pending deliveries untouched this long lost their message: the cron queues them again. */
 export const STALLED_AFTER_MS = 15 * 60_000;
 const TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_ATTEMPTS = 10;
 
-const deliveryMessageSchema = z.object({ delivery: z.string().min(1).max(300) });
-export type DeliveryMessage = z.infer<typeof deliveryMessageSchema>;
+const alertMessageSchema = z.object({ delivery: z.string().min(1).max(300) });
+/** One scheduled report send: the `report_sends` row (subscription_id, period). */
+const reportMessageSchema = z.object({ type: z.literal("report"), subscription_id: z.string().min(1).max(100), period: z.string().min(1).max(20) });
+const deliveryMessageSchema = z.union([alertMessageSchema, reportMessageSchema]);
+export type DeliveryMessage = z.infer<typeof alertMessageSchema>;
+export type ReportSendMessage = z.infer<typeof reportMessageSchema>;
 
 /** Puts delivery ids on the queue (100 per send). A failure is logged: the rows stay pending and the cron re-queues them. */
 export async function enqueueDeliveries(env: Env, ids: string[]): Promise<void> {
@@ -50,15 +59,15 @@ export function maxAttempts(env: Env): number {
 	return Number.isInteger(n) && n >= 1 ? n : DEFAULT_MAX_ATTEMPTS;
 }
 
-function retryBase(env: Env): number {
+export function retryBase(env: Env): number {
 	const base = Number(env.RETRY_BASE_SECONDS);
 	return Number.isFinite(base) ? base : 2;
 }
 
 /** The outcome of one send: ok, or an error to record (and the HTTP status, if any). */
-type SendResult = { ok: true; status: number | null; providerId: string | null } | { ok: false; status: number | null; error: string };
+export type SendResult = { ok: true; status: number | null; providerId: string | null } | { ok: false; status: number | null; error: string };
 
-async function postJson(url: string, body: string, headers: Record<string, string>): Promise<SendResult> {
+export async function postJson(url: string, body: string, headers: Record<string, string>): Promise<SendResult> {
 	let res: Response;
 	try {
 		// Redirects are not followed: a receiver that moved must be reconfigured, not silently chased.
@@ -71,8 +80,8 @@ async function postJson(url: string, body: string, headers: Record<string, strin
 	return { ok: false, status: res.status, error: `HTTP ${res.status}${text ? `: ${text}` : ""}` };
 }
 
-/** Headers of a signed webhook delivery (`sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`). */
-export async function webhookHeaders(secret: string, deliveryId: string, event: AlertEvent, body: string, nowMs: number): Promise<Record<string, string>> {
+/** Headers of a signed webhook delivery (`sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`); `event` is an alert event or a report's. */
+export async function webhookHeaders(secret: string, deliveryId: string, event: { type: string; site: string }, body: string, nowMs: number): Promise<Record<string, string>> {
 	const timestamp = Math.floor(nowMs / 1000);
 	return {
 		"X-B2G-Delivery": deliveryId,
@@ -87,11 +96,14 @@ async function send(env: Env, deliveryId: string, channel: Channel, payload: str
 	const event = alertEventSchema.parse(JSON.parse(payload));
 	if (channel.type === "webhook") return postJson(channel.url, payload, await webhookHeaders(channel.secret, deliveryId, event, payload, now));
 	if (channel.type === "slack") return postJson(channel.url, JSON.stringify(slackMessage(event)), {});
+	return sendEmail(env, { to: channel.to, ...emailContent(event), id: deliveryId, date: new Date(now) });
+}
+
+/** One email through the `ALERT_EMAIL` send_email binding, from ALERT_EMAIL_FROM. */
+export async function sendEmail(env: Env, parts: Omit<EmailParts, "from">): Promise<SendResult> {
 	const from = env.ALERT_EMAIL_FROM;
-	const { subject, text } = emailContent(event);
 	try {
-		const raw = emailMime({ from, to: channel.to, subject, text, id: deliveryId, date: new Date(now) });
-		const sent = await env.ALERT_EMAIL.send(new EmailMessage(from, channel.to, raw));
+		const sent = await env.ALERT_EMAIL.send(new EmailMessage(from, parts.to, emailMime({ ...parts, from })));
 		return { ok: true, status: null, providerId: sent.messageId };
 	} catch (err) {
 		return { ok: false, status: null, error: `send_email failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500) };
@@ -148,13 +160,14 @@ export async function consumeAlertDeliveries(batch: MessageBatch<unknown>, env: 
 			msg.ack();
 			continue;
 		}
+		const label = "delivery" in parsed.data ? parsed.data.delivery : `report ${parsed.data.subscription_id}:${parsed.data.period}`;
 		try {
-			const retryIn = await attemptDelivery(env, parsed.data.delivery, Date.now());
+			const retryIn = "delivery" in parsed.data ? await attemptDelivery(env, parsed.data.delivery, Date.now()) : await attemptReportSend(env, parsed.data.subscription_id, parsed.data.period, Date.now());
 			if (retryIn === null) msg.ack();
 			else msg.retry({ delaySeconds: retryIn });
 		} catch (err) {
 			// D1 itself failed: the row is untouched (or leased until LEASE_MS), so the queue retries the message.
-			console.error("alert delivery attempt failed", parsed.data.delivery, err instanceof Error ? err.message : err);
+			console.error("alert delivery attempt failed", label, err instanceof Error ? err.message : err);
 			msg.retry({ delaySeconds: backoffSeconds(msg.attempts, retryBase(env)) });
 		}
 	}

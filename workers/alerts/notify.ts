@@ -114,26 +114,57 @@ export interface EmailParts {
 	/** Unique id of this message (the delivery id): becomes the Message-ID's local part. */
 	id: string;
 	date: Date;
+	/** Display name of the sender (default "Brain2Gain Alerts"). */
+	fromName?: string;
+	/** An HTML version of `text` (the two become a multipart/alternative; mail clients show the HTML). */
+	html?: string;
+	/** Files attached to the message (UTF-8 text: the scheduled reports' CSV tables). */
+	attachments?: { filename: string; contentType: string; content: string }[];
 }
 
-/** A raw RFC 5322 message: plain text, UTF-8, base64 body in 76-character lines, CRLF line ends. */
+const base64Lines = (text: string) => base64Utf8(text).replace(/.{76}/g, "$&\r\n");
+
+/** A MIME part: its headers, a blank line, its base64 body. */
+function part(headers: string[], content: string): string {
+	return [...headers, "Content-Transfer-Encoding: base64", "", base64Lines(content)].join("\r\n");
+}
+
+/** Parts under a multipart boundary (RFC 2046 §5.1.1). */
+function multipart(boundary: string, parts: string[]): string {
+	return [...parts.map((p) => `--${boundary}\r\n${p}`), `--${boundary}--`].join("\r\n");
+}
+
+/**
+ * A raw RFC 5322 message, CRLF line ends, base64 bodies in 76-character lines: plain text (UTF-8); with
+ * `html`, a multipart/alternative of the text and the HTML; with `attachments`, a multipart/mixed of
+ * that and each file. Boundaries start with "=_", which base64 never contains.
+ */
 export function emailMime(p: EmailParts): string {
 	const domain = p.from.split("@")[1] ?? "localhost";
-	const body = base64Utf8(p.text).replace(/.{76}/g, "$&\r\n");
-	return [
-		`From: Brain2Gain Alerts <${p.from}>`,
+	const headers = [
+		`From: ${encodeHeader(p.fromName ?? "Brain2Gain Alerts")} <${p.from}>`,
 		`To: <${p.to}>`,
 		`Subject: ${encodeHeader(p.subject)}`,
 		`Date: ${p.date.toUTCString().replace("GMT", "+0000")}`,
 		`Message-ID: <${p.id.replace(/[^A-Za-z0-9._-]/g, ".")}@${domain}>`,
 		`X-B2G-Delivery: ${p.id}`,
 		"MIME-Version: 1.0",
-		"Content-Type: text/plain; charset=utf-8",
-		"Content-Transfer-Encoding: base64",
-		"",
-		body,
-		"",
-	].join("\r\n");
+	];
+	const text = ["Content-Type: text/plain; charset=utf-8"];
+	if (p.html === undefined && !p.attachments?.length) return `${[...headers, ...text, "Content-Transfer-Encoding: base64", "", base64Lines(p.text), ""].join("\r\n")}`;
+	const tag = Array.from(new TextEncoder().encode(p.id).slice(0, 12), (b) => b.toString(16).padStart(2, "0")).join("");
+	const alternative = `=_b2g_alt_${tag}`;
+	const mixed = `=_b2g_mixed_${tag}`;
+	const body =
+		p.html === undefined
+			? part(text, p.text)
+			: `Content-Type: multipart/alternative; boundary="${alternative}"\r\n\r\n${multipart(alternative, [part(text, p.text), part(["Content-Type: text/html; charset=utf-8"], p.html)])}`;
+	if (!p.attachments?.length) return `${[...headers, body, ""].join("\r\n")}`;
+	const files = p.attachments.map((a) => {
+		const name = a.filename.replace(/[^A-Za-z0-9._-]/g, "_");
+		return part([`Content-Type: ${a.contentType}; name="${name}"`, `Content-Disposition: attachment; filename="${name}"`], a.content);
+	});
+	return `${[...headers, `Content-Type: multipart/mixed; boundary="${mixed}"`, "", multipart(mixed, [body, ...files]), ""].join("\r\n")}`;
 }
 
 /** The subject and text of an alert email. */

@@ -1,9 +1,11 @@
 /**
  * Cron (every 10 minutes): the archive sweeper, salt rotation, webhook replay-record pruning, a
  * watchdog that re-queues import slices whose message was lost, and pruning of the audit log (400 days)
- * and of ended login tokens and sessions, and the KPI rollup sweep; then alert rules of every site and
+ * and of ended login tokens and sessions, and the KPI rollup sweep, then the retention purge (workers/jobs/retention.ts); each site's daily data reconciliation once
+ * its previous day is over (workers/quality/reconcile.ts); then alert rules of every site and
  * re-queueing of alert deliveries whose message was lost; last, each site's nightly analytics run once its
- * local clock has passed 03:00 (workers/jobs/nightly.ts; started once per site and day).
+ * local clock has passed 03:00 (workers/jobs/nightly.ts; started once per site and day), and the scheduled
+ * reports due by now (workers/reports/deliver.ts; each subscription's period claimed once).
  */
 import { resumeStalledDeliveries } from "../alerts/delivery";
 import { evaluateAllSites } from "../alerts/evaluate";
@@ -14,7 +16,10 @@ import { pruneDeliveries } from "../commerce/webhooks";
 import { resumeStalledImports } from "../import/slice";
 import { sweepRollups } from "../metrics/rollup";
 import { pruneSalts } from "../ingest/visitor";
+import { scheduleReports, type ScheduleReport } from "../reports/deliver";
+import { reconcileDue } from "../quality/reconcile";
 import { scheduleNightly } from "./nightly";
+import { purgeExpired, type RetentionReport } from "./retention";
 
 /** Events stored this long ago but still not in R2 are archived by the sweeper (the consumer normally does it within seconds). */
 export const SWEEP_AFTER_MS = 10 * 60_000;
@@ -32,12 +37,18 @@ export interface MaintenanceReport {
 	loginsPruned: number;
 	/** KPI rollup (source, day) pairs recomputed from dirty hours. */
 	rollupDays: number;
+	/** Sites whose previous day's data reconciliation and data-quality re-check ran (workers/quality/reconcile.ts), and failures. */
+	dataReconciliations: { sites: number; failed: number };
 	/** Alert rules evaluated for every site (after the rollup sweep): sites done and failed, incidents opened and resolved, notifications queued. */
 	alerts: { sites: number; failed: number; opened: number; resolved: number; notifications: number };
 	/** Alert deliveries whose queue message was lost, queued again. */
 	alertDeliveriesResumed: number;
 	/** Nightly analytics runs started by this fire (instance ids). */
 	nightlyStarted: string[];
+	/** Retention: raw events (D1) and archive objects (R2) older than each site's retention_days, purged in bounded amounts (workers/jobs/retention.ts). */
+	retention: RetentionReport;
+	/** Scheduled reports: enabled subscriptions, periods claimed and queued by this fire, lost sends queued again. */
+	reports: ScheduleReport;
 }
 
 export async function runMaintenance(env: Env, now: number): Promise<MaintenanceReport> {
@@ -49,8 +60,13 @@ export async function runMaintenance(env: Env, now: number): Promise<Maintenance
 	const auditPruned = await pruneAudit(env.DB, now);
 	const loginsPruned = await pruneLogins(env.DB, now);
 	const rollupDays = await sweepRollups(env);
+	// After the rollup sweep: raw rows still owed to a rollup are rolled up before any purge.
+	const retention = await purgeExpired(env, now);
+	// Before the alert rules, so the data_health rule reads the day just reconciled.
+	const dataReconciliations = await reconcileDue(env, now);
 	const alerts = await evaluateAllSites(env, now);
 	const alertDeliveriesResumed = await resumeStalledDeliveries(env, now);
 	const nightlyStarted = await scheduleNightly(env, now);
-	return { swept: refs.length, objects, saltsPruned, webhookDeliveriesPruned, importsResumed, auditPruned, loginsPruned, rollupDays, alerts, alertDeliveriesResumed, nightlyStarted };
+	const reports = await scheduleReports(env, now);
+	return { swept: refs.length, objects, saltsPruned, webhookDeliveriesPruned, importsResumed, auditPruned, loginsPruned, rollupDays, dataReconciliations, alerts, alertDeliveriesResumed, nightlyStarted, reports, retention };
 }
