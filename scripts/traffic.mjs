@@ -32,6 +32,8 @@ import { pathToFileURL } from "node:url";
 import { mulberry32, USER_AGENTS } from "./seed-events.mjs";
 
 const SECOND = 1000;
+/** Per request: generous, since locally a nightly run or an import shares the one workerd process with /e. */
+const REQUEST_TIMEOUT_MS = 60_000;
 /** Mean sessions a minute at an average hour with --rate 1. */
 export const SESSIONS_PER_MINUTE = 12;
 /** The demo store's hour-of-day weights (scripts/demo-store.mjs): quiet at night, busiest in the evening. */
@@ -239,7 +241,7 @@ export async function startTraffic({ url, site = "demo", key, secret, origin = u
 	const fail = (what, err) => {
 		stats.failures++;
 		stats.lastError = `${what}: ${err instanceof Error ? err.message : String(err)}`;
-		if (stats.failures <= 3 || stats.failures % 100 === 0) log(`traffic: ${stats.lastError}`);
+		if (stats.failures <= 3 || stats.failures % 100 === 0) log(`traffic: ${stats.lastError} (${stats.failures} failed request(s) so far; the visit is dropped)`);
 	};
 
 	async function postEvent(session, step) {
@@ -249,7 +251,8 @@ export async function startTraffic({ url, site = "demo", key, secret, origin = u
 			method: "POST",
 			headers: { "Content-Type": "text/plain;charset=UTF-8", "User-Agent": session.ua, "CF-Connecting-IP": session.ip, Origin: new URL(origin).origin },
 			body,
-			signal: AbortSignal.timeout(15_000),
+			// Locally one workerd runs everything: a nightly run or an import can hold /e for a while.
+			signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
 		});
 		const answer = await res.json().catch(() => ({}));
 		if (res.status !== 202) throw new Error(`/e answered ${res.status}: ${JSON.stringify(answer)}`);
@@ -260,7 +263,7 @@ export async function startTraffic({ url, site = "demo", key, secret, origin = u
 
 	async function pushOrder(order, customer) {
 		if (customer) {
-			const res = await fetch(`${base}/api/v1/customers?site=${site}`, { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify({ ...customer, created_at: Date.now() }), signal: AbortSignal.timeout(15_000) });
+			const res = await fetch(`${base}/api/v1/customers?site=${site}`, { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify({ ...customer, created_at: Date.now() }), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
 			if (!res.ok) throw new Error(`POST /api/v1/customers answered ${res.status}: ${await res.text()}`);
 		}
 		const now = Date.now();
@@ -270,7 +273,7 @@ export async function startTraffic({ url, site = "demo", key, secret, origin = u
 			method: "POST",
 			headers: { "Content-Type": "application/json", "X-B2G-Site": site, "X-B2G-Timestamp": String(ts), "X-B2G-Signature": signOrderDelivery(secret, ts, body) },
 			body,
-			signal: AbortSignal.timeout(15_000),
+			signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
 		});
 		if (!res.ok) throw new Error(`/hooks/orders answered ${res.status}: ${await res.text()}`);
 		stats.orders++;

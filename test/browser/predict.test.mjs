@@ -120,6 +120,7 @@ describe("predictive analytics in the dashboard", () => {
 			assert.equal(await rowCount(page, "customer-recommendations"), recs.body.items.length);
 			await assertSourcesMatchApi(page, '*="/recommendations"');
 		} else assert.equal(await page.getAttribute('[data-panel="customer-recommendations"]', "data-state"), "empty");
+		await screenshot(page, "customer-profile-predictive", { docs: "customer-profile-predictive", clip: await clipOf(page, { from: '[data-panel="customer-churn"]' }) });
 
 		const profile = await api(page, `/api/v1/customers/${encodeURIComponent(c.customer_id)}?site=${SITE}`);
 		const skus = [...new Set([...(recs.body?.items ?? []).map((i) => i.sku), ...profile.orders.flatMap((o) => o.items.map((i) => i.sku))])].slice(0, 30);
@@ -136,6 +137,7 @@ describe("predictive analytics in the dashboard", () => {
 		await page.waitForSelector('[data-panel="recommended-with"][data-state="ready"]');
 		await noErrorPanels(page, "product");
 		await assertSourcesMatchApi(page, '*="/recommendations"');
+		await screenshot(page, "product-predictive", { docs: "product-predictive" });
 		assert.deepEqual(admin.errors, []);
 	});
 
