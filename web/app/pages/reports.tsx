@@ -281,7 +281,7 @@ function ArchivePanel({ site, timezone, version, onPreview }: { site: string; ti
 const WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 const cadenceText = (s: Subscription) =>
 	s.cadence === "daily" ? `daily at ${s.send_time}` : s.cadence === "weekly" ? `${WEEKDAYS[s.weekday - 1] ?? "Monday"}s at ${s.send_time}` : `monthly on day ${s.day_of_month} at ${s.send_time}`;
-const target = (s: Subscription) => (s.channel === "email" ? s.recipients.join(", ") : s.channel === "slack" ? `Slack ${s.url_hint ?? ""}` : `${s.url ?? ""}${s.secret_hint ? ` (secret …${s.secret_hint})` : ""}`);
+const target = (s: Subscription) => (s.channel === "email" ? s.recipients.join(", ") : s.channel === "slack" ? `Slack ${s.url_hint ?? ""}` : `${s.url ?? ""}${s.secret_hint ? ` (secret ${s.secret_hint})` : ""}`);
 
 function SubscriptionsPanel({ site, timezone }: { site: string; timezone: string }) {
 	const [reload, setReload] = useState(0);
