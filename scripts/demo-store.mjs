@@ -286,8 +286,8 @@ export function buildCatalogue(seed) {
 const SEASON = [1.6, 1.15, 1.0, 1.02, 1.22, 1.26, 1.0, 0.8, 0.98, 0.94, 1.04, 0.86];
 /** Relative demand by weekday (Sun…Sat). */
 const WEEKDAY = [1.12, 1.1, 1.04, 1.0, 0.97, 0.9, 0.84];
-/** Relative activity by UTC hour (European shoppers: lunch and evening peaks). */
-const HOURS = [0.55, 0.3, 0.18, 0.12, 0.12, 0.2, 0.45, 0.85, 1.15, 1.35, 1.45, 1.55, 1.75, 1.7, 1.5, 1.4, 1.45, 1.65, 1.95, 2.25, 2.35, 2.05, 1.55, 0.95];
+/** Relative activity by UTC hour (European shoppers: lunch and evening peaks); also the live traffic simulator's curve. */
+export const HOURS = [0.55, 0.3, 0.18, 0.12, 0.12, 0.2, 0.45, 0.85, 1.15, 1.35, 1.45, 1.55, 1.75, 1.7, 1.5, 1.4, 1.45, 1.65, 1.95, 2.25, 2.35, 2.05, 1.55, 0.95];
 const hourOf = sampler(HOURS);
 
 /** A time of day (ms since midnight) with the shoppers' hourly profile. */

@@ -46,7 +46,7 @@ export function mulberry32(seed) {
 const hex32 = (rng) => Math.floor(rng() * 4294967296).toString(16).padStart(8, "0");
 
 /** A UUID-v4-shaped id drawn from `rng`. */
-function uuidFrom(rng) {
+export function uuidFrom(rng) {
 	const h = hex32(rng) + hex32(rng) + hex32(rng) + hex32(rng);
 	const variant = ((parseInt(h[16], 16) & 0x3) | 0x8).toString(16);
 	return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
@@ -120,11 +120,12 @@ export const USER_AGENTS = [
 	{ key: "ipad-safari", weight: 3, ua: "Mozilla/5.0 (iPad; CPU OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1" },
 ];
 
-function pick(rng, list) {
+export function pick(rng, list) {
 	return list[Math.floor(rng() * list.length)];
 }
 
-function pickWeighted(rng, list) {
+/** One of `list`, with probability proportional to its `weight`. */
+export function pickWeighted(rng, list) {
 	const total = list.reduce((s, x) => s + x.weight, 0);
 	let r = rng() * total;
 	for (const x of list) {
@@ -134,7 +135,7 @@ function pickWeighted(rng, list) {
 	return list[list.length - 1];
 }
 
-const between = (rng, lo, hi) => lo + Math.floor(rng() * (hi - lo + 1));
+export const between = (rng, lo, hi) => lo + Math.floor(rng() * (hi - lo + 1));
 const round2 = (n) => Math.round(n * 100) / 100;
 
 /** FNV-1a of a string, for choosing a visitor's device without touching the PRNG stream. */

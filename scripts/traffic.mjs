@@ -29,15 +29,14 @@
  */
 import { createHmac } from "node:crypto";
 import { pathToFileURL } from "node:url";
-import { mulberry32, USER_AGENTS } from "./seed-events.mjs";
+import { HOURS } from "./demo-store.mjs";
+import { between, mulberry32, pick, pickWeighted, USER_AGENTS, uuidFrom as uuid } from "./seed-events.mjs";
 
 const SECOND = 1000;
 /** Per request: generous, since locally a nightly run or an import shares the one workerd process with /e. */
 const REQUEST_TIMEOUT_MS = 60_000;
 /** Mean sessions a minute at an average hour with --rate 1. */
 export const SESSIONS_PER_MINUTE = 12;
-/** The demo store's hour-of-day weights (scripts/demo-store.mjs): quiet at night, busiest in the evening. */
-const HOURS = [0.55, 0.3, 0.18, 0.12, 0.12, 0.2, 0.45, 0.85, 1.15, 1.35, 1.45, 1.55, 1.75, 1.7, 1.5, 1.4, 1.45, 1.65, 1.95, 2.25, 2.35, 2.05, 1.55, 0.95];
 const MEAN_HOUR = HOURS.reduce((s, x) => s + x, 0) / HOURS.length;
 
 /** Desktop browsers beside seed-events' mix (which has Chrome on Windows, Safari on macOS, Firefox on Linux, mobile). */
@@ -59,23 +58,7 @@ const CHANNELS = [
 	{ channel: "affiliate", weight: 8, cr: 0.8, referrer: (r) => pick(r, ["https://www.fitblog.example/best-creatine", "https://gains-review.example/whey-test"]), query: () => "?utm_source=fitblog&utm_medium=affiliate&utm_campaign=partner" },
 ];
 
-const pick = (rng, list) => list[Math.floor(rng() * list.length)];
-function pickWeighted(rng, list, weight = (x) => x.weight) {
-	const total = list.reduce((s, x) => s + weight(x), 0);
-	let r = rng() * total;
-	for (const x of list) {
-		r -= weight(x);
-		if (r < 0) return x;
-	}
-	return list[list.length - 1];
-}
-const between = (rng, lo, hi) => lo + Math.floor(rng() * (hi - lo + 1));
 const hex = (rng, n) => Array.from({ length: n }, () => Math.floor(rng() * 16).toString(16)).join("");
-/** A UUID-v4-shaped id drawn from `rng` (what the tracker makes with crypto.randomUUID). */
-const uuid = (rng) => {
-	const h = hex(rng, 32);
-	return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${"89ab"[Math.floor(rng() * 4)]}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-};
 /** Euros as the API's decimal string ("29.90"), from minor units. */
 const decimal = (minor) => `${Math.trunc(minor / 100)}.${String(minor % 100).padStart(2, "0")}`;
 
@@ -113,7 +96,9 @@ export function planSession(rng, catalogue, customers, o) {
 		steps.push({ after, event: { id: uuid(rng), name, ts: 0, url, referrer: prev || null, props } });
 		prev = url;
 	};
-	const product = () => pickWeighted(rng, catalogue, (p) => 1 / (1 + catalogue.indexOf(p) * 0.15));
+	// Popularity falls with the catalogue's order (best sellers first).
+	const weighted = catalogue.map((p, i) => ({ p, weight: 1 / (1 + i * 0.15) }));
+	const product = () => pickWeighted(rng, weighted).p;
 	const productUrl = (p, q = "") => `${shop}?view=${encodeURIComponent(p.sku)}${q ? `&${q.slice(1)}` : ""}`;
 
 	const query = channel.query(rng);

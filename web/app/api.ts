@@ -239,35 +239,53 @@ export function apiUrl(path: string, query: Record<string, string | undefined | 
 	return `/api/v1${path}${s ? `?${s}` : ""}`;
 }
 
+/**
+ * The API's error answer (`{error, message, fields?}`) as an HttpError; with `withFields`, the fields it
+ * names are appended to the message ("… (period: must be …)"), for forms that show it to the reader.
+ */
+export async function httpErrorOf(res: Response, withFields = false): Promise<HttpError> {
+	let code = String(res.status);
+	let message = res.statusText || `HTTP ${res.status}`;
+	try {
+		const body = (await res.json()) as { error?: string; message?: string; fields?: { field: string; message: string }[] };
+		code = body.error ?? code;
+		message = body.message ?? message;
+		const fields = withFields ? (body.fields ?? []).map((f) => `${f.field}: ${f.message}`).join("; ") : "";
+		if (fields) message = `${message} (${fields})`;
+	} catch {
+		// not JSON: keep the status text
+	}
+	if (res.status === 401) for (const fn of unauthorized) fn();
+	return new HttpError(res.status, code, message);
+}
+
 /** GET a JSON API path; throws HttpError on a non-2xx answer. */
 export async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
 	const res = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin", signal });
-	if (!res.ok) {
-		let code = String(res.status);
-		let message = res.statusText || `HTTP ${res.status}`;
-		try {
-			const body = (await res.json()) as { error?: string; message?: string };
-			code = body.error ?? code;
-			message = body.message ?? message;
-		} catch {
-			// not JSON: keep the status text
-		}
-		if (res.status === 401) for (const fn of unauthorized) fn();
-		throw new HttpError(res.status, code, message);
-	}
+	if (!res.ok) throw await httpErrorOf(res);
 	return (await res.json()) as T;
 }
 
-export async function postJson<T>(url: string, body?: unknown): Promise<T> {
+/** GET an API path as text (e.g. a report's HTML); throws HttpError naming the fields the API names. */
+export async function getText(url: string, accept: string): Promise<string> {
+	const res = await fetch(url, { headers: { Accept: accept }, credentials: "same-origin" });
+	if (!res.ok) throw await httpErrorOf(res, true);
+	return res.text();
+}
+
+/** A JSON write (POST, PUT, DELETE); throws HttpError with the API's message and the fields it names. */
+export async function sendJson<T>(method: "POST" | "PUT" | "PATCH" | "DELETE", url: string, body?: unknown): Promise<T> {
 	const res = await fetch(url, {
-		method: "POST",
+		method,
 		headers: { Accept: "application/json", ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
 		body: body === undefined ? undefined : JSON.stringify(body),
 		credentials: "same-origin",
 	});
-	if (!res.ok) throw new HttpError(res.status, String(res.status), res.statusText);
+	if (!res.ok) throw await httpErrorOf(res, true);
 	return (await res.json()) as T;
 }
+
+export const postJson = <T>(url: string, body?: unknown): Promise<T> => sendJson<T>("POST", url, body);
 
 export interface Loadable<T> {
 	data: T | null;

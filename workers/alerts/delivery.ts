@@ -17,31 +17,23 @@
  * crash between the receiver's 2xx and the row update sends again, with the same delivery id.
  *
  * Scheduled reports use the same queue, transports and retry policy: a `{type: "report", subscription_id,
- * period}` message is one `report_sends` row, attempted by workers/reports/deliver.ts (which imports the
- * transports below; the two modules refer to each other only inside functions).
+ * period}` message is one `report_sends` row, attempted by workers/reports/deliver.ts. The transports and
+ * retry policy both use are in transport.ts, so reports/deliver.ts does not import this module.
  */
-import { EmailMessage } from "cloudflare:email";
 import { z } from "zod";
-import { signWebhook } from "../commerce/webhooks";
 import { backoffSeconds } from "../pipeline/consumer";
 import { attemptReportSend } from "../reports/deliver";
-import { alertEventSchema, emailContent, emailMime, slackMessage, type EmailParts } from "./notify";
+import { alertEventSchema, emailContent, slackMessage } from "./notify";
 import { storedChannelSchema, type Channel } from "./rules";
+import { maxAttempts, postJson, reportMessageSchema, retryBase, sendEmail, STALLED_AFTER_MS, webhookHeaders, type SendResult } from "./transport";
 
 export const ALERT_DELIVERY_QUEUE = "b2g-alert-deliveries";
 /** A consumer holds a delivery this long; a crashed attempt can be retried after it. */
 export const LEASE_MS = 60_000;
-/** Pending deliveries untouched this long lost their message: the cron queues them again. */
-export const STALLED_AFTER_MS = 15 * 60_000;
-const TIMEOUT_MS = 10_000;
-const DEFAULT_MAX_ATTEMPTS = 10;
 
 const alertMessageSchema = z.object({ delivery: z.string().min(1).max(300) });
-/** One scheduled report send: the `report_sends` row (subscription_id, period). */
-const reportMessageSchema = z.object({ type: z.literal("report"), subscription_id: z.string().min(1).max(100), period: z.string().min(1).max(20) });
 const deliveryMessageSchema = z.union([alertMessageSchema, reportMessageSchema]);
 export type DeliveryMessage = z.infer<typeof alertMessageSchema>;
-export type ReportSendMessage = z.infer<typeof reportMessageSchema>;
 
 /** Puts delivery ids on the queue (100 per send). A failure is logged: the rows stay pending and the cron re-queues them. */
 export async function enqueueDeliveries(env: Env, ids: string[]): Promise<void> {
@@ -54,60 +46,11 @@ export async function enqueueDeliveries(env: Env, ids: string[]): Promise<void> 
 	}
 }
 
-export function maxAttempts(env: Env): number {
-	const n = Number(env.ALERT_DELIVERY_MAX_ATTEMPTS);
-	return Number.isInteger(n) && n >= 1 ? n : DEFAULT_MAX_ATTEMPTS;
-}
-
-export function retryBase(env: Env): number {
-	const base = Number(env.RETRY_BASE_SECONDS);
-	return Number.isFinite(base) ? base : 2;
-}
-
-/** The outcome of one send: ok, or an error to record (and the HTTP status, if any). */
-export type SendResult = { ok: true; status: number | null; providerId: string | null } | { ok: false; status: number | null; error: string };
-
-export async function postJson(url: string, body: string, headers: Record<string, string>): Promise<SendResult> {
-	let res: Response;
-	try {
-		// Redirects are not followed: a receiver that moved must be reconfigured, not silently chased.
-		res = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json", "User-Agent": "Brain2Gain-Alerts/1", ...headers }, body, redirect: "manual", signal: AbortSignal.timeout(TIMEOUT_MS) });
-	} catch (err) {
-		return { ok: false, status: null, error: `request failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500) };
-	}
-	const text = (await res.text().catch(() => "")).slice(0, 200);
-	if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status, providerId: null };
-	return { ok: false, status: res.status, error: `HTTP ${res.status}${text ? `: ${text}` : ""}` };
-}
-
-/** Headers of a signed webhook delivery (`sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`); `event` is an alert event or a report's. */
-export async function webhookHeaders(secret: string, deliveryId: string, event: { type: string; site: string }, body: string, nowMs: number): Promise<Record<string, string>> {
-	const timestamp = Math.floor(nowMs / 1000);
-	return {
-		"X-B2G-Delivery": deliveryId,
-		"X-B2G-Event": event.type,
-		"X-B2G-Site": event.site,
-		"X-B2G-Timestamp": String(timestamp),
-		"X-B2G-Signature": await signWebhook(secret, timestamp, body),
-	};
-}
-
 async function send(env: Env, deliveryId: string, channel: Channel, payload: string, now: number): Promise<SendResult> {
 	const event = alertEventSchema.parse(JSON.parse(payload));
 	if (channel.type === "webhook") return postJson(channel.url, payload, await webhookHeaders(channel.secret, deliveryId, event, payload, now));
 	if (channel.type === "slack") return postJson(channel.url, JSON.stringify(slackMessage(event)), {});
 	return sendEmail(env, { to: channel.to, ...emailContent(event), id: deliveryId, date: new Date(now) });
-}
-
-/** One email through the `ALERT_EMAIL` send_email binding, from ALERT_EMAIL_FROM. */
-export async function sendEmail(env: Env, parts: Omit<EmailParts, "from">): Promise<SendResult> {
-	const from = env.ALERT_EMAIL_FROM;
-	try {
-		const sent = await env.ALERT_EMAIL.send(new EmailMessage(from, parts.to, emailMime({ ...parts, from })));
-		return { ok: true, status: null, providerId: sent.messageId };
-	} catch (err) {
-		return { ok: false, status: null, error: `send_email failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500) };
-	}
 }
 
 const claimedRowSchema = z.object({ id: z.string(), channel: z.string(), payload: z.string(), attempts: z.number().int() });

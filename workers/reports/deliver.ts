@@ -22,7 +22,7 @@
 import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { z } from "zod";
-import { maxAttempts, postJson, retryBase, sendEmail, STALLED_AFTER_MS, webhookHeaders, type ReportSendMessage, type SendResult } from "../alerts/delivery";
+import { maxAttempts, postJson, retryBase, sendEmail, STALLED_AFTER_MS, webhookHeaders, type ReportSendMessage, type SendResult } from "../alerts/transport";
 import { formatValue } from "../alerts/notify";
 import { reportSends, reportSubscriptions } from "../db/report-subscriptions";
 import { sites } from "../db/schema";

@@ -6,7 +6,7 @@
  * included (…/{id}/sends).
  */
 import { useEffect, useState } from "preact/hooks";
-import { apiUrl, HttpError, useJson } from "../api";
+import { apiUrl, getText, sendJson, useJson } from "../api";
 import { useApp } from "../state";
 import { DataTable, Panel } from "../ui";
 
@@ -65,33 +65,6 @@ interface Subscription {
 	last_send: Send | null;
 }
 
-/** An API call that is not a plain GET; throws HttpError with the API's message and the fields it names. */
-async function send<T>(method: string, url: string, body?: unknown): Promise<T> {
-	const res = await fetch(url, {
-		method,
-		headers: { Accept: "application/json", ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
-		body: body === undefined ? undefined : JSON.stringify(body),
-		credentials: "same-origin",
-	});
-	const answer = (await res.json().catch(() => ({}))) as { error?: string; message?: string; fields?: { field: string; message: string }[] };
-	if (!res.ok) {
-		const fields = (answer.fields ?? []).map((f) => `${f.field}: ${f.message}`).join("; ");
-		throw new HttpError(res.status, answer.error ?? String(res.status), `${answer.message ?? res.statusText}${fields ? ` (${fields})` : ""}`);
-	}
-	return answer as T;
-}
-
-/** The report's HTML as text (for the sandboxed preview). */
-async function getHtml(url: string): Promise<string> {
-	const res = await fetch(url, { headers: { Accept: "text/html" }, credentials: "same-origin" });
-	if (!res.ok) {
-		const body = (await res.json().catch(() => ({}))) as { message?: string; fields?: { field: string; message: string }[] };
-		const fields = (body.fields ?? []).map((f) => `${f.field}: ${f.message}`).join("; ");
-		throw new HttpError(res.status, String(res.status), `${body.message ?? res.statusText}${fields ? ` (${fields})` : ""}`);
-	}
-	return res.text();
-}
-
 const pad = (n: number) => String(n).padStart(2, "0");
 /** The latest complete period of a kind, in UTC terms good enough for a default (the API checks it). */
 function defaultPeriod(kind: Kind, now = new Date()): string {
@@ -140,7 +113,7 @@ function RenderPanel({ site, onPreview }: { site: string; onPreview: (p: { title
 		setBusy(true);
 		setError(null);
 		try {
-			const html = await getHtml(query("html"));
+			const html = await getText(query("html"), "text/html");
 			onPreview({
 				title: `${kindLabel(kind)} ${kind === "product" ? `${sku} ` : ""}${period}`,
 				html,
@@ -236,7 +209,7 @@ function ArchivePanel({ site, timezone, version, onPreview }: { site: string; ti
 	const open = async (r: ArchivedReport) => {
 		setError(null);
 		try {
-			const html = await getHtml(apiUrl("/reports/archive", { site, key: r.key, format: "html" }));
+			const html = await getText(apiUrl("/reports/archive", { site, key: r.key, format: "html" }), "text/html");
 			onPreview({ title: r.title, html, links: [{ label: "HTML", href: apiUrl("/reports/archive", { site, key: r.key, format: "html" }) }, { label: "JSON", href: apiUrl("/reports/archive", { site, key: r.key }) }] });
 		} catch (err) {
 			setError(err instanceof Error ? err.message : String(err));
@@ -292,7 +265,7 @@ function SubscriptionsPanel({ site, timezone }: { site: string; timezone: string
 	const remove = async (s: Subscription) => {
 		setError(null);
 		try {
-			await send("DELETE", apiUrl(`/reports/subscriptions/${s.id}`, { site }));
+			await sendJson("DELETE", apiUrl(`/reports/subscriptions/${s.id}`, { site }));
 			setReload((n) => n + 1);
 		} catch (err) {
 			setError(err instanceof Error ? err.message : String(err));
@@ -301,7 +274,7 @@ function SubscriptionsPanel({ site, timezone }: { site: string; timezone: string
 	const toggle = async (s: Subscription) => {
 		setError(null);
 		try {
-			await send("PUT", apiUrl(`/reports/subscriptions/${s.id}`, { site }), { enabled: !s.enabled });
+			await sendJson("PUT", apiUrl(`/reports/subscriptions/${s.id}`, { site }), { enabled: !s.enabled });
 			setReload((n) => n + 1);
 		} catch (err) {
 			setError(err instanceof Error ? err.message : String(err));
@@ -433,7 +406,7 @@ function NewSubscription({ site, timezone, onCreated }: { site: string; timezone
 				...(channel === "email" ? { recipients: recipients.split(/[\s,;]+/).filter(Boolean) } : { url }),
 				...(channel === "webhook" ? { secret } : {}),
 			};
-			const created = await send<Subscription>("POST", apiUrl("/reports/subscriptions", { site }), body);
+			const created = await sendJson<Subscription>("POST", apiUrl("/reports/subscriptions", { site }), body);
 			setMessage({ ok: true, text: `Subscribed: ${kindLabel(created.kind)}, ${cadenceText(created)}; first send ${when(created.next_send_at, created.timezone)} for ${created.next_period ?? "–"}.` });
 			onCreated();
 		} catch (err) {
