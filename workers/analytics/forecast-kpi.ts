@@ -5,6 +5,7 @@
  * `GET /api/v1/forecast` (on demand) and by the nightly run (revenue by month and by day, registered).
  */
 import { addDays, addMonths, bucketLabel, bucketStart, daysBetween, localDay, type Grain } from "../metrics/calendar";
+import { sha256Hex } from "../lib/http";
 import { runKpiQuery, type QuerySite } from "../metrics/query";
 import { chooseModel, fitAndForecast, minimumHistory, modelLabel, type BacktestResult, type ForecastModel } from "./forecast";
 
@@ -81,6 +82,23 @@ export async function kpiHistory(db: D1Database, site: QuerySite, metric: string
 	const first = series.findIndex((p) => p.value !== null && p.value !== 0);
 	const history = (first < 0 ? [] : series.slice(first)).map((p) => ({ period: p.period, from: p.from, value: p.value ?? 0 }));
 	return { unit: kpi?.unit ?? "", history };
+}
+
+/** How long a served forecast is kept in the edge cache: its key is the history itself, so it is never stale. */
+const FORECAST_CACHE_SECONDS = 86_400;
+
+/**
+ * forecastSeries for the APIs, through the edge cache: the same history and horizon give the same fit
+ * (the fits are deterministic), so the second to ask for it today gets it without the backtest and fit
+ * (a second or two of CPU on a daily series). Refusals (RangeError) are not cached.
+ */
+export async function servedForecast(metric: string, grain: ForecastGrain, unit: string, history: KpiForecast["history"], horizon: number): Promise<KpiForecast> {
+	const key = new Request(`https://forecast-cache.invalid/${await sha256Hex(JSON.stringify({ metric, grain, unit, history, horizon }))}`);
+	const hit = await caches.default.match(key);
+	if (hit) return (await hit.json()) as KpiForecast;
+	const f = forecastSeries(metric, grain, unit, history, horizon);
+	await caches.default.put(key, new Response(JSON.stringify(f), { headers: { "Content-Type": "application/json", "Cache-Control": `max-age=${FORECAST_CACHE_SECONDS}` } }));
+	return f;
 }
 
 /** Chooses a model by backtest and forecasts `horizon` periods; RangeError when the history is too short for every candidate. */
@@ -169,7 +187,7 @@ export async function projectPeriod(db: D1Database, site: QuerySite, metric: (ty
 		unit = res.kpis[0]?.unit ?? "";
 	}
 	const h = await kpiHistory(db, site, metric, "day", now);
-	const f = forecastSeries(metric, "day", h.unit, h.history, daysLeft);
+	const f = await servedForecast(metric, "day", h.unit, h.history, daysLeft);
 	const t = f.total;
 	const rest = { mean: t.mean, se: t.se, lower80: t.lower80, upper80: t.upper80, lower95: t.lower95, upper95: t.upper95 };
 	return {

@@ -12,7 +12,7 @@ import { currencyDigits } from "../lib/money";
 import { apiErrors, intParam, json, openApiApp, secured, siteParam } from "../lib/openapi";
 import { isDay } from "../metrics/calendar";
 import { KPI_BY_ID, visibleTo, type Kpi } from "../metrics/catalog";
-import { forecastSeries, kpiHistory, PROJECTABLE, projectPeriod, shortestHistory, type ForecastGrain } from "./forecast-kpi";
+import { kpiHistory, servedForecast, PROJECTABLE, projectPeriod, shortestHistory, type ForecastGrain } from "./forecast-kpi";
 import { listModels } from "./registry";
 import { SEGMENT_NAMES, type SegmentName } from "./rfm";
 
@@ -361,7 +361,7 @@ export const predictions = openApiApp<AuthVars>()
 		if (horizon > MAX_HORIZON[grain]) throw new ApiError(400, "invalid_request", `a ${grain} forecast reaches at most ${MAX_HORIZON[grain]} periods`, [{ field: "horizon", message: `1–${MAX_HORIZON[grain]} for grain ${grain}` }]);
 		const { unit, history } = await kpiHistory(c.env.DB, site, q.metric, grain, Date.now());
 		try {
-			return c.json({ site: site.id, currency: site.currency, ...forecastSeries(q.metric, grain, unit, history, horizon) }, 200, { "Cache-Control": "private, max-age=300" });
+			return c.json({ site: site.id, currency: site.currency, ...(await servedForecast(q.metric, grain, unit, history, horizon)) }, 200, { "Cache-Control": "private, max-age=300" });
 		} catch (err) {
 			if (err instanceof RangeError && /needs at least/.test(err.message)) throw new ApiError(400, "insufficient_history", err.message, [{ field: "grain", message: err.message }]);
 			throw err;

@@ -52,3 +52,9 @@ export function utcDay(ms: number): string {
 
 export const SITE_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 export const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** Lower-case hex SHA-256 of a string (cache keys, ETags). */
+export async function sha256Hex(text: string): Promise<string> {
+	const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+	return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

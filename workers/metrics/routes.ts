@@ -9,7 +9,7 @@ import { requireAccountKey, requireKey, type AuthVars } from "../auth/middleware
 import { ROLES } from "../auth/roles";
 import { readJson } from "../lib/body";
 import { csvCell } from "../lib/csv";
-import { ApiError } from "../lib/http";
+import { ApiError, sha256Hex } from "../lib/http";
 import { apiErrors, json, jsonBody, oneOrMany, openApiApp, secured, siteParam } from "../lib/openapi";
 import { addDays, bucketLabel, bucketStart, daysBetween, GRAINS, isDay, localDay } from "./calendar";
 import { DIMS, KPI_BY_ID, KPIS, kpiDims, visibleTo, type Kpi } from "./catalog";
@@ -168,11 +168,6 @@ function withHeader(h: Headers, name: string, value: string): Headers {
 	const out = new Headers(h);
 	out.set(name, value);
 	return out;
-}
-
-async function sha256Hex(text: string): Promise<string> {
-	const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-	return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** One CSV row per KPI × group × period, plus a `total` row for each KPI × group. */
