@@ -87,11 +87,13 @@ function spawnGroup(file, argv, options, onSpawn) {
  * Runs a command to completion in its own process group, output captured. Resolves { stdout, stderr } on
  * exit code 0. Otherwise rejects with an Error whose message ends with the output, which is also in
  * `.output`, beside `.exitCode` / `.signal` (none of the three when the command could not be started).
- * `timeoutMs` (0: none) SIGKILLs the whole group; `onSpawn` as for spawnGroup().
+ * `timeoutMs` (0: none) SIGKILLs the whole group; `onSpawn` as for spawnGroup(); `input`, if given, is written to stdin.
  */
-export function runCaptured(file, argv, { env = CHILD_ENV, timeoutMs = 120_000, onSpawn, label = [basename(file), ...argv].join(" ") } = {}) {
+export function runCaptured(file, argv, { env = CHILD_ENV, timeoutMs = 120_000, onSpawn, input, label = [basename(file), ...argv].join(" ") } = {}) {
 	return new Promise((resolve, reject) => {
-		const child = spawnGroup(file, argv, { env, stdio: ["ignore", "pipe", "pipe"] }, onSpawn);
+		const child = spawnGroup(file, argv, { env, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] }, onSpawn);
+		// `input` goes to stdin (e.g. a secret for `wrangler secret put`, never on the command line).
+		if (input !== undefined) child.stdin.end(input);
 		let stdout = "";
 		let stderr = "";
 		child.stdout.on("data", (d) => (stdout += d));
@@ -116,8 +118,8 @@ export function runCaptured(file, argv, { env = CHILD_ENV, timeoutMs = 120_000, 
 }
 
 /** Runs a one-shot wrangler command (see runCaptured) under the pinned node with CHILD_ENV. */
-export function runWrangler(argv, { timeoutMs = 120_000, onSpawn } = {}) {
-	return runCaptured(WRANGLER_NODE, [WRANGLER_JS, ...argv], { timeoutMs, onSpawn, label: `wrangler ${argv.join(" ")}` });
+export function runWrangler(argv, { timeoutMs = 120_000, onSpawn, input } = {}) {
+	return runCaptured(WRANGLER_NODE, [WRANGLER_JS, ...argv], { timeoutMs, onSpawn, input, label: `wrangler ${argv.join(" ")}` });
 }
 
 /** Parses what `wrangler d1 execute --json` prints (tolerating anything before the JSON). */
