@@ -396,6 +396,9 @@ const ACQUISITION_GROWTH = 1.25;
  * @param {number} [options.orders] target order count (± a few %), default customers × 7.5
  * @param {number} [options.eventDays] web events for this many most recent days, 0–31 (default 28)
  * @param {number} options.asOf epoch ms; floored to its UTC midnight; nothing happens at or after it
+ * @param {number} [options.until] epoch ms in the window's last day (asOf − 1 day, asOf]: the moment the store
+ *   is generated "now" — nothing happens at or after it (default: asOf). The records before it do not depend
+ *   on it, so a later `until` on the same day only adds records and lifecycle steps.
  * @param {string} [options.origin] origin of the shop URLs in events (default http://localhost:8787)
  * @param {number} [options.messages] target number of campaign messages (default 2 per customer)
  */
@@ -415,6 +418,8 @@ export function generateStore(options) {
 	if (!Number.isFinite(options.asOf)) throw new TypeError("asOf must be epoch milliseconds");
 
 	const asOf = startOfUtcDay(options.asOf);
+	const until = options.until ?? asOf;
+	if (!Number.isFinite(until) || until <= asOf - DAY || until > asOf) throw new RangeError("until must be epoch ms in the last day before asOf");
 	const a = new Date(asOf);
 	const start = Date.UTC(a.getUTCFullYear(), a.getUTCMonth() - months, a.getUTCDate());
 	const cal = calendar(seed, start, asOf);
@@ -526,6 +531,10 @@ export function generateStore(options) {
 		}
 	}
 	drafts.sort((x, y) => x.t - y.t || x.ci - y.ci || (x.kind < y.kind ? -1 : x.kind > y.kind ? 1 : 0));
+	// `until`: everything is drawn as for the whole day, and what lies at or after `until` is cut off at the
+	// end (orders later today are not placed yet, people who sign up later do not exist yet, lifecycle steps
+	// ahead have not happened). Every array is in time order, so a cut is a tail: what came before keeps its
+	// ids and its random draws, whatever `until` is.
 
 	// Orders ──────────────────────────────────────────────────────────────────────────────────────
 	const brng = streamFor(seed, "baskets");
@@ -549,6 +558,7 @@ export function generateStore(options) {
 			// Subscribing later: the favourite (when it is a consumable) and often creatine with it.
 			const fav = p.favourite && bySku.get(p.favourite).consumable ? p.favourite : catalogue.bySeason[month](brng);
 			const more = chance(brng, 0.35) && catalogue.category.get(fav) !== "creatine" ? [catalogue.topOf.creatine] : [];
+			p.subscribedAt = d.t;
 			p.subscription = [fav, ...more].filter((sku) => bySku.get(sku).consumable);
 			if (!p.subscription.length) p.subscription = [catalogue.topOf.protein];
 			items = p.subscription.map((sku) => ({ sku, qty: 1 }));
@@ -564,6 +574,7 @@ export function generateStore(options) {
 		if (d.kind === "first" && p.subAtFirst) {
 			// The subscription: up to two consumables of the first basket (whey + creatine, typically).
 			const consumables = items.map((i) => i.sku).filter((sku) => bySku.get(sku).consumable);
+			p.subscribedAt = d.t;
 			p.subscription = consumables.length ? consumables.slice(0, 2) : [catalogue.topOf.protein];
 			items = mergeLines([...items, ...p.subscription.filter((s) => !items.some((i) => i.sku === s)).map((sku) => ({ sku, qty: 1 }))]);
 		}
@@ -599,7 +610,7 @@ export function generateStore(options) {
 			transit = between(lrng, transitMin, transitMax) + (chance(lrng, 0.06) ? between(lrng, 2, 6) : 0);
 			deliveredAt = startOfUtcDay(ship) + transit * DAY + between(lrng, 9 * 60, 19 * 60) * MINUTE;
 		}
-		const known = (t) => (t !== null && t < asOf ? t : null);
+		const known = (t) => (t !== null && t < until ? t : null);
 		const order = {
 			order_id: orderId,
 			customer_id: p.id,
@@ -643,7 +654,7 @@ export function generateStore(options) {
 				refund = { at: shippedAt + between(lrng, 8, 15) * DAY, amount: total, reason: pick(lrng, ["parcel lost in transit", "parcel damaged in transit"]), isReturn: false, status: "refunded" };
 			}
 		}
-		if (refund && refund.at < asOf) {
+		if (refund && refund.at < until) {
 			const rec = { refund_id: `RF-${orderId}`, order_id: orderId, created_at: iso(refund.at), amount: money(refund.amount), currency: "EUR", reason: refund.reason, is_return: Boolean(refund.isReturn) };
 			if (refund.sku) Object.assign(rec, { sku: refund.sku, qty: refund.qty });
 			refunds.push(rec);
@@ -657,6 +668,11 @@ export function generateStore(options) {
 		facts.push({ t: d.t, ci: d.ci, kind: d.kind, lines, subtotal, discount, shipping, tax, total, coupon, channel, shippedAt, deliveredAt, late, refund });
 	});
 
+	for (const p of people) {
+		// Neither a first order nor a subscription that starts at or after `until` has happened yet.
+		if (p.firstAt !== null && p.firstAt >= until) p.firstAt = null;
+		if (p.firstAt === null || !(p.subscribedAt < until)) p.fate = "none";
+	}
 	const active = people.filter((p) => p.fate === "active");
 	// MRR: each active subscription's basket (10 % off, VAT excluded) per 30 days.
 	const mrrCents = active.reduce((s, p) => s + Math.round((p.subscription.reduce((t, sku) => t + bySku.get(sku).price, 0) * 0.9 * 30 * DAY) / p.interval), 0);
@@ -681,11 +697,20 @@ export function generateStore(options) {
 
 	const tickets = [];
 	const surveys = [];
-	supportAndSurveys({ seed, asOf, people, orders, facts, tickets, surveys });
+	supportAndSurveys({ seed, asOf: until, people, orders, facts, tickets, surveys });
 	const spend = marketingSpend({ seed, cal, customerCount, acquisitionWeights });
-	const messages = campaignMessages({ seed, cal, asOf, start, people, target: messageTarget });
-	const { inventory, deliveries, stockouts } = stockAndDeliveries({ seed, cal, asOf, start, products, facts });
-	const events = eventDays > 0 ? webEvents({ seed, tag, asOf, eventDays, origin, people, orders, facts, products: bySku, catalogue }) : [];
+	// These take `until` as their "now": what happens at or after it is left out.
+	const messages = campaignMessages({ seed, cal, asOf: until, start, people, target: messageTarget });
+	const { inventory, deliveries, stockouts } = stockAndDeliveries({ seed, cal, asOf: until, start, products, facts });
+	const events = eventDays > 0 ? webEvents({ seed, tag, asOf, until, eventDays, origin, people, orders, facts, products: bySku, catalogue }) : [];
+
+	const placed = facts.findIndex((f) => f.t >= until);
+	if (placed >= 0) {
+		orders.length = placed;
+		facts.length = placed;
+	}
+	const signedUp = customers.findIndex((c) => c.created_at >= until);
+	if (signedUp >= 0) customers.length = signedUp;
 
 	const dropDates = dropDays.map(utcDay);
 	return {
@@ -694,7 +719,8 @@ export function generateStore(options) {
 			months,
 			asOf: iso(asOf),
 			start: iso(start),
-			customers: customerCount,
+			customers: customers.length,
+			until: iso(until),
 			ordersTarget: orderTarget,
 			eventDays,
 			eventsFrom: eventDays > 0 ? iso(asOf - eventDays * DAY) : null,
@@ -1027,14 +1053,14 @@ function stockAndDeliveries({ seed, cal, asOf, start, products, facts }) {
 				arrivals.set(arrivesDay, (arrivals.get(arrivesDay) ?? 0) + qty);
 			}
 			const daily = i >= cal.n - 28;
-			if (daily || new Date(t).getUTCDay() === 0) {
+			if ((daily || new Date(t).getUTCDay() === 0) && t + 23 * HOUR + 55 * MINUTE < asOf) {
 				inventory.push({ sku: p.sku, taken_at: iso(t + 23 * HOUR + 55 * MINUTE), stock, reorder_point: reorderPoint, lead_time_days: lead });
 			}
 			if (i === cal.n - 1 && stock === 0) stockouts++;
 		}
 	});
 	deliveryDrafts.sort((x, y) => x.ordered - y.ordered || (x.sku < y.sku ? -1 : 1));
-	const deliveries = deliveryDrafts.map((d, i) => {
+	const deliveries = deliveryDrafts.filter((d) => d.ordered < asOf).map((d, i) => {
 		const rec = { delivery_id: `PO-${String(i + 1).padStart(5, "0")}`, supplier_id: d.supplier, sku: d.sku, qty: d.qty, ordered_at: iso(d.ordered), promised_at: iso(d.promised) };
 		if (d.delivered < asOf) rec.delivered_at = iso(d.delivered);
 		return rec;
@@ -1067,7 +1093,7 @@ function arrival(rng, channel, campaigns) {
 const SEARCHES = ["whey", "creatine", "pre workout", "vegan protein", "vitamin d", "protein bar", "omega 3", "eaa", "shaker", "creatin", "isolate", "magnesium", "electrolytes", "mass gainer"];
 const SESSION_CHANNEL = [["organic_search", 30], ["paid_search", 18], ["social", 17], ["email", 9], ["affiliate", 6], ["direct", 20]];
 
-function webEvents({ seed, tag, asOf, eventDays, origin, people, orders, facts, products, catalogue }) {
+function webEvents({ seed, tag, asOf, until, eventDays, origin, people, orders, facts, products, catalogue }) {
 	const rng = streamFor(seed, "events");
 	const from = asOf - eventDays * DAY;
 	const shop = `${origin}/shop`;
@@ -1218,6 +1244,6 @@ function webEvents({ seed, tag, asOf, eventDays, origin, people, orders, facts, 
 			});
 		}
 	}
-	out.sort((x, y) => x.ts - y.ts || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
-	return out;
+	// Sessions under way at `until` keep only what already happened.
+	return out.filter((e) => e.ts < until).sort((x, y) => x.ts - y.ts || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
 }

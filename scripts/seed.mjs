@@ -13,9 +13,11 @@
  * The key needs the `ingest` and `read` scopes for the site (--key or env B2G_KEY; `npm start` passes
  * its own; make one with `npm run key -- create --site demo --scopes ingest,read`).
  *
- * Idempotent: every record has a natural id derived from the seed and sizes, and the store ends at the
- * UTC midnight that starts --as-of (default: today), so re-running the same command on the same UTC day
- * changes nothing (the upserts skip unchanged rows; events already stored are ignored). Loading a
+ * Idempotent: every record has a natural id derived from the seed and sizes. Without --as-of the store runs
+ * up to the moment of seeding (today is partial, as a live shop's is); re-running later the same UTC day
+ * adds what happened since and the lifecycle steps that became due (shipped, delivered, …), and changes
+ * nothing else (the upserts skip unchanged rows; events already stored are ignored). With --as-of it ends
+ * at that day's 00:00 UTC, and the same command always gives the same records. Loading a
  * different seed or size over an existing store mixes the two: start from an empty database for that.
  *
  * Web events are generated for the most recent --event-days days only (default 28, max 31): they are
@@ -233,15 +235,19 @@ export async function seedStore({
 } = {}) {
 	if (!dryRun && !key) throw new Error("an API key with the ingest and read scopes is needed: --key KEY or B2G_KEY=… (npm run key -- create --site demo --scopes ingest,read)");
 	const t0 = performance.now();
-	const midnight = asOfMidnight(asOf);
-	const store = generateStore({ seed, months, customers, orders, eventDays, asOf: midnight, origin });
+	// Without --as-of the store runs up to this moment (today is partial, as a live shop's is); with it, up to
+	// that day's midnight (reproducible whole days, for tests and benchmarks that pin a date).
+	const toNow = asOf === undefined || asOf === null || asOf === "";
+	const now = Date.now();
+	const midnight = toNow ? startOfUtcDay(now) + DAY : asOfMidnight(asOf);
+	const store = generateStore({ seed, months, customers, orders, eventDays, asOf: midnight, until: toNow ? now : midnight, origin });
 	const genMs = performance.now() - t0;
 	const m = store.meta;
 	const day = (ms) => new Date(ms).toISOString().slice(0, 10);
-	log(`demo store (seed ${seed}): ${months} months ${day(m.start)} … ${day(midnight - DAY)} (ends before ${day(midnight)} 00:00 UTC), generated in ${secs(genMs)}`);
+	log(`demo store (seed ${seed}): ${months} months ${day(m.start)} … ${toNow ? `now (${m.until.slice(0, 16).replace("T", " ")} UTC)` : `${day(midnight - DAY)} (ends before ${day(midnight)} 00:00 UTC)`}, generated in ${secs(genMs)}`);
 	log(`  ${ENTITY_ORDER.filter((e) => store[e].length).map((e) => `${e} ${fmt(store[e].length)}`).join(", ")}`);
 	log(`  injected revenue drop: ${m.drop.dates.join(", ")} — ${m.drop.note}`);
-	log(`  web events: the last ${eventDays} days only (${m.eventsFrom ? `${day(m.eventsFrom)} … ${day(midnight - DAY)}` : "none"}): a converting session per order, ~2 abandoned carts and ~6 browse-only visits per purchase`);
+	log(`  web events: the last ${eventDays} days only (${m.eventsFrom ? `${day(m.eventsFrom)} … ${toNow ? "now" : day(midnight - DAY)}` : "none"}): a converting session per order, ~2 abandoned carts and ~6 browse-only visits per purchase`);
 	log(`  subscriptions: ${fmt(m.subscriptions.active)} active, ${fmt(m.subscriptions.cancelled)} cancelled, ${fmt(m.subscriptions.paused)} paused; MRR €${m.subscriptions.mrr}; ${m.stockoutsNow} SKU(s) out of stock at the end`);
 	if (dryRun) return { store, genMs, load: null, pipeline: null, totalMs: performance.now() - t0 };
 
@@ -275,14 +281,15 @@ Loads a deterministic demo store into a running stack (npm start) through the bu
   --orders N          target order count (default customers × ${DEFAULTS.ordersPerCustomer})
   --event-days N      web events for the most recent N days only, 0–31 (default ${DEFAULTS.eventDays}):
                       events are the slowest rows to load (D1 + R2 each), so older orders have no page views
-  --as-of YYYY-MM-DD  the store ends at that day's 00:00 UTC (default: today); same day = same records
+  --as-of YYYY-MM-DD  the store ends at that day's 00:00 UTC (same command = same records); default: it runs
+                      up to now
   --origin URL        shop origin in event URLs (default: --url)
   --concurrency N     imports at a time (default 2)
   --only a,b          load only these entities (${ENTITY_ORDER.join(", ")})
   --dry-run           generate and summarise, load nothing
 
-Re-running with the same options on the same UTC day changes nothing. A 3-day revenue drop (~45 % fewer
-orders) is injected 35–33 days before --as-of; the run prints its dates.`;
+Re-running with the same options adds only what happened since. A 3-day revenue drop (~45 % fewer
+orders) is injected 35–33 days before --as-of (34–32 days before today without it); the run prints its dates.`;
 
 function parseArgs(argv) {
 	const opts = { key: process.env.B2G_KEY ?? "" };

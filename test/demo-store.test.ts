@@ -216,6 +216,62 @@ describe("demo store generator", () => {
 	});
 });
 
+describe("demo store up to a moment (npm start seeds to now)", () => {
+	/** 14:17 UTC on the window's last day: that day is partial, as a live shop's today is. */
+	const until = AS_OF - DAY + 14 * 3_600_000 + 17 * 60_000;
+	const partial = gen({ ...SMALL, until });
+	const later = gen({ ...SMALL, until: AS_OF - 60_000 });
+	const times = (store: Store) => {
+		const out: [string, number][] = [];
+		for (const entity of ENTITY_ORDER)
+			for (const r of records(store, entity))
+				for (const [k, v] of Object.entries(r)) if ((k.endsWith("_at") || k === "ts") && k !== "promised_at" && v !== undefined && v !== null) out.push([`${entity}.${k}`, typeof v === "number" ? v : Date.parse(String(v))]);
+		return out;
+	};
+
+	it("holds nothing at or after `until`, and the last day up to it", () => {
+		const all = times(partial);
+		expect(all.length).toBeGreaterThan(10_000);
+		expect(all.filter(([, t]) => !(t < until))).toEqual([]);
+		const lastDay = (t: number) => t >= AS_OF - DAY;
+		expect(partial.orders.filter((o) => lastDay(Number(o.placed_at))).length).toBeGreaterThan(0);
+		expect(partial.events.filter((e) => lastDay(e.ts)).length).toBeGreaterThan(0);
+		// The later moment has more of that day, never less.
+		expect(later.orders.length).toBeGreaterThan(partial.orders.length);
+		expect(later.events.length).toBeGreaterThan(partial.events.length);
+	});
+
+	it("what happened before `until` does not depend on it (a re-seed later the same day only adds)", () => {
+		const byId = new Map(later.orders.map((o) => [o.order_id, o]));
+		for (const o of partial.orders) {
+			const same = byId.get(o.order_id);
+			expect(same, o.order_id).toBeDefined();
+			expect([same!.customer_id, same!.placed_at, same!.total, same!.items]).toEqual([o.customer_id, o.placed_at, o.total, o.items]);
+		}
+		const laterEvents = new Map(later.events.map((e) => [e.id, e]));
+		for (const e of partial.events) expect(laterEvents.get(e.id)).toEqual(e);
+		expect(later.customers.slice(0, partial.customers.length)).toEqual(partial.customers.map((c) => later.customers.find((x) => x.customer_id === c.customer_id)));
+	});
+
+	it("refers only to customers and orders that exist by `until`", () => {
+		const customers = new Set(partial.customers.map((c) => c.customer_id));
+		const orders = new Set(partial.orders.map((o) => o.order_id));
+		for (const entity of ["orders", "tickets", "surveys", "messages", "events"]) {
+			for (const r of records(partial, entity)) if (r.customer_id !== undefined) expect(customers.has(String(r.customer_id)), `${entity} → ${r.customer_id}`).toBe(true);
+		}
+		for (const entity of ["refunds", "tickets", "surveys"]) {
+			for (const r of records(partial, entity)) if (r.order_id !== undefined) expect(orders.has(String(r.order_id)), `${entity} → ${r.order_id}`).toBe(true);
+		}
+		for (const c of partial.customers) if (c.subscription_status !== "none") expect(partial.orders.some((o) => o.customer_id === c.customer_id && o.is_subscription), c.customer_id).toBe(true);
+	});
+
+	it("until = asOf is the whole-day store, and until is checked", () => {
+		expect(gen({ ...SMALL, until: AS_OF })).toEqual(gen(SMALL));
+		expect(() => gen({ ...SMALL, until: AS_OF + 1 })).toThrow(/until/);
+		expect(() => gen({ ...SMALL, until: AS_OF - DAY })).toThrow(/until/);
+	});
+});
+
 describe("demo store loader", () => {
 	it("loads a tiny store through the import API, and a second load changes nothing", async () => {
 		// Far in the past, so that its event days are shared with no other test.
