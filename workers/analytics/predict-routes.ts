@@ -342,10 +342,16 @@ export const predictions = openApiApp<AuthVars>()
 		}
 		const kind: "customer" | "product" = q.customer !== undefined ? "customer" : "product";
 		const subject = (q.customer ?? q.product) as string;
-		const asOf = await predictionDay(c.env.DB, site.id, "recommendations", q.as_of);
-		const row = await c.env.DB.prepare("SELECT items, model_version FROM recommendations WHERE site = ? AND as_of = ? AND kind = ? AND subject = ?")
-			.bind(site.id, asOf, kind, subject)
-			.first<{ items: string; model_version: number }>();
+		// One round trip on the hot path: the run's day and the subject's row together (predictionDay's
+		// query, joined to the row); only a miss pays a second query to say which of the two is missing.
+		const row = await c.env.DB.prepare(
+			`WITH run AS (SELECT MAX(r.as_of) AS d FROM analytics_runs r WHERE r.site = ?1 AND r.status = 'complete' AND (?2 IS NULL OR r.as_of = ?2)
+				AND EXISTS (SELECT 1 FROM recommendations t WHERE t.site = r.site AND t.as_of = r.as_of))
+			SELECT run.d AS as_of, t.items, t.model_version FROM run JOIN recommendations t ON t.site = ?1 AND t.as_of = run.d AND t.kind = ?3 AND t.subject = ?4`,
+		)
+			.bind(site.id, q.as_of ?? null, kind, subject)
+			.first<{ as_of: string; items: string; model_version: number }>();
+		const asOf = row?.as_of ?? (await predictionDay(c.env.DB, site.id, "recommendations", q.as_of));
 		if (!row) throw new ApiError(404, "not_found", `no recommendations for ${kind} '${subject}' in the run of ${asOf}`, [{ field: kind, message: `unknown ${kind}, or nothing to recommend` }]);
 		const items = z.array(RecItem).parse(JSON.parse(row.items)).slice(0, q.k ?? 10);
 		return c.json({ site: site.id, as_of: asOf, kind, subject, model_version: row.model_version, items }, 200, { "Cache-Control": "private, max-age=300" });
