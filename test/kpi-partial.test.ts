@@ -175,3 +175,19 @@ describe("the KPI API answers with the flags and lets a caller ask for every KPI
 		expect(Object.keys(doc.components.schemas.KpiResponse?.properties ?? {})).toEqual(expect.arrayContaining(["as_of", "partial", "compare_until"]));
 	});
 });
+
+describe("no input is null with a reason, not 0 % or 100 %", () => {
+	it("web ratios on a day with orders but no web sessions", async () => {
+		// Site pu's 03-09 has three orders and no event at all; 03-08 has two sessions and no purchase event.
+		const r = await runKpiQuery(env.DB, UTC_SITE, { ids: ["conversion_rate", "cart_abandonment", "revenue_per_visitor", "sessions"], from: "2026-03-08", to: "2026-03-09", grain: "day", now: T("2026-03-10T12:00:00Z") });
+		const day = (id: string, d: string) => kpi(r, id).series.find((p) => p.period === d) as { value: number | null; reason?: string };
+		expect(day("conversion_rate", "2026-03-09")).toMatchObject({ value: null, reason: expect.stringMatching(/no web sessions/) });
+		expect(day("revenue_per_visitor", "2026-03-09")).toMatchObject({ value: null, reason: expect.stringMatching(/no web sessions/) });
+		expect(day("cart_abandonment", "2026-03-09")).toMatchObject({ value: null, reason: expect.stringMatching(/no web sessions/) });
+		// 03-08: two sessions, none with a cart: a different reason; conversion is a true 0 %.
+		expect(day("cart_abandonment", "2026-03-08")).toMatchObject({ value: null, reason: "no sessions with an add to cart in the period" });
+		expect(day("conversion_rate", "2026-03-08").value).toBe(0);
+		expect(day("sessions", "2026-03-08").value).toBe(2);
+	});
+});
+

@@ -146,6 +146,10 @@ const grossMarginPct = (v: Required<Values>) => pct(v.costed_revenue - v.cogs, v
 const monthlyChurn = (v: Required<Values>, p: PeriodContext) => (v.active_customers === 0 ? null : v.lapsed_customers / v.active_customers / months(p));
 const STRATEGIC = ["admin", "executive", "analyst"] as const;
 const NO_SPEND = "no marketing spend recorded for the period (PUT /api/v1/spend)";
+/** A web ratio without sessions has no input, not a 0 % or 100 % rate: the tracker recorded nothing then. */
+const NO_WEB = "no web sessions recorded in the period (no tracker or imported event data)";
+/** Why a session-based ratio is null: no web data at all, or none of the sessions reached the denominator's step. */
+const webWhy = (step: string) => (v: Required<Values>) => (v.sessions === 0 ? NO_WEB : `no sessions ${step} in the period`);
 
 function median(sorted: number[]): number | null {
 	if (!sorted.length) return null;
@@ -296,6 +300,7 @@ export const KPIS: readonly Kpi[] = [
 		id: "revenue_per_visitor", name: "Revenue per visitor", area: "financial", unit: "currency", good: "up", measures: ["revenue", "visitors"],
 		description: "Revenue divided by web visitors (a visitor counts once per day).", formula: "revenue ÷ visitors",
 		compute: (v, p) => moneyRatio(v.revenue, v.visitors, p),
+		why: (v) => (v.visitors === 0 ? NO_WEB : null),
 	}),
 	// ── conversion ──
 	K({
@@ -315,38 +320,45 @@ export const KPIS: readonly Kpi[] = [
 		id: "conversion_rate", name: "Conversion rate", area: "conversion", unit: "percent", good: "up", measures: ["purchase_sessions", "sessions"],
 		description: "Share of web sessions with a purchase.", formula: "sessions with a purchase ÷ sessions × 100",
 		compute: (v) => pct(v.purchase_sessions, v.sessions),
+		why: (v) => (v.sessions === 0 ? NO_WEB : null),
 	}),
 	K({
-		id: "cart_abandonment", name: "Cart abandonment rate", area: "conversion", unit: "percent", good: "down", measures: ["cart_sessions", "cart_purchase_sessions"],
+		id: "cart_abandonment", name: "Cart abandonment rate", area: "conversion", unit: "percent", good: "down", measures: ["cart_sessions", "cart_purchase_sessions", "sessions"],
 		description: "Share of sessions that added to cart without purchasing.", formula: "(cart sessions − cart sessions with a purchase) ÷ cart sessions × 100",
 		compute: (v) => pct(v.cart_sessions - v.cart_purchase_sessions, v.cart_sessions),
+		why: webWhy("with an add to cart"),
 	}),
 	K({
-		id: "checkout_completion", name: "Checkout completion rate", area: "conversion", unit: "percent", good: "up", measures: ["checkout_sessions", "checkout_purchase_sessions"],
+		id: "checkout_completion", name: "Checkout completion rate", area: "conversion", unit: "percent", good: "up", measures: ["checkout_sessions", "checkout_purchase_sessions", "sessions"],
 		description: "Share of sessions that began checkout and purchased.", formula: "checkout sessions with a purchase ÷ checkout sessions × 100",
 		compute: (v) => pct(v.checkout_purchase_sessions, v.checkout_sessions),
+		why: webWhy("that began checkout"),
 	}),
 	K({
-		id: "product_page_conversion", name: "Product page conversion", area: "conversion", unit: "percent", good: "up", measures: ["product_view_sessions", "product_purchase_sessions"],
+		id: "product_page_conversion", name: "Product page conversion", area: "conversion", unit: "percent", good: "up", measures: ["product_view_sessions", "product_purchase_sessions", "sessions"],
 		description: "Share of sessions viewing a product that bought that product (by product or category: per product viewed).",
 		formula: "sessions that viewed and bought the product ÷ sessions that viewed it × 100",
 		compute: (v) => pct(v.product_purchase_sessions, v.product_view_sessions),
+		why: webWhy("with a product view"),
 	}),
 	K({
-		id: "funnel_view_to_cart", name: "Funnel: product view → cart", area: "conversion", unit: "percent", good: "up", measures: ["view_sessions", "cart_sessions"],
+		id: "funnel_view_to_cart", name: "Funnel: product view → cart", area: "conversion", unit: "percent", good: "up", measures: ["view_sessions", "cart_sessions", "sessions"],
 		description: "Sessions adding to cart per session viewing a product (steps within a session; ordered funnels with windows are in the funnels API).",
 		formula: "cart sessions ÷ product-view sessions × 100",
 		compute: (v) => pct(v.cart_sessions, v.view_sessions),
+		why: webWhy("with a product view"),
 	}),
 	K({
-		id: "funnel_cart_to_checkout", name: "Funnel: cart → checkout", area: "conversion", unit: "percent", good: "up", measures: ["cart_sessions", "checkout_sessions"],
+		id: "funnel_cart_to_checkout", name: "Funnel: cart → checkout", area: "conversion", unit: "percent", good: "up", measures: ["cart_sessions", "checkout_sessions", "sessions"],
 		description: "Sessions beginning checkout per session adding to cart.", formula: "checkout sessions ÷ cart sessions × 100",
 		compute: (v) => pct(v.checkout_sessions, v.cart_sessions),
+		why: webWhy("with an add to cart"),
 	}),
 	K({
-		id: "funnel_checkout_to_purchase", name: "Funnel: checkout → purchase", area: "conversion", unit: "percent", good: "up", measures: ["checkout_sessions", "purchase_sessions"],
+		id: "funnel_checkout_to_purchase", name: "Funnel: checkout → purchase", area: "conversion", unit: "percent", good: "up", measures: ["checkout_sessions", "purchase_sessions", "sessions"],
 		description: "Sessions purchasing per session beginning checkout.", formula: "purchase sessions ÷ checkout sessions × 100",
 		compute: (v) => pct(v.purchase_sessions, v.checkout_sessions),
+		why: webWhy("that began checkout"),
 	}),
 	K({
 		id: "cross_sell_rate", name: "Upsell / cross-sell rate", area: "conversion", unit: "percent", good: "up", measures: ["multi_sku_orders", "orders"],
