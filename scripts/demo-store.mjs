@@ -42,7 +42,7 @@
  * (a delivery, a refund, a survey answer) have not happened yet and are left out, so re-running on the
  * same UTC day produces the same records and re-loading changes nothing.
  */
-import { mulberry32 } from "./seed-events.mjs";
+import { mulberry32, USER_AGENTS } from "./seed-events.mjs";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -1103,14 +1103,31 @@ function webEvents({ seed, tag, asOf, until, eventDays, origin, people, orders, 
 		const p = products.get(sku);
 		return { sku, price: p.price / 100, currency: "EUR", name: p.name, category: p.category };
 	};
+	// Where a visitor browses from: a fixed device (User-Agent) per visitor and a country (the customer's own,
+	// else drawn by the shop's country mix), both hashed from the visitor id so that they use no draws of
+	// the event stream (the sessions themselves stay exactly as they were without them).
+	const countryOfCustomer = new Map(people.map((p) => [p.id, p.country]));
+	const uaWeights = USER_AGENTS.map((u) => u.weight);
+	const countryWeights = COUNTRIES.map((c) => c[1]);
+	const byHash = (weights, h) => {
+		let u = (h / 4294967296) * weights.reduce((a, b) => a + b, 0);
+		for (let i = 0; i < weights.length; i++) if ((u -= weights[i]) < 0) return i;
+		return weights.length - 1;
+	};
+	const whereFrom = (visitor, customer) => ({
+		user_agent: USER_AGENTS[byHash(uaWeights, fnv1a(`ua:${visitor}`))].ua,
+		country: (customer && countryOfCustomer.get(customer)) || COUNTRIES[byHash(countryWeights, fnv1a(`cc:${visitor}`))][0],
+	});
 	/** Emits a session's events (times relative to t0, ms), with ids `${tag}.${key}.${n}`. */
-	const session = (key, visitor, customer, t0, build) => {
+	const session = (key, visitor, customer, t0, build, { server = false } = {}) => {
 		let n = 0;
 		let t = t0;
 		let prev = null;
+		// A backend's event (a renewal charge) has no browser and no visitor location.
+		const where = server ? {} : whereFrom(visitor, customer);
 		const emit = (name, path, props, { referrer, at } = {}) => {
 			if (at !== undefined) t = at;
-			const e = { id: `${tag}.${key}.${n++}`, name, ts: Math.round(t), url: path.startsWith("http") ? path : `${shop}${path}`, referrer: referrer ?? prev ?? "", props, visitor_id: visitor };
+			const e = { id: `${tag}.${key}.${n++}`, name, ts: Math.round(t), url: path.startsWith("http") ? path : `${shop}${path}`, referrer: referrer ?? prev ?? "", props, visitor_id: visitor, ...where };
 			if (customer) e.customer_id = customer;
 			if (name === "page_view") prev = e.url;
 			out.push(e);
@@ -1135,7 +1152,7 @@ function webEvents({ seed, tag, asOf, until, eventDays, origin, people, orders, 
 		if (f.coupon) purchase.coupon = f.coupon;
 		if (f.kind === "subscription") {
 			// Renewals are charged by the shop's backend: one server-side purchase event, no browsing.
-			session(`o${o.order_id.slice(4)}`, c.visitor, c.id, f.t, (emit) => emit("purchase", "/account/subscription", { ...purchase, subscription: true }, { referrer: "" }));
+			session(`o${o.order_id.slice(4)}`, c.visitor, c.id, f.t, (emit) => emit("purchase", "/account/subscription", { ...purchase, subscription: true }, { referrer: "" }), { server: true });
 			return;
 		}
 		const { query, referrer } = arrival(rng, f.channel, campaigns);

@@ -107,6 +107,40 @@ describe("demo store generator", () => {
 		expect(problems.slice(0, 10)).toEqual([]);
 	});
 
+	it("gives visitors a realistic device, browser and country mix, one device per visitor", () => {
+		const ctx: WriteContext = { site: "demo", currency: "EUR", now: AS_OF };
+		const devices = new Map<string, number>();
+		const countries = new Map<string, number>();
+		const deviceOf = new Map<string, string>();
+		let browserless = 0;
+		for (const e of store.events) {
+			const res = importEventRecord(JSON.parse(JSON.stringify(e)), ctx);
+			if (!res.ok) throw new Error(JSON.stringify(res.error.issues));
+			const { device, browser, country, visitor } = res.event;
+			if (e.props.subscription === true) {
+				// A renewal is the shop backend's server-side event: no browser, no location.
+				expect([device, browser, country]).toEqual(["other", null, null]);
+				continue;
+			}
+			devices.set(device, (devices.get(device) ?? 0) + 1);
+			countries.set(String(country), (countries.get(String(country)) ?? 0) + 1);
+			if (browser === null) browserless++;
+			expect(deviceOf.get(visitor) ?? device, visitor).toBe(device);
+			deviceOf.set(visitor, device);
+		}
+		const n = [...devices.values()].reduce((a, b) => a + b, 0);
+		const share = (m: Map<string, number>, k: string) => (m.get(k) ?? 0) / n;
+		// USER_AGENTS weights: desktop 47 %, mobile 50 %, tablet 3 % of visitors.
+		expect(share(devices, "mobile")).toBeGreaterThan(0.35);
+		expect(share(devices, "desktop")).toBeGreaterThan(0.3);
+		expect(share(devices, "other")).toBe(0);
+		expect(browserless).toBe(0);
+		// The shop's country mix: Spain first (26 %), then Germany (20 %).
+		expect(share(countries, "ES")).toBeGreaterThan(0.15);
+		expect(share(countries, "DE")).toBeGreaterThan(0.1);
+		expect(countries.has("null")).toBe(false);
+	});
+
 	it("keeps totals and references consistent", () => {
 		const customers = new Map(store.customers.map((c) => [c.customer_id, c]));
 		const skus = new Set(store.products.map((p) => p.sku));

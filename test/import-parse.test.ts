@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { mulberry32 } from "../scripts/seed-events.mjs";
 import { ImportFormatError, parseRecords, readCsvHeader, type Format, type ParsedRow, type ParseOptions } from "../workers/import/parse";
+import { importEventRecord } from "../workers/import/events";
 
 const enc = new TextEncoder();
 const bytesOf = (data: string | Uint8Array) => (typeof data === "string" ? enc.encode(data) : data);
@@ -411,3 +412,28 @@ describe("readCsvHeader regression", () => {
 		expect(h).toEqual({ header: ["a", "b", "c"], end: 7, nextLine: 2 });
 	});
 });
+
+describe("event import lines: what the source tool recorded about the visit", () => {
+	const ctx = { site: "demo", currency: "EUR", now: Date.UTC(2026, 2, 1) };
+	const line = (extra: Record<string, unknown>) => ({ id: "e1", name: "page_view", ts: Date.UTC(2025, 5, 1), url: "https://shop.example/", visitor_id: "v1", ...extra });
+	const IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1";
+
+	it("derives device, browser and OS from user_agent as /e does, and keeps the country", () => {
+		const r = importEventRecord(line({ user_agent: IPHONE, country: "ES" }), ctx);
+		expect(r.ok && { device: r.event.device, browser: r.event.browser, os: r.event.os, country: r.event.country }).toEqual({ device: "mobile", browser: "Safari", os: "iOS", country: "ES" });
+	});
+
+	it("without them: device other, no browser, no country", () => {
+		const r = importEventRecord(line({}), ctx);
+		expect(r.ok && [r.event.device, r.event.browser, r.event.country]).toEqual(["other", null, null]);
+	});
+
+	it("refuses a malformed country or user_agent, naming the field", () => {
+		for (const [extra, field] of [[{ country: "es" }, "country"], [{ country: "ESP" }, "country"], [{ user_agent: 42 }, "user_agent"], [{ user_agent: "x".repeat(513) }, "user_agent"]] as const) {
+			const r = importEventRecord(line(extra), ctx);
+			expect(r.ok, JSON.stringify(extra)).toBe(false);
+			if (!r.ok) expect(r.error.issues[0]?.path).toEqual([field]);
+		}
+	});
+});
+
