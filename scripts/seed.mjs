@@ -244,7 +244,7 @@ export async function seedStore({
 	const genMs = performance.now() - t0;
 	const m = store.meta;
 	const day = (ms) => new Date(ms).toISOString().slice(0, 10);
-	log(`demo store (seed ${seed}): ${months} months ${day(m.start)} … ${toNow ? `now (${m.until.slice(0, 16).replace("T", " ")} UTC)` : `${day(midnight - DAY)} (ends before ${day(midnight)} 00:00 UTC)`}, generated in ${secs(genMs)}`);
+	log(`demo store (seed ${seed}): ${months} months ${day(m.start)} … ${toNow ? `now (${new Date(m.until).toISOString().slice(0, 16).replace("T", " ")} UTC)` : `${day(midnight - DAY)} (ends before ${day(midnight)} 00:00 UTC)`}, generated in ${secs(genMs)}`);
 	log(`  ${ENTITY_ORDER.filter((e) => store[e].length).map((e) => `${e} ${fmt(store[e].length)}`).join(", ")}`);
 	log(`  injected revenue drop: ${m.drop.dates.join(", ")} — ${m.drop.note}`);
 	log(`  web events: the last ${eventDays} days only (${m.eventsFrom ? `${day(m.eventsFrom)} … ${toNow ? "now" : day(midnight - DAY)}` : "none"}): a converting session per order, ~2 abandoned carts and ~6 browse-only visits per purchase`);
