@@ -1,21 +1,25 @@
 /**
  * POST /e — the tracker's endpoint and the public server-side event API.
- * Hot path: read ≤ 1 MB, validate everything, enrich, enqueue (the durability point), record in the
- * site's LiveSite ledger, answer 202. D1 and R2 writes happen in the queue consumer.
+ * Hot path: read ≤ 1 MB, validate everything, enrich, record in the site's LiveSite objects (ledger,
+ * live counters and the outbox: the durability point, one RPC per shard), enqueue, answer 202.
+ * D1 and R2 writes happen in the queue consumer, which confirms stored events to the outbox; the
+ * outbox re-sends whatever is not confirmed (workers/pipeline/outbox.ts).
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { readText } from "../lib/body";
 import { ApiError, fieldPath, utcDay, type FieldIssue } from "../lib/http";
 import { error, errors, json, openApiApp } from "../lib/openapi";
 import { findSite, type Site } from "../lib/sites";
-import { chunkForSend, type EventMessage, type StoredEvent } from "../pipeline/message";
+import { chunkForSend, type StoredEvent } from "../pipeline/message";
+import { liveRestart } from "../pipeline/faults";
+import { outboxMessage } from "../pipeline/outbox";
 import { isBotUserAgent, parseUserAgent } from "./classify";
+import { checkIngest } from "./limits";
 import { eventColumns } from "./columns";
 import { toIssues } from "../lib/validation";
 import { batchSchema, COMMERCE_EVENTS, eventBase, MAX_BODY_BYTES, MAX_EVENTS, parseEvent, type WireEvent } from "./schema";
 import { dailySalt, visitorHash } from "./visitor";
 import { liveConfig, partitionByShard, primaryStub, shardStub } from "../realtime/shards";
-import { liveEvent } from "../realtime/snapshot";
 
 const CORS_BASE = { "Access-Control-Allow-Methods": "POST, OPTIONS", "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "86400", Vary: "Origin" };
 
@@ -31,6 +35,8 @@ const collect = createRoute({
 	summary: "Send events",
 	description:
 		"The tracker's endpoint and the public server-side event API. No credentials: browsers are limited to the site's `origins` (403 otherwise). " +
+		"Server-side senders add `Authorization: Bearer <API key with the ingest scope, for this site or account-wide>`: their events skip the User-Agent bot check (without a key, `visitor_id` events are checked like any browser's) and have their own budget. " +
+		"Limits, in events per minute by default: 1,000 per client address and site and 60,000 per site without a key, 120,000 per ingest key and site (429 with `Retry-After`, the limit named in `fields`; nothing is stored). " +
 		`A batch holds 1–${MAX_EVENTS} events in at most ${MAX_BODY_BYTES} bytes of strict UTF-8 JSON (\`text/plain\` is accepted for sendBeacon). ` +
 		"Events are at most 7 days old and 1 day ahead. A batch with any invalid event is rejected whole (400, every offending field named, e.g. `events[3].ts`) and nothing is stored. " +
 		`Props by event name: ${COMMERCE_EVENTS.join(", ")} have their own shapes (purchase: order_id, value, currency, items[{sku, qty, price}]); others take a flat map of ≤ 50 scalars.`,
@@ -45,20 +51,26 @@ const collect = createRoute({
 	responses: {
 		202: json(
 			z.object({
-				accepted: z.number().int().describe("events new to the site, now queued"),
-				duplicates: z.number().int().optional().describe("ids already accepted before (harmless resends)"),
+				accepted: z.number().int().describe("events accepted: new to the site, or accepted before but not yet stored (queued again)"),
+				duplicates: z.number().int().optional().describe("ids already accepted and stored before (harmless resends)"),
 				bots: z.number().int().describe("dropped as bot traffic"),
 			}),
 			"accepted (enqueued)",
 		),
 		...errors(400, 413, 415),
-		403: error("`origin_not_allowed`: the browser's Origin is not among the site's origins"),
+		403: error("`origin_not_allowed`: the browser's Origin is not among the site's origins; `forbidden`: the key lacks the ingest scope or belongs to another site"),
+		401: error("`unauthorized`: an Authorization header that is not a live API key"),
 		404: error("`unknown_site`"),
+		429: error("`rate_limited`: over the limit named in `fields` (`ip`, `site` or `Authorization`), or too many failed authentications from this address; retry after `Retry-After` seconds"),
+		503: error("`outbox_full`: too many accepted events wait for storage (a long outage); nothing of the batch's share was recorded — retry after `Retry-After` seconds"),
 	},
 });
 
 export const ingest = openApiApp();
 ingest.openAPIRegistry.register("EventBatch", EventBatch);
+
+// Fault injection for bench/soak: 404 unless the FAULT_INJECTION var is "1" (never set in wrangler.toml).
+ingest.post("/__dev/faults/live-restart", liveRestart);
 
 // The site is in the body, so a preflight cannot be judged per site; the POST itself enforces origins.
 ingest.options("/e", (c) => {
@@ -84,6 +96,8 @@ ingest.openapi(collect, async (c) => {
 		if (origin && site.origins.length && !site.origins.includes(origin)) {
 			throw new ApiError(403, "origin_not_allowed", `origin ${origin} may not send events for site '${siteId}'`, [{ field: "site", message: "origin not in the site's allowed origins" }]);
 		}
+		// Ingest key (trust) and the per-site / per-address limits, before any event is looked at (workers/ingest/limits.ts).
+		const access = await checkIngest(c.env, c.req.raw, site, rawEvents.length, now);
 		const live = primaryStub(c.env, site.id);
 
 		const parsed: WireEvent[] = [];
@@ -101,25 +115,46 @@ ingest.openapi(collect, async (c) => {
 
 		const ua = c.req.header("User-Agent") ?? "";
 		const uaIsBot = isBotUserAgent(ua);
-		// Server-side senders identify visitors themselves; their UA is their backend's, not a browser's.
+		// Server-side senders with an ingest key are trusted: their UA is their backend's, not a browser's.
+		// Without a key, `visitor_id` proves nothing and the UA check applies to every event.
 		// The tracker's automation flag marks the whole batch as bot traffic either way.
-		const human = webdriver === 1 ? [] : parsed.filter((e) => e.visitor_id !== undefined || !uaIsBot);
+		const human = webdriver === 1 ? [] : access.trusted || !uaIsBot ? parsed : [];
 		const bots = parsed.length - human.length;
 		if (bots) await live.count("bot", utcDay(now), bots);
 		if (!human.length) return c.json({ accepted: 0, bots }, 202, cors);
 
 		const stored = await enrich(c.env.DB, site, human, c.req.raw, ua, now);
-		const messages: MessageSendRequest<EventMessage>[] = stored.map((event) => ({ body: { v: 1, event }, contentType: "json" }));
-		for (const chunk of chunkForSend(messages)) await c.env.EVENTS_QUEUE.sendBatch(chunk);
-		// Each shard records its visitors' events (one call for a single-object site).
+		// Each shard records its visitors' events and keeps them in its outbox, durably, before any
+		// queue send (one call for a single-object site): from here on the alarm re-sends what the
+		// consumer does not confirm, so a lost message or a failed send below loses nothing.
 		const cfg = liveConfig(site);
-		const results = await Promise.all(
-			[...partitionByShard(stored, (e) => e.visitor, cfg.shards)].map(([k, events]) => shardStub(c.env, site.id, k).record(cfg, events.map(liveEvent), now, k)),
-		);
-		const fresh = results.reduce((n, r) => n + r.fresh, 0);
-		const duplicates = results.reduce((n, r) => n + r.duplicates, 0);
-		// `accepted` counts ids new to the site (as the reconciliation ledger does); `duplicates` were already accepted before.
-		return c.json({ accepted: fresh, duplicates, bots }, 202, cors);
+		const shares = [...partitionByShard(stored, (e) => e.visitor, cfg.shards)];
+		const results = await Promise.all(shares.map(([k, events]) => shardStub(c.env, site.id, k).accept(cfg, events, now, k)));
+		const messages: MessageSendRequest[] = [];
+		let accepted = 0;
+		let duplicates = 0;
+		let full = false;
+		for (const [j, [k, events]] of shares.entries()) {
+			const r = results[j];
+			if (!r) continue;
+			full ||= r.full;
+			if (r.full) continue;
+			accepted += r.fresh + r.requeued;
+			duplicates += r.duplicates.length;
+			const skip = new Set(r.duplicates);
+			for (const [i, event] of events.entries()) if (!skip.has(i)) messages.push(outboxMessage(event, k));
+		}
+		try {
+			for (const chunk of chunkForSend(messages)) await c.env.EVENTS_QUEUE.sendBatch(chunk);
+		} catch (err) {
+			// Already durable in the outbox: the alarm re-sends these after the grace period.
+			console.error(`queue send of ${messages.length} event(s) failed; the outbox re-sends them`, err instanceof Error ? err.message : err);
+		}
+		if (full) {
+			throw new ApiError(503, "outbox_full", "too many accepted events are waiting to be stored; retry later (events already accepted from this batch count as accepted on retry)", [{ field: "events", message: "not recorded" }], { "Retry-After": "60" });
+		}
+		// `accepted`: new ids plus ids accepted before but not yet stored (queued again); `duplicates`: accepted and stored before.
+		return c.json({ accepted, duplicates, bots }, 202, cors);
 	} catch (err) {
 		throw err instanceof ApiError ? err.withHeaders(cors) : err;
 	}

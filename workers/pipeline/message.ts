@@ -44,8 +44,12 @@ export type StoredEvent = z.infer<typeof storedEventSchema>;
 /** Column order used for inserts and archive reads (all keys of StoredEvent). */
 export const STORED_COLUMNS = Object.keys(storedEventSchema.shape) as (keyof StoredEvent)[];
 
-/** Queue message body: one event per message, so a poison event cannot hold back its neighbours. */
-export const eventMessageSchema = z.strictObject({ v: z.literal(1), event: storedEventSchema });
+/**
+ * Queue message body: one event per message, so a poison event cannot hold back its neighbours.
+ * `live` is the LiveSite shard whose outbox holds the event until the consumer confirms it stored
+ * (workers/pipeline/outbox.ts); absent for messages no outbox waits on (dead-letter replays of old ones).
+ */
+export const eventMessageSchema = z.strictObject({ v: z.literal(1), event: storedEventSchema, live: z.number().int().min(0).max(15).optional() });
 export type EventMessage = z.infer<typeof eventMessageSchema>;
 
 /** Queue messages must stay under 128 KB and a sendBatch under 256 KB / 100 messages. */

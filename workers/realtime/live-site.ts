@@ -7,7 +7,9 @@
  *    events by type, pages, products and a HyperLogLog sketch of visitors; a sketch per local day. The
  *    1 / 5 / 60-minute and today windows are sums (and sketch unions) over those minutes;
  *  - the live funnels of today (funnel events per person, matched by workers/funnels/match.ts);
- *  - the WebSocket hub (Hibernation API): a snapshot on connect, then deltas at most once a second.
+ *  - the WebSocket hub (Hibernation API): a snapshot on connect, then deltas at most once a second;
+ *  - the ingest outbox (workers/pipeline/outbox.ts): every accepted event is kept until the queue
+ *    consumer confirms it stored in D1; the alarm re-sends unconfirmed ones.
  * A minute alarm flushes completed minutes to D1 `live_minutes` (history and per-minute anomalies),
  * prunes what has aged out, refreshes fulfilment and stock from D1 and pushes to subscribers.
  * All state is in SQLite, so an evicted or restarted object comes back with its counts.
@@ -21,8 +23,12 @@ import "./alert-metrics";
 import { hllAdd, hllCount, hllFrom, hllMerge, hllNew } from "./hll";
 import { liveFunnels, loadFunnelDefs, type FunnelDefs } from "./funnels";
 import { shardStub } from "./shards";
+import { chunkForSend, storedEventSchema, type EventMessage, type StoredEvent } from "../pipeline/message";
+import { deadLetterKey } from "../pipeline/consumer";
+import { OUTBOX_MAX_AGE_MS, OUTBOX_MAX_BACKOFF_MS, OUTBOX_MAX_ROWS, OUTBOX_RESEND_LIMIT, outboxGraceMs, outboxMessage, resendDelayMs, type AcceptResult, type OutboxStatus } from "../pipeline/outbox";
 import {
 	emptyWindow,
+	liveEvent,
 	mergePartials,
 	snapshotDelta,
 	TOP_KEEP,
@@ -78,6 +84,10 @@ const MIGRATIONS = [
 	 CREATE TABLE minute_products (minute INTEGER NOT NULL, sku TEXT NOT NULL, views INTEGER NOT NULL, carts INTEGER NOT NULL, units INTEGER NOT NULL, PRIMARY KEY (minute, sku)) WITHOUT ROWID;
 	 CREATE TABLE day_sketch (day TEXT PRIMARY KEY, sketch BLOB NOT NULL) WITHOUT ROWID;
 	 CREATE TABLE funnel_events (day TEXT NOT NULL, person TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (day, person, id)) WITHOUT ROWID;`,
+	// v3 (issue 14, finding 3): the outbox of accepted events not yet confirmed stored (a rowid table:
+	// the JSON bodies are too large for WITHOUT ROWID's in-index rows).
+	`CREATE TABLE outbox (id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, accepted_at INTEGER NOT NULL, next_at INTEGER NOT NULL, sends INTEGER NOT NULL DEFAULT 0);
+	 CREATE INDEX outbox_next ON outbox (next_at);`,
 ];
 
 const configSchema = z.object({ id: z.string().min(1), timezone: z.string().min(1), currency: z.string().length(3), shards: z.number().int().min(1).max(16), shard: z.number().int().min(0).max(15) });
@@ -101,6 +111,14 @@ export class LiveSite extends DurableObject<Env> {
 	private pushTimer: ReturnType<typeof setTimeout> | null = null;
 	/** True once this instance knows an alarm is scheduled (saves a storage read per record()). */
 	private alarmScheduled = false;
+	/** Rows in `outbox`, counted once at start and kept in step by accept() and confirm() (single-threaded). */
+	private outboxDepth = 0;
+	/**
+	 * How long the consumer took, at its latest confirmation, to store an event sent once (ms). Re-sends
+	 * wait for twice that beyond the grace period: while the queue is merely backlogged, re-sending what
+	 * is still in it would only lengthen the backlog (a soak run re-sent each event 3× before this).
+	 */
+	private queueLagMs = 0;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -110,6 +128,7 @@ export class LiveSite extends DurableObject<Env> {
 			const row = this.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'config'").toArray()[0];
 			const parsed = row ? configSchema.safeParse(JSON.parse(row.v)) : null;
 			this.config = parsed?.success ? parsed.data : null;
+			this.outboxDepth = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n;
 		});
 	}
 
@@ -124,7 +143,7 @@ export class LiveSite extends DurableObject<Env> {
 		const funnelNames = (await this.funnelDefs(now)).names;
 		let fresh: number;
 		try {
-			fresh = this.recordSync(cfg, events, now, minute, day, funnelNames);
+			fresh = this.recordSync(cfg, events, now, minute, day, funnelNames, null).fresh;
 		} catch (err) {
 			// The transaction rolled back: drop the cached sketches, which may hold registers it never wrote.
 			this.minuteSketch = null;
@@ -137,9 +156,76 @@ export class LiveSite extends DurableObject<Env> {
 		return { fresh, duplicates: events.length - fresh };
 	}
 
-	/** record()'s writes, in one SQLite transaction; returns how many events were new. */
-	private recordSync(cfg: StoredConfig, events: LiveEvent[], now: number, minute: number, day: string, funnelNames: Set<string>): number {
+	/**
+	 * The ingest hot path's one call per shard: records accepted events (dedupe, ledger, live counters,
+	 * as record() does) and keeps each new one in the outbox until the queue consumer confirms it
+	 * stored — all in one SQLite transaction, before `/e` answers 202. An id accepted before and still
+	 * in the outbox is `requeued` (the caller queues it again), one confirmed stored is a duplicate.
+	 */
+	async accept(site: LiveSiteConfig, events: StoredEvent[], now: number = Date.now(), shard = 0): Promise<AcceptResult> {
+		const cfg = this.configure(site, shard);
+		if (this.outboxDepth + events.length > OUTBOX_MAX_ROWS) return { fresh: 0, requeued: 0, duplicates: [], full: true };
+		const minute = now - (now % MINUTE);
+		const day = localDay(now, cfg.timezone);
+		const funnelNames = (await this.funnelDefs(now)).names;
+		let result: { fresh: number; requeued: number; duplicates: number[] };
+		try {
+			result = this.recordSync(cfg, events.map(liveEvent), now, minute, day, funnelNames, { events, dueAt: now + outboxGraceMs(this.env) });
+		} catch (err) {
+			this.minuteSketch = null;
+			this.daySketch = null;
+			throw err;
+		}
+		this.outboxDepth += result.fresh;
+		await this.ensureAlarm(Date.now());
+		if (result.fresh) this.schedulePush();
+		return { ...result, full: false };
+	}
+
+	/** Removes stored events from the outbox (the queue consumer calls this after its D1 batch commits); returns how many were there. */
+	async confirm(ids: string[]): Promise<number> {
+		if (!ids.length) return 0;
+		const json = JSON.stringify(ids);
+		const lag = this.sql.exec<{ lag: number | null }>("SELECT MAX(? - accepted_at) AS lag FROM outbox WHERE sends = 0 AND id IN (SELECT value FROM json_each(?))", Date.now(), json).one().lag;
+		if (lag !== null) this.queueLagMs = Math.max(0, lag);
+		const removed = this.sql.exec("DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))", json).rowsWritten;
+		this.outboxDepth = Math.max(0, this.outboxDepth - removed);
+		return removed;
+	}
+
+	/** This object's outbox: rows not yet confirmed stored, and re-sends so far. Makes sure the alarm that re-sends them is set. */
+	async outboxStatus(): Promise<OutboxStatus> {
+		const row = this.sql.exec<{ n: number; oldest: number | null }>("SELECT COUNT(*) AS n, MIN(accepted_at) AS oldest FROM outbox").one();
+		const resent = Number(this.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'outbox_resent'").toArray()[0]?.v ?? 0);
+		this.outboxDepth = row.n;
+		if (row.n > 0) await this.ensureAlarm(Date.now());
+		return { depth: row.n, oldestAcceptedAt: row.oldest, resent };
+	}
+
+	/** Fault injection only (workers/pipeline/faults.ts): aborts this instance; the next call starts a fresh one from storage. */
+	async restart(): Promise<void> {
+		this.ctx.abort("restart requested (fault injection)");
+	}
+
+	/**
+	 * record()'s and accept()'s writes, in one SQLite transaction. With `outbox`, new events are also
+	 * kept there (due for a re-send at `dueAt`) and known ids are told apart: still in the outbox
+	 * (requeued) or confirmed stored (duplicates).
+	 */
+	private recordSync(
+		cfg: StoredConfig,
+		events: LiveEvent[],
+		now: number,
+		minute: number,
+		day: string,
+		funnelNames: Set<string>,
+		outbox: { events: StoredEvent[]; dueAt: number } | null,
+	): { fresh: number; requeued: number; duplicates: number[] } {
 		let fresh = 0;
+		let requeued = 0;
+		const duplicates: number[] = [];
+		// A second copy within one call is a duplicate of the first (whether that one was new or re-queued).
+		const handled = new Set<string>();
 		this.ctx.storage.transactionSync(() => {
 			const perDay = new Map<string, number>();
 			const types = new Map<string, number>();
@@ -155,9 +241,22 @@ export class LiveSite extends DurableObject<Env> {
 			// A returning visitor changes no register: then the 4 KiB sketches are not rewritten.
 			let minuteSketchChanged = false;
 			let daySketchChanged = false;
-			for (const e of events) {
-				if (!this.sql.exec("INSERT INTO seen (id, received_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING", e.id, now).rowsWritten) continue;
+			for (const [i, e] of events.entries()) {
+				if (outbox) {
+					if (handled.has(e.id)) {
+						duplicates.push(i);
+						continue;
+					}
+					handled.add(e.id);
+				}
+				if (!this.sql.exec("INSERT INTO seen (id, received_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING", e.id, now).rowsWritten) {
+					if (!outbox) continue;
+					if (this.sql.exec("SELECT 1 FROM outbox WHERE id = ?", e.id).toArray().length) requeued++;
+					else duplicates.push(i);
+					continue;
+				}
 				fresh++;
+				if (outbox) this.sql.exec("INSERT INTO outbox (id, body, accepted_at, next_at) VALUES (?, ?, ?, ?)", e.id, JSON.stringify(outbox.events[i]), now, outbox.dueAt);
 				const utcDay = new Date(e.ts).toISOString().slice(0, 10);
 				perDay.set(utcDay, (perDay.get(utcDay) ?? 0) + 1);
 				types.set(e.name, (types.get(e.name) ?? 0) + 1);
@@ -197,7 +296,7 @@ export class LiveSite extends DurableObject<Env> {
 				);
 			}
 		});
-		return fresh;
+		return { fresh, requeued, duplicates };
 	}
 
 	/** Adds rejected or bot events (never stored as visits), or imported events, to a day's ledger. */
@@ -341,10 +440,20 @@ export class LiveSite extends DurableObject<Env> {
 		}
 	}
 
-	/** Every minute: flush completed minutes to D1, prune, evaluate live alert rules, refresh and push to subscribers. */
+	/**
+	 * Every minute: re-send unconfirmed outbox rows that are due, flush completed minutes to D1, prune,
+	 * evaluate live alert rules, refresh and push to subscribers.
+	 */
 	override async alarm(): Promise<void> {
 		const now = Date.now();
-		const flushed = await this.flush(now);
+		// The outbox first, and a failing D1 flush does not throw: during a D1 outage the re-sends must go on.
+		const moreDue = await this.resendOutbox(now);
+		let flushed = 0;
+		try {
+			flushed = await this.flush(now);
+		} catch (err) {
+			console.error("live minute flush failed; the next alarm retries it", this.config?.id, err instanceof Error ? err.message : err);
+		}
 		this.prune(now);
 		// Shard 0 evaluates the site's live:* rules once its minute is in D1 (the other shards' flushes
 		// land within the same minute; a late one is caught by the next evaluation or the cron).
@@ -360,12 +469,73 @@ export class LiveSite extends DurableObject<Env> {
 			this.commerce = null; // re-read fulfilment and stock for the minute push
 			await this.push();
 		}
-		const pending = this.sql.exec<{ n: number }>("SELECT (SELECT COUNT(*) FROM minutes) + (SELECT COUNT(*) FROM seen) AS n").one().n;
+		const pending = this.sql.exec<{ n: number }>("SELECT (SELECT COUNT(*) FROM minutes) + (SELECT COUNT(*) FROM seen) + (SELECT COUNT(*) FROM outbox) AS n").one().n;
 		this.alarmScheduled = false;
 		if (pending > 0 || this.ctx.getWebSockets().length) {
-			await this.ctx.storage.setAlarm(now + MINUTE);
+			// Back within a minute, sooner when an outbox row falls due (at most once a second).
+			const due = this.sql.exec<{ at: number | null }>("SELECT MIN(next_at) AS at FROM outbox").one().at;
+			const at = moreDue ? now + 1000 : due === null ? now + MINUTE : Math.min(now + MINUTE, Math.max(now + 1000, due + this.resendHoldbackMs()));
+			await this.ctx.storage.setAlarm(at);
 			this.alarmScheduled = true;
 		}
+	}
+
+	/** Extra wait before re-sending while the queue is backlogged: twice the consumer's latest lag, beyond the grace period. */
+	private resendHoldbackMs(): number {
+		return Math.max(0, 2 * this.queueLagMs - outboxGraceMs(this.env));
+	}
+
+	/**
+	 * Re-sends outbox rows due at `now` to the queue (at most OUTBOX_RESEND_LIMIT; true when more are
+	 * due) and backs each one off; parks rows older than OUTBOX_MAX_AGE_MS in R2 dead-letter/ instead.
+	 */
+	private async resendOutbox(now: number): Promise<boolean> {
+		const cfg = this.config;
+		if (!cfg || this.outboxDepth === 0) return false;
+		const due = this.sql
+			.exec<{ id: string; body: string; accepted_at: number; sends: number }>(
+				"SELECT id, body, accepted_at, sends FROM outbox WHERE next_at <= ? ORDER BY next_at LIMIT ?",
+				now - this.resendHoldbackMs(),
+				OUTBOX_RESEND_LIMIT + 1,
+			)
+			.toArray();
+		if (!due.length) return false;
+		const rows = due.slice(0, OUTBOX_RESEND_LIMIT);
+		const resend: { id: string; message: MessageSendRequest<EventMessage> }[] = [];
+		for (const r of rows) {
+			const event = storedEventSchema.safeParse(JSON.parse(r.body));
+			if (r.accepted_at >= now - OUTBOX_MAX_AGE_MS && event.success) {
+				resend.push({ id: r.id, message: outboxMessage(event.data, cfg.shard) });
+				continue;
+			}
+			// Re-sent for days without a confirmation (or unreadable): park it where the dead-letter API lists and replays it.
+			const messageId = `outbox-${r.id}`;
+			await this.env.ARCHIVE.put(
+				deadLetterKey(cfg.id, messageId),
+				JSON.stringify({ message_id: messageId, attempts: r.sends, enqueued_at: r.accepted_at, parked_at: now, reason: "outbox: not confirmed stored", body: { v: 1, event: JSON.parse(r.body), live: cfg.shard } }),
+				{ httpMetadata: { contentType: "application/json" } },
+			);
+			this.outboxDepth = Math.max(0, this.outboxDepth - this.sql.exec("DELETE FROM outbox WHERE id = ?", r.id).rowsWritten);
+		}
+		let sent = 0;
+		try {
+			for (const chunk of chunkForSend(resend.map((r) => r.message))) {
+				await this.env.EVENTS_QUEUE.sendBatch(chunk);
+				sent += chunk.length;
+			}
+		} catch (err) {
+			console.error(`outbox re-send failed after ${sent} of ${resend.length}; the next alarm retries`, cfg.id, err instanceof Error ? err.message : err);
+		}
+		if (sent) this.sql.exec("INSERT INTO meta (k, v) VALUES ('outbox_resent', ?) ON CONFLICT (k) DO UPDATE SET v = CAST(v AS INTEGER) + CAST(excluded.v AS INTEGER)", String(sent));
+		// Next re-send of each: grace · 2^sends after this one, at most an hour (resendDelayMs).
+		this.sql.exec(
+			"UPDATE outbox SET sends = sends + 1, next_at = ?1 + MIN(?2, ?3 * (1 << MIN(sends + 1, 20))) WHERE id IN (SELECT value FROM json_each(?4))",
+			now,
+			OUTBOX_MAX_BACKOFF_MS,
+			outboxGraceMs(this.env),
+			JSON.stringify(resend.slice(0, sent).map((r) => r.id)),
+		);
+		return due.length > OUTBOX_RESEND_LIMIT;
 	}
 
 	/**
