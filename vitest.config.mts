@@ -9,8 +9,19 @@ export default defineConfig(async () => {
 				wrangler: { configPath: "./wrangler.toml" },
 				miniflare: {
 					// Test-only bindings: the migrations to apply, and no retry backoff so retry tests run fast.
-					// The rate limit is out of the way here (one admin key makes hundreds of calls); test/access tests it with its own env.
-					bindings: { TEST_MIGRATIONS: migrations, RETRY_BASE_SECONDS: "0", RATE_LIMIT_REQUESTS: "1000000", KPI_CACHE_SECONDS: "0" },
+					// The rate limits are out of the way here (one admin key makes hundreds of calls, every request comes from one
+					// address); test/access and test/limits test them with their own env.
+					bindings: {
+						TEST_MIGRATIONS: migrations,
+						RETRY_BASE_SECONDS: "0",
+						RATE_LIMIT_REQUESTS: "1000000",
+						KPI_CACHE_SECONDS: "0",
+						RATE_LIMIT_SITE_REQUESTS: "1000000",
+						AUTH_FAILURE_LIMIT: "1000000",
+						INGEST_IP_LIMIT: "1000000",
+						INGEST_SITE_LIMIT: "1000000",
+						INGEST_KEY_LIMIT: "1000000",
+					},
 					compatibilityFlags: ["service_binding_extra_handlers"],
 					queueConsumers: {
 						// These replace (not merge with) wrangler.toml's consumer settings, so repeat them.

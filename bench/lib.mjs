@@ -38,13 +38,14 @@ export function benchProcess(globalTimeoutMs) {
 	const wrangler = (argv) => runWrangler(argv, { onSpawn: track }).then((r) => r.stdout);
 	/**
 	 * Starts a tracked `wrangler dev` (its own process group) logging to `logFile`, and waits until it
-	 * answers HTTP (any status); on failure the error carries the log's tail.
+	 * answers HTTP (any status); on failure the error carries the log's tail. `extraArgs` go to wrangler dev
+	 * (e.g. `["--var", "INGEST_SITE_LIMIT:1000000"]` to lift a limit; see benchVars()).
 	 */
-	const startDev = async (name, { config, port, persistTo, logFile }) => {
+	const startDev = async (name, { config, port, persistTo, logFile, extraArgs = [] }) => {
 		port ??= await freePort();
 		const logStream = createWriteStream(logFile);
 		await new Promise((r) => logStream.on("open", r));
-		const child = await startWranglerDev({ config, port, persistTo, stdio: ["ignore", logStream, logStream], onSpawn: track });
+		const child = await startWranglerDev({ config, port, persistTo, stdio: ["ignore", logStream, logStream], onSpawn: track, extraArgs });
 		try {
 			await waitForHttp(`http://127.0.0.1:${port}/__bench_probe`, { child, timeoutMs: 120_000 });
 		} catch (err) {
@@ -56,6 +57,15 @@ export function benchProcess(globalTimeoutMs) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * `wrangler dev` arguments that lift the Worker's abuse limits (wrangler.toml [vars]) for a benchmark, which
+ * sends far more than one site, address or key may in production: `--var NAME:VALUE` for each.
+ */
+export function benchVars(value = "1000000000") {
+	const names = ["INGEST_IP_LIMIT", "INGEST_SITE_LIMIT", "INGEST_KEY_LIMIT", "RATE_LIMIT_REQUESTS", "RATE_LIMIT_SITE_REQUESTS", "AUTH_FAILURE_LIMIT"];
+	return names.flatMap((n) => ["--var", `${n}:${value}`]);
+}
 
 /** The last lines of a log file, for error messages. */
 export function tail(file, lines = 40) {

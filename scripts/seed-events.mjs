@@ -9,9 +9,12 @@
  * /e in batches of at most 500 events, each batch with one browser User-Agent (a visitor keeps one
  * device) and every event carrying `visitor_id`, as a server-side sender must.
  *
- * The POSTs to /e need no key. Waiting for the pipeline to reconcile reads /api/v1/health/pipeline,
- * which takes a key with the `read` scope for the site: --key, or env B2G_KEY (`npm start` passes its
- * status-page key). Without one the wait is skipped; the events are sent all the same.
+ * --key (or env B2G_KEY): an API key for the site. With the `ingest` scope (or admin) it is sent on /e as
+ * a server-side sender's ingest key: the events are trusted and have the ingest key's budget
+ * (INGEST_KEY_LIMIT). Without one the POSTs still work, but count against the per-address limit
+ * (INGEST_IP_LIMIT events a minute): the sender then waits out each 429's Retry-After, which is slow for
+ * a big seed. Waiting for the pipeline to reconcile reads /api/v1/health/pipeline, which takes the
+ * `read` scope; without a key that wait is skipped.
  *
  * Event ids come from the PRNG and do not depend on the current time, so re-running with the same
  * --seed/--visitors/--days resends the same ids and the server dedupes them (idempotent).
@@ -358,20 +361,29 @@ export function eventDays(events) {
  * Sends the events to `${url}/e`. Throws on the first non-202 answer (with the API's message).
  * @returns {Promise<{ sent: number, accepted: number, duplicates: number, bots: number, requests: number, ms: number }>}
  */
-export async function sendEvents({ url, site, events, log = () => {} }) {
+export async function sendEvents({ url, site, events, key = "", log = () => {} }) {
 	const base = url.replace(/\/+$/, "");
 	const started = performance.now();
 	const totals = { sent: 0, accepted: 0, duplicates: 0, bots: 0, requests: 0, ms: 0 };
+	const auth = key ? { Authorization: `Bearer ${key}` } : {};
 	for (const batch of toBatches(events)) {
 		const body = JSON.stringify({ site, events: batch.events });
 		let res;
-		try {
-			res = await fetch(`${base}/e`, { method: "POST", headers: { "Content-Type": "application/json", "User-Agent": batch.ua }, body });
-		} catch (err) {
-			const cause = err?.cause;
-			throw new Error(`cannot reach ${base}/e (${cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? err?.message ?? err}) — is \`npm start\` running?`);
+		let text;
+		for (;;) {
+			try {
+				res = await fetch(`${base}/e`, { method: "POST", headers: { "Content-Type": "application/json", "User-Agent": batch.ua, ...auth }, body });
+			} catch (err) {
+				const cause = err?.cause;
+				throw new Error(`cannot reach ${base}/e (${cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? err?.message ?? err}) — is \`npm start\` running?`);
+			}
+			text = await res.text();
+			if (res.status !== 429) break;
+			// Over a limit (nothing was stored): resending the same ids after the wait is safe.
+			const wait = Math.max(1, Number(res.headers.get("Retry-After")) || 1);
+			log({ ...totals, waiting: wait });
+			await new Promise((r) => setTimeout(r, wait * 1000));
 		}
-		const text = await res.text();
 		if (res.status !== 202) {
 			let detail = text.slice(0, 2000);
 			try {
@@ -417,9 +429,17 @@ export async function waitForPipeline({ url, site, days, key, timeoutMs = 120_00
 	}
 }
 
+/** Whether `key` may send events (ingest or admin scope), from GET /api/v1/me; false when the API refuses it. */
+async function hasIngestScope(url, key) {
+	const res = await fetch(`${url.replace(/\/+$/, "")}/api/v1/me`, { headers: { Authorization: `Bearer ${key}` } }).catch(() => null);
+	if (!res?.ok) return false;
+	const me = await res.json().catch(() => ({}));
+	return Array.isArray(me.scopes) && (me.scopes.includes("ingest") || me.scopes.includes("admin"));
+}
+
 /**
- * Seeds and reports; used by the CLI below and by scripts/start.mjs. `key` (read scope) is only used
- * to wait for the pipeline; without it that wait is skipped (`pipeline` is then null).
+ * Seeds and reports; used by the CLI below and by scripts/start.mjs. `key`: sent on /e when it has the
+ * ingest scope, and used to wait for the pipeline (read scope); without it that wait is skipped (`pipeline` is then null).
  */
 export async function seed({ url = "http://localhost:8787", origin = url, site = "demo", seed: seedValue = 42, visitors = 400, days = 6, wait = true, key = "", log = console.log } = {}) {
 	const now = Date.now();
@@ -428,7 +448,9 @@ export async function seed({ url = "http://localhost:8787", origin = url, site =
 	for (const e of events) counts[e.name] = (counts[e.name] ?? 0) + 1;
 	log(`seed: ${events.length} events for ${visitors} visitors over ${days} day(s) (seed ${seedValue}) → ${url.replace(/\/+$/, "")}/e`);
 	log(`seed: ${Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(", ")}`);
-	const totals = await sendEvents({ url, site, events });
+	const ingestKey = key && (await hasIngestScope(url, key)) ? key : "";
+	if (!ingestKey) log("seed: sending without an ingest key: the events count against the per-address limit (INGEST_IP_LIMIT), waiting out each 429 (pass a key with the ingest scope: --key or env B2G_KEY)");
+	const totals = await sendEvents({ url, site, events, key: ingestKey, log: (t) => t.waiting && log(`seed: over a limit after ${t.sent} events; waiting ${t.waiting} s`) });
 	// The Worker's `accepted` counts ids new to the site; `duplicates` were accepted before (a re-run with the same seed).
 	log(
 		`seed: sent ${totals.sent} events in ${totals.requests} requests in ${(totals.ms / 1000).toFixed(1)} s (${Math.round(totals.sent / (totals.ms / 1000))} events/s) — ${totals.accepted} new, ${totals.duplicates} duplicates; bots ${totals.bots}` +
@@ -459,7 +481,7 @@ function parseArgs(argv) {
 		const arg = argv[i];
 		if (arg === "--help" || arg === "-h") {
 			console.log("usage: node scripts/seed-events.mjs [--url http://localhost:8787] [--site demo] [--seed 42] [--visitors 400] [--days 6] [--key KEY] [--no-wait]");
-			console.log("  --key: API key with the read scope, to wait for the pipeline to reconcile (default: env B2G_KEY; without one the wait is skipped)");
+			console.log("  --key: API key for the site (default: env B2G_KEY): with the ingest scope it is sent on /e (trusted events, the key's budget); with read, the pipeline wait uses it (without a key that wait is skipped)");
 			process.exit(0);
 		}
 		if (arg === "--no-wait") {

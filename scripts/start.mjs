@@ -372,7 +372,7 @@ function banner(seedReport, secret, adminLink, traffic) {
 			: `  Demo store: not loaded (database not empty). Reload: npm start -- --reseed, or npm run seed -- --key <ingest+read key>`,
 		traffic
 			? `  Live traffic    simulated visits and orders for '${SITE}' (scripts/traffic.mjs); npm start -- --no-traffic turns it off`
-			: `  Live traffic    off; more demo traffic for the last days: node scripts/seed-events.mjs --seed 7`,
+			: `  Live traffic    off; more demo traffic for the last days: node scripts/seed-events.mjs --seed 7 --key <ingest+read key>`,
 		`  Local state lives in .wrangler/state (delete it for a clean slate). Ctrl-C stops everything.`,
 	];
 	const width = Math.max(...lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, "").length)) + 2;

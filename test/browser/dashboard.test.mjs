@@ -437,7 +437,8 @@ describe("dashboard (Preact + uPlot) against wrangler dev with a demo store", ()
 		const sentAt = Date.now();
 		const res = await fetch(`${stack.base}/e`, {
 			method: "POST",
-			headers: { "Content-Type": "application/json" },
+			// A server-side sender (Node's UA is a bot's): the ingest key makes its visitor_id event trusted.
+			headers: { "Content-Type": "application/json", Authorization: `Bearer ${stack.adminKey}` },
 			body: JSON.stringify({
 				site: SITE,
 				events: [{ id, name: "purchase", ts: Date.now(), url: `${stack.base}/shop/?view=checkout`, visitor_id: "dashboard-test-visitor", props: { order_id: id, value: 12.34, currency: "EUR", items: [{ sku: "B2G-WHEY-1KG-CHOC", qty: 1, price: 12.34 }] } }],

@@ -9,6 +9,7 @@ import { readJson } from "../lib/body";
 import { ApiError } from "../lib/http";
 import { apiErrors, error, errors, intParam, json, jsonBody, openApiApp, secured, SESSION as SESSION_SCHEME } from "../lib/openapi";
 import { queryAudit, requestOrigin, writeAudit, type AuditRow } from "./audit";
+import { countAuthFailure, refuseBlockedAddress } from "./rate-limit";
 import { SCOPES } from "./keys";
 import { clearSessionCookie, requireAccountAdmin, requireAccountKey, requirePrincipal, SESSION_COOKIE_OPTIONS, userIdentity, type AuthVars } from "./middleware";
 import { canSeePii, principalScopes, ROLES } from "./roles";
@@ -48,8 +49,8 @@ const TITLES: Record<string, string> = {
 	user_disabled: "This account is disabled",
 };
 
-function loginErrorPage(err: LoginError): string {
-	const title = TITLES[err.reason] ?? "Login failed";
+function loginErrorPage(err: LoginError, heading?: string): string {
+	const title = heading ?? TITLES[err.reason] ?? "Login failed";
 	return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)} · Brain2Gain</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1f2937}h1{font-size:1.4rem}code{background:#f3f4f6;padding:.1rem .3rem;border-radius:4px}</style></head>
@@ -73,6 +74,7 @@ const loginRoute = createRoute({
 		400: error("`invalid_token`: unknown or malformed link"),
 		403: error("`user_disabled`"),
 		410: error("`token_expired` or `token_used`"),
+		429: error("`rate_limited`: too many failed logins from this address (AUTH_FAILURE_LIMIT per AUTH_FAILURE_PERIOD_SECONDS); see Retry-After"),
 	},
 });
 
@@ -86,6 +88,8 @@ login.openapi(loginRoute, async (c) => {
 	const token = c.req.valid("query").token ?? "";
 	const now = Date.now();
 	try {
+		// A bad link counts as a failed authentication of the address; over the limit, 429 before the token is looked at.
+		await refuseBlockedAddress(c.env, c.req.raw, "token", now);
 		const { sessionId, user } = await consumeLoginToken(c.env.DB, token, now);
 		setCookie(c, SESSION_COOKIE, sessionId, { ...SESSION_COOKIE_OPTIONS, maxAge: SESSION_TTL_MS / 1000 });
 		const id = userIdentity(user);
@@ -93,7 +97,17 @@ login.openapi(loginRoute, async (c) => {
 			writeAudit(c.env.DB, { principal: id.principal, label: id.label, method: "GET", path: "/login", query: null, site: null, status: 303, at: now, durationMs: Date.now() - now, ...requestOrigin(c.req.raw) }),
 		);
 		return c.redirect("/", 303);
-	} catch (err) {
+	} catch (caught) {
+		let err = caught;
+		if (err instanceof LoginError) {
+			const limited = await countAuthFailure(c.env, c.req.raw, new ApiError(err.status, err.reason, err.message), "token", now);
+			if (limited.status === 429) err = limited;
+		}
+		if (err instanceof ApiError && err.status === 429) {
+			for (const [k, v] of Object.entries({ ...NO_STORE, ...err.headers })) c.header(k, v);
+			if (wantsJson(c.req.header("Accept"))) return c.json(err.body(), 429);
+			return c.html(loginErrorPage(new LoginError("invalid_token", 400, err.message), "Too many failed login attempts"), 429);
+		}
 		if (!(err instanceof LoginError)) throw err;
 		for (const [k, v] of Object.entries(NO_STORE)) c.header(k, v);
 		if (wantsJson(c.req.header("Accept"))) return c.json({ error: err.reason, message: err.message, fields: [{ field: "token", message: TITLES[err.reason] ?? err.reason }] }, err.status);

@@ -2,9 +2,10 @@
  * Authentication for /api/v1: one principal for API keys and dashboard sessions.
  *
  * `apiAccess()` runs once for every /api/v1 request (mounted in app.ts): it resolves the principal (a
- * bearer key wins; otherwise the `b2g_session` cookie), answers 401 without one, applies the
- * per-principal rate limit (429 + Retry-After), refuses cross-origin writes and WebSocket upgrades
- * made with the cookie, and writes one audit row after the response, whatever its status.
+ * bearer key wins; otherwise the `b2g_session` cookie), answers 401 without one (each 401 counts as a
+ * failed authentication of the client address: 429 over AUTH_FAILURE_LIMIT), applies the per-principal
+ * rate limit and then the per-site ceiling (429 + Retry-After), refuses cross-origin writes and WebSocket
+ * upgrades made with the cookie, and writes one audit row after the response, whatever its status.
  *
  * `requireKey(scope)` (per route) checks the scope and resolves the site the call acts on: a
  * site-bound key's own site, or `?site=` for account-wide keys and users. A user session is
@@ -15,10 +16,10 @@ import type { Context } from "hono";
 import { generateCookie, getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import { ApiError, SITE_ID } from "../lib/http";
-import { requireSite, type Site } from "../lib/sites";
+import { findSite, requireSite, type Site } from "../lib/sites";
 import { requestOrigin, writeAudit } from "./audit";
 import { findKey, hasScope, touchKey, type ApiKey, type Scope } from "./keys";
-import { rateLimitConfig } from "./rate-limit";
+import { countAuthFailure, rateLimitConfig, refuseBlockedAddress, retryAfterSeconds, siteRateLimitConfig } from "./rate-limit";
 import { roleScopes, type Principal, type Role } from "./roles";
 import { findSessionUser, SESSION_COOKIE } from "./users";
 
@@ -111,9 +112,61 @@ async function enforceRateLimit(env: Env, principal: Principal): Promise<void> {
 		return;
 	}
 	if (decision.allowed) return;
-	const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+	const seconds = retryAfterSeconds(decision.retryAfterMs);
 	const who = principal.kind === "key" ? "API key" : "user";
-	throw new ApiError(429, "rate_limited", `too many requests: at most ${limit} per ${periodMs / 1000} s for each ${who}; retry in ${seconds} s`, undefined, { "Retry-After": String(seconds) });
+	throw new ApiError(429, "rate_limited", `too many requests: at most ${limit} per ${periodMs / 1000} s for each ${who}; retry in ${seconds} s`, [{ field: "Authorization", message: `per-${principal.kind} limit` }], { "Retry-After": String(seconds) });
+}
+
+/**
+ * The site a request will act on, for the per-site ceiling: a site-bound key's own, else an existing site
+ * named by `?site=` (cached lookup; an unknown or malformed one is left to the route's 400/404 and is not
+ * counted, so no caller can make limiter objects for made-up sites). Null for account-level calls.
+ */
+async function ceilingSite(c: AuthContext, principal: Principal): Promise<string | null> {
+	if (principal.kind === "key" && principal.site !== null) return principal.site;
+	const requested = c.req.query("site");
+	if (requested === undefined || !SITE_ID.test(requested)) return null;
+	return (await findSite(c.env.DB, requested))?.id ?? null;
+}
+
+/**
+ * 429 when the site has used its budget: all keys and users of the site together, checked after the
+ * principal's own limit passed (a principal already refused does not use the site's budget up further).
+ * A limiter failure lets the request through.
+ */
+async function enforceSiteCeiling(c: AuthContext, principal: Principal): Promise<void> {
+	const { limit, periodMs } = siteRateLimitConfig(c.env);
+	let site: string | null = null;
+	let decision: { allowed: boolean; retryAfterMs: number };
+	try {
+		site = await ceilingSite(c, principal);
+		if (site === null) return;
+		decision = await c.env.RATE_LIMITER.get(c.env.RATE_LIMITER.idFromName(`api-site:${site}`)).takeMany([{ name: "site", limit, periodMs }]);
+	} catch (err) {
+		console.error("site rate limiter unavailable; not limiting", site, err instanceof Error ? err.message : err);
+		return;
+	}
+	if (decision.allowed) return;
+	const seconds = retryAfterSeconds(decision.retryAfterMs);
+	throw new ApiError(429, "rate_limited", `too many requests for site '${site}': at most ${limit} per ${periodMs / 1000} s for all its keys and users together; retry in ${seconds} s`, [{ field: "site", message: "per-site limit" }], {
+		"Retry-After": String(seconds),
+	});
+}
+
+/**
+ * The principal, or the 401 counted as a failed authentication of the client address (429 once the
+ * address is over its limit; refused before any credential check while it waits).
+ */
+async function authenticate(c: AuthContext, now: number): Promise<Identity> {
+	await refuseBlockedAddress(c.env, c.req.raw, "Authorization", now);
+	try {
+		const id = await identify(c, now);
+		if (!id) throw missingCredentials();
+		return id;
+	} catch (err) {
+		if (err instanceof ApiError && err.status === 401) throw await countAuthFailure(c.env, c.req.raw, err, "Authorization", now);
+		throw err;
+	}
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -146,16 +199,16 @@ function auditSite(c: AuthContext, principal: Principal): string | null {
 	return requested !== undefined && SITE_ID.test(requested) ? requested : null;
 }
 
-/** Once per /api/v1 request: principal, rate limit, same-origin writes and sockets, audit row. */
+/** Once per /api/v1 request: principal (failed-authentication limit), rate limits, same-origin writes and sockets, audit row. */
 export function apiAccess() {
 	return createMiddleware<{ Bindings: Env; Variables: AuthVars }>(async (c, next) => {
 		const started = Date.now();
-		const id = await identify(c, started);
-		if (!id) throw missingCredentials();
+		const id = await authenticate(c, started);
 		setIdentity(c, id);
 		let status = 500;
 		try {
 			await enforceRateLimit(c.env, id.principal);
+			await enforceSiteCeiling(c, id.principal);
 			enforceSameOrigin(c, id);
 			await next();
 			status = c.res.status;
