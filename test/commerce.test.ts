@@ -2,6 +2,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api } from "./helpers";
+import { openPii, piiKeyring, type StoredPii } from "../workers/privacy/pii";
 
 type ErrorJson = { error: string; fields: { field: string; message: string }[] };
 
@@ -150,7 +151,10 @@ describe("upsert semantics", () => {
 		const [customer] = await rows("SELECT * FROM customers WHERE customer_id = 'c-pii'");
 		expect(JSON.stringify(customer)).not.toContain("ana@example.com");
 		expect(customer).toMatchObject({ country: "ES", subscription_status: "active", is_subscriber: 1, created_at: Date.UTC(2026, 9, 1, 8) });
-		expect(await rows("SELECT email, name FROM customer_pii WHERE customer_id = 'c-pii'")).toEqual([{ email: "ana@example.com", name: "Ana" }]);
+		// Encrypted at rest (workers/privacy/pii.ts): the plaintext only through the key.
+		const stored = await env.DB.prepare("SELECT email, name, kid FROM customer_pii WHERE customer_id = 'c-pii'").first<StoredPii>();
+		expect(JSON.stringify(stored)).not.toContain("ana@example.com");
+		expect(stored && (await openPii(await piiKeyring(env), "demo", "c-pii", stored))).toEqual({ email: "ana@example.com", name: "Ana" });
 	});
 
 	it("stores every other entity with its natural key", async () => {

@@ -361,12 +361,14 @@ describe("GET /api/v1/customers", () => {
 		}
 	});
 
-	it("matches q against the id, and the email only for principals that may see PII", async () => {
+	it("matches q against the id, and a whole email (any case) only for principals that may see PII", async () => {
 		expect(ids(await ok<List>("/api/v1/customers?site=cu&q=C1"))).toEqual(["c1"]);
-		expect(ids(await ok<List>("/api/v1/customers?site=cu&q=example.com"))).toEqual(["c1"]); // ana@example.com
+		// Emails are encrypted at rest and found by a keyed hash of the whole address (test/pii.test.ts): not by a part.
+		expect(ids(await ok<List>("/api/v1/customers?site=cu&q=ANA%40example.com"))).toEqual(["c1"]);
+		expect(ids(await ok<List>("/api/v1/customers?site=cu&q=example.com"))).toEqual([]);
 		expect(ids(await ok<List>("/api/v1/customers?site=cu&q=%20%20"))).toHaveLength(6); // blank = no filter
 		const analyst = await userSession("analyst");
-		const res = await apiWithCookie("GET", "/api/v1/customers?site=cu&q=example.com", analyst.cookie);
+		const res = await apiWithCookie("GET", "/api/v1/customers?site=cu&q=ana%40example.com", analyst.cookie);
 		expect(((await res.json()) as List).customers).toEqual([]);
 	});
 
@@ -533,6 +535,16 @@ describe("validation", () => {
 			expect(status, path).toBe(400);
 			expect(body.error, path).toBe("invalid_request");
 			expect(body.fields?.map((f) => f.field), path).toContain(field);
+		}
+	});
+
+	it("explains the 366-day cap in the error (raw rows per request, no rollup)", async () => {
+		for (const path of ["/api/v1/customers/overview?site=cu&from=2025-01-01&to=2026-01-02", "/api/v1/journeys?site=cj&from=2024-01-01&to=2025-01-01"]) {
+			const { body } = await call<ErrorJson>(path);
+			expect(body.fields?.[0], path).toEqual({
+				field: "from",
+				message: "at most 366 days from from to to: computed from raw orders and events per request, without daily rollups (KPIs and funnels accept 5 × 366 days)",
+			});
 		}
 	});
 

@@ -6,6 +6,7 @@
 import { and, desc, eq, gte, lt, or, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { auditLog } from "../db/access";
+import { redactAuditTarget } from "../privacy/pii";
 import type { Principal } from "./roles";
 import { principalScopes } from "./roles";
 
@@ -49,6 +50,8 @@ export function requestOrigin(req: Request): { ip: string; country: string | nul
 export async function writeAudit(db: D1Database, entry: AuditEntry): Promise<void> {
 	try {
 		const p = entry.principal;
+		// Customer ids and searched emails are personal data: the row names them by a keyed hash (privacy/pii.ts).
+		const target = await redactAuditTarget(entry.site, entry.path, entry.query);
 		await drizzle(db)
 			.insert(auditLog)
 			.values({
@@ -59,8 +62,8 @@ export async function writeAudit(db: D1Database, entry: AuditEntry): Promise<voi
 				role: p.kind === "user" ? p.role : null,
 				scopes: JSON.stringify(principalScopes(p)),
 				method: entry.method,
-				path: entry.path.slice(0, PATH_MAX),
-				query: entry.query ? entry.query.slice(0, QUERY_MAX) : null,
+				path: target.path.slice(0, PATH_MAX),
+				query: target.query ? target.query.slice(0, QUERY_MAX) : null,
 				site: entry.site,
 				status: entry.status,
 				durationMs: Math.max(0, Math.round(entry.durationMs)),

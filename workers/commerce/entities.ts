@@ -112,6 +112,7 @@ function customerWrites(c: z.output<typeof customerSchema>, ctx: WriteContext): 
 		}),
 	];
 	// Personal data goes to its own table, and only when sent: an analytics-only update never erases it.
+	// These values are plaintext; commerce/store.ts applyWrites encrypts them (privacy/pii.ts) before any SQL.
 	if (c.email !== undefined || c.name !== undefined) {
 		writes.push(up("customer_pii", ["customer_id"], { site: ctx.site, customer_id: c.customer_id, email: orNull(c.email), name: orNull(c.name), updated_at: ctx.now }));
 	}

@@ -8,6 +8,7 @@
  * same row; when some do (a repeated id in one request), the writes run one statement each, in order.
  */
 import { jsonChunks } from "../lib/json-rows";
+import { isUnsealedPiiWrite, sealPiiWrites } from "../privacy/pii";
 import { qualityStatements } from "../quality/rules";
 import type { Write } from "./entities";
 
@@ -87,6 +88,9 @@ function oneByOne(db: D1Database, writes: Write[]): Planned {
  * writes touch the same row, falls back to one statement per write in the given order.
  */
 export function toStatements(db: D1Database, writes: Write[]): Planned {
+	// Personal data is encrypted before it reaches SQL (privacy/pii.ts sealPiiWrites, called by applyWrites):
+	// a path that skipped it fails here instead of storing plaintext.
+	if (writes.some(isUnsealedPiiWrite)) throw new Error("customer_pii writes must be sealed (privacy/pii.ts sealPiiWrites) before planning");
 	const seen = new Set<string>();
 	for (const w of writes) {
 		const t = target(w);
@@ -180,11 +184,14 @@ export function changedRecords(writes: Write[], planned: Planned, results: D1Res
 }
 
 /**
- * Runs writes in one D1 batch (one transaction). With `recordOf` (the record of each write), returns how
- * many records changed; without, how many rows the upserts inserted or changed.
+ * Runs writes in one D1 batch (one transaction), customer_pii values encrypted first (PII_KEY). With
+ * `recordOf` (the record of each write), returns how many records changed; without, how many rows the
+ * upserts inserted or changed.
  */
-export async function applyWrites(db: D1Database, writes: Write[], recordOf?: number[]): Promise<{ changed: number }> {
-	if (!writes.length) return { changed: 0 };
+export async function applyWrites(db: D1Database, plain: Write[], recordOf?: number[]): Promise<{ changed: number }> {
+	if (!plain.length) return { changed: 0 };
+	// One-to-one with `plain`, so recordOf still lines up.
+	const writes = await sealPiiWrites(plain);
 	const planned = toStatements(db, writes);
 	const results = await db.batch(planned.statements);
 	return { changed: recordOf ? changedRecords(writes, planned, results, recordOf) : changedRows(planned, results) };

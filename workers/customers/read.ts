@@ -3,6 +3,7 @@
  * and the events of a journeys range. Computation is in overview.ts and journeys.ts; money stays in
  * minor units here. Revenue is the KPI engine's: total − tax of non-cancelled orders.
  */
+import { emailHashes, openPii, type PiiKeyring, type StoredPii } from "../privacy/pii";
 import { journeyCounter, type EventKind, type JourneyReport } from "./journeys";
 import { customerOverview, primaryDevices, type DeviceTally, type Overview, type RangeCustomer } from "./overview";
 
@@ -88,12 +89,14 @@ function listSql(sort: Sort): string {
 		SELECT p.customer_id AS id, COALESCE(a.orders, 0) AS orders, COALESCE(a.revenue, 0) AS revenue, a.first_order, a.last_order, ${SORT_KEY[sort]} AS k
 		FROM people p LEFT JOIN agg a ON a.customer_id = p.customer_id
 		WHERE ?2 IS NULL OR instr(lower(p.customer_id), lower(?2)) > 0
-			OR (?3 AND instr(lower((SELECT x.email FROM customer_pii x WHERE x.site = ?1 AND x.customer_id = p.customer_id)), lower(?2)) > 0)
+			OR (?3 AND p.customer_id IN (
+				SELECT x.customer_id FROM customer_pii x WHERE x.site = ?1 AND x.email_hash IN (SELECT value FROM json_each(?7))
+				UNION ALL SELECT x.customer_id FROM customer_pii x WHERE x.site = ?1 AND x.kid IS NULL AND lower(trim(x.email)) = lower(?2)))
 	),
 	page AS (SELECT * FROM ranked WHERE ?4 IS NULL OR k < ?4 OR (k = ?4 AND id > ?5) ORDER BY k DESC, id LIMIT ?6)
 	SELECT page.id, page.orders, page.revenue, page.first_order, page.last_order, page.k, c.country, c.channel, c.created_at,
 		(SELECT o.channel FROM orders o WHERE o.site = ?1 AND o.customer_id = page.id AND o.status <> 'cancelled' ORDER BY o.placed_at, o.order_id LIMIT 1),
-		CASE WHEN ?3 THEN x.email END, CASE WHEN ?3 THEN x.name END
+		CASE WHEN ?3 THEN x.email END, CASE WHEN ?3 THEN x.name END, CASE WHEN ?3 THEN x.kid END
 	FROM page
 	LEFT JOIN customers c ON c.site = ?1 AND c.customer_id = page.id
 	LEFT JOIN customer_pii x ON x.site = ?1 AND x.customer_id = page.id
@@ -116,26 +119,35 @@ export interface ListRow {
 
 export interface ListQuery {
 	sort: Sort;
-	/** Substring of the id (or of the email with `pii`), matched case-insensitively (SQLite lower(): ASCII letters only). */
+	/**
+	 * Substring of the id, matched case-insensitively (SQLite lower(): ASCII letters only); with `pii`, also
+	 * a whole email (trimmed, any case) through its keyed look-up hash — emails are encrypted, so not parts of one.
+	 */
 	q: string | null;
-	pii: boolean;
+	/** The PII keys for principals that may see PII (emails and names are returned decrypted), else null. */
+	pii: PiiKeyring | null;
 	limit: number;
 	after: ListCursor | null;
 }
 
 /** A page of the customer list and the cursor of the next one (null after the last). */
 export async function listCustomers(db: D1Database, site: string, query: ListQuery): Promise<{ rows: ListRow[]; next: ListCursor | null }> {
+	const ring = query.pii;
+	const hashes = ring && query.q?.includes("@") ? await emailHashes(ring, query.q) : [];
 	const raw = await db
 		.prepare(listSql(query.sort))
-		.bind(site, query.q, query.pii ? 1 : 0, query.after?.key ?? null, query.after?.id ?? "", query.limit + 1)
-		.raw<[string, number, number, number | null, number | null, number, string | null, string | null, number | null, string | null, string | null, string | null]>();
+		.bind(site, query.q, ring ? 1 : 0, query.after?.key ?? null, query.after?.id ?? "", query.limit + 1, JSON.stringify(hashes))
+		.raw<[string, number, number, number | null, number | null, number, string | null, string | null, number | null, string | null, string | null, string | null, string | null]>();
 	const more = raw.length > query.limit;
 	const rows = raw.slice(0, query.limit);
 	const last = rows.at(-1);
 	return {
-		rows: rows.map(([id, orders, revenueMinor, firstOrder, lastOrder, , country, channel, createdAt, firstChannel, email, name]) => ({
-			id, orders, revenueMinor, firstOrder, lastOrder, country, channel: channel ?? firstChannel, createdAt, email, name,
-		})),
+		rows: await Promise.all(
+			rows.map(async ([id, orders, revenueMinor, firstOrder, lastOrder, , country, channel, createdAt, firstChannel, email, name, kid]) => ({
+				id, orders, revenueMinor, firstOrder, lastOrder, country, channel: channel ?? firstChannel, createdAt,
+				...(ring ? await openPii(ring, site, id, { email, name, kid }) : { email: null, name: null }),
+			})),
+		),
 		next: more && last ? { sort: query.sort, key: last[5], id: last[0] } : null,
 	};
 }
@@ -204,7 +216,7 @@ const PROFILE_SQL = {
 		FROM tickets WHERE site = ?1 AND (customer_id = ?2 OR order_id IN (${OWN_ORDERS})) ORDER BY opened_at DESC, ticket_id DESC LIMIT ${PROFILE_LIMITS.tickets}`,
 	surveys: `SELECT response_id AS responseId, kind, score, responded_at AS respondedAt, order_id AS orderId
 		FROM surveys WHERE site = ?1 AND (customer_id = ?2 OR order_id IN (${OWN_ORDERS})) ORDER BY responded_at DESC, response_id DESC LIMIT ${PROFILE_LIMITS.surveys}`,
-	pii: "SELECT email, name FROM customer_pii WHERE site = ?1 AND customer_id = ?2",
+	pii: "SELECT email, name, kid FROM customer_pii WHERE site = ?1 AND customer_id = ?2",
 } as const;
 
 type Row<T> = { [K in keyof T]: T[K] extends boolean ? number : T[K] };
@@ -212,8 +224,8 @@ type OrderRow = Row<Omit<ProfileOrder, "items" | "refunds">>;
 type ItemRow = ProfileOrder["items"][number] & { orderId: string };
 type RefundRow = Row<ProfileOrder["refunds"][number]> & { orderId: string };
 
-/** The profile of a customer, or null when the site has neither a record nor an order of theirs. PII only with `pii`. */
-export async function readProfile(db: D1Database, site: string, customerId: string, pii: boolean): Promise<Profile | null> {
+/** The profile of a customer, or null when the site has neither a record nor an order of theirs. PII (decrypted) only with the keys in `pii`. */
+export async function readProfile(db: D1Database, site: string, customerId: string, pii: PiiKeyring | null): Promise<Profile | null> {
 	const stmt = (sql: string) => db.prepare(sql).bind(site, customerId);
 	const q = PROFILE_SQL;
 	// One batch: one round trip, and every part read from the same state. PII is not even read without the right.
@@ -234,7 +246,7 @@ export async function readProfile(db: D1Database, site: string, customerId: stri
 	const lifetime = rows<Profile["lifetime"]>(1)[0] ?? { orders: 0, cancelledOrders: 0, revenueMinor: 0, refundedMinor: 0, firstOrder: null, lastOrder: null, firstOrderChannel: null };
 	return {
 		record: record ? { ...record, isSubscriber: record.isSubscriber === 1 } : null,
-		pii: pii ? (rows<{ email: string | null; name: string | null }>(8)[0] ?? { email: null, name: null }) : null,
+		pii: pii ? await openPii(pii, site, customerId, rows<StoredPii>(8)[0] ?? { email: null, name: null, kid: null }) : null,
 		lifetime,
 		orders,
 		events: rows<Profile["events"][number]>(5),

@@ -8,6 +8,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireKey, type AuthVars } from "../auth/middleware";
 import { canSeePii } from "../auth/roles";
+import { piiKeyring } from "../privacy/pii";
 import { ApiError } from "../lib/http";
 import { currencyDigits } from "../lib/money";
 import { apiErrors, intParam, json, openApiApp, secured, siteParam } from "../lib/openapi";
@@ -34,7 +35,12 @@ function localRange(q: { from?: string | undefined; to?: string | undefined }, s
 	const to = q.to ?? localDay(Date.now(), site.timezone);
 	const from = q.from ?? addDays(to, -(DEFAULT_DAYS - 1));
 	if (from > to) throw new ApiError(400, "invalid_request", "from is after to", [{ field: "from", message: `must not be after to (${to})` }]);
-	if (daysBetween(from, to) + 1 > MAX_DAYS) throw new ApiError(400, "invalid_request", "the range is too long", [{ field: "from", message: `at most ${MAX_DAYS} days from from to to` }]);
+	// Unlike KPIs and funnels (daily rollups, 5 × 366 days), the overview and journeys read the range's raw orders and
+	// events on every request, so the cap bounds a request's time; the error says so.
+	if (daysBetween(from, to) + 1 > MAX_DAYS)
+		throw new ApiError(400, "invalid_request", "the range is too long", [
+			{ field: "from", message: `at most ${MAX_DAYS} days from from to to: computed from raw orders and events per request, without daily rollups (KPIs and funnels accept 5 × 366 days)` },
+		]);
 	return { from, to, start: dayBounds(from, site.timezone)[0], end: dayBounds(to, site.timezone)[1] };
 }
 
@@ -133,7 +139,7 @@ const listRoute = createRoute({
 	summary: "Customer list",
 	description:
 		"Every customer the site knows (a customer record or an order), sorted by lifetime revenue, orders or last order (descending; ties by id), in pages. " +
-		"`q` matches part of the id, and of the email for principals that may see PII. Keyset pagination: pages do not shift when rows are added before the cursor.",
+		"`q` matches part of the id, and a whole email for principals that may see PII (emails are encrypted at rest and found by a keyed hash). Keyset pagination: pages do not shift when rows are added before the cursor.",
 	security: secured("read"),
 	middleware: [requireKey("read")],
 	request: {
@@ -144,7 +150,7 @@ const listRoute = createRoute({
 				.max(128, "at most 128 characters")
 				.optional()
 				.transform((s) => (s === undefined || s.trim() === "" ? null : s.trim()))
-				.describe("part of the customer id (or email), case-insensitive"),
+				.describe("part of the customer id, case-insensitive; or, for principals that may see PII, a whole email (any case: emails are stored encrypted and found by a keyed hash)"),
 			sort: z.enum(SORTS, { error: `must be one of ${SORTS.join(", ")}` }).default("revenue").describe("descending order of lifetime revenue (default), orders or last order"),
 			limit: intParam(1, 200).optional().describe("rows per page, 1–200 (default 50)"),
 			cursor: z
@@ -339,7 +345,7 @@ export const customers = openApiApp<AuthVars>()
 		const q = c.req.valid("query");
 		const site = c.var.site;
 		if (q.cursor && q.cursor.sort !== q.sort) throw new ApiError(400, "invalid_request", "the cursor belongs to another sort", [{ field: "cursor", message: `was made for sort=${q.cursor.sort}` }]);
-		const pii = canSeePii(c.var.principal);
+		const pii = canSeePii(c.var.principal) ? await piiKeyring(c.env) : null;
 		const page = await listCustomers(c.env.DB, site.id, { sort: q.sort, q: q.q, pii, limit: q.limit ?? 50, after: q.cursor ?? null });
 		return c.json(
 			{
@@ -366,7 +372,7 @@ export const customers = openApiApp<AuthVars>()
 	.openapi(profileRoute, async (c) => {
 		const { id } = c.req.valid("param");
 		const site = c.var.site;
-		const pii = canSeePii(c.var.principal);
+		const pii = canSeePii(c.var.principal) ? await piiKeyring(c.env) : null;
 		const [p, analytics] = await Promise.all([readProfile(c.env.DB, site.id, id, pii), customerAnalytics(c.env.DB, site, id, !(c.var.principal.kind === "user" && c.var.principal.role === "operations"))]);
 		if (!p) throw new ApiError(404, "not_found", `no customer '${id}' (neither a customer record nor an order)`, [{ field: "id", message: "unknown customer" }]);
 		const cur = site.currency;

@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { refreshRollups } from "../metrics/rollup";
+import { releaseImportFile } from "../privacy/import-files";
 import { ImportFormatError } from "./parse";
 import { failJob, processSlice, sliceMessageSchema } from "./slice";
 
@@ -37,6 +38,8 @@ export async function consumeImports(batch: MessageBatch<unknown>, env: Env): Pr
 		}
 		try {
 			const result = await processSlice(env, parsed.data);
+			// The raw file (plaintext PII included) is not needed once the job is over.
+			if (result.done) await releaseImportFile(env, parsed.data.job);
 			msg.ack();
 			if (result.finishedSite && !(await importsPending(env.DB, result.finishedSite))) {
 				await env.IMPORTS_QUEUE.send({ rollup: result.finishedSite } satisfies z.infer<typeof rollupMessageSchema>, { contentType: "json", delaySeconds: ROLLUP_DELAY_SECONDS });
@@ -47,6 +50,7 @@ export async function consumeImports(batch: MessageBatch<unknown>, env: Env): Pr
 			// A broken file will not get better by retrying.
 			if (err instanceof ImportFormatError || msg.attempts >= MAX_ATTEMPTS) {
 				await failJob(env.DB, parsed.data.job, message);
+				await releaseImportFile(env, parsed.data.job);
 				msg.ack();
 			} else msg.retry({ delaySeconds: Math.min(60, 2 ** msg.attempts) });
 		}

@@ -8,6 +8,8 @@ import { requireKey, type AuthVars } from "../auth/middleware";
 import { DAY } from "../lib/http";
 import { apiErrors, intParam, json, openApiApp, secured, siteParam, siteQuery } from "../lib/openapi";
 import { eventMessageSchema } from "./message";
+import { siteOutbox } from "./outbox";
+import { erasedEvents } from "../privacy/erase";
 
 /** Sums `customMetadata.count` of every object under a prefix (also the data-quality reconciliation's count). */
 export async function countArchived(bucket: R2Bucket, prefix: string): Promise<{ events: number; objects: number }> {
@@ -48,10 +50,14 @@ const healthRoute = createRoute({
 				archived: z.number().int(),
 				archive_objects: z.number().int(),
 				pending_archive: z.number().int().describe("stored in D1, not yet in R2"),
+				erased: z.number().int().describe("events of the day removed by GDPR erasures (DELETE /api/v1/customers/{id}): counted by the ledger, gone from D1 and R2"),
 				imported: z.number().int(),
 				rejected: z.number().int(),
 				bots: z.number().int(),
 				dead_letters: z.number().int().describe("parked messages of the site (any day)"),
+				outbox: z.number().int().describe("accepted events of the site (any day) not yet confirmed stored in D1; LiveSite re-sends them"),
+				outbox_oldest_accepted_at: z.number().int().nullable().describe("receive time (UTC epoch ms) of the oldest of them"),
+				outbox_resent: z.number().int().describe("events the outbox has re-sent to the queue so far (any day; a lost message or a late confirmation)"),
 				reconciled: z.boolean(),
 				notes: z.string(),
 			}),
@@ -106,13 +112,15 @@ export const pipeline = openApiApp<AuthVars>()
 		const site = c.var.site;
 		const date = c.req.valid("query").date ?? new Date().toISOString().slice(0, 10);
 		const start = Date.parse(`${date}T00:00:00Z`);
-		const [ledger, storedRow, archived, deadLetters] = await Promise.all([
+		const [ledger, storedRow, archived, deadLetters, erased, outbox] = await Promise.all([
 			siteLedger(c.env, site.id, site.liveShards, date),
 			c.env.DB.prepare("SELECT COUNT(*) AS stored, COALESCE(SUM(archived_at IS NULL), 0) AS unarchived FROM events WHERE site = ? AND ts >= ? AND ts < ?")
 				.bind(site.id, start, start + 86_400_000)
 				.first<{ stored: number; unarchived: number }>(),
 			countArchived(c.env.ARCHIVE, `raw/site=${site.id}/dt=${date}/`),
 			countArchived(c.env.ARCHIVE, `dead-letter/site=${site.id}/`),
+			erasedEvents(c.env.DB, site.id, date),
+			siteOutbox(c.env, site.id, site.liveShards),
 		]);
 		const stored = storedRow?.stored ?? 0;
 		return c.json({
@@ -123,12 +131,16 @@ export const pipeline = openApiApp<AuthVars>()
 			archived: archived.events,
 			archive_objects: archived.objects,
 			pending_archive: storedRow?.unarchived ?? 0,
+			erased,
 			imported: ledger.imported,
 			rejected: ledger.rejected,
 			bots: ledger.bot,
 			dead_letters: deadLetters.objects,
-			reconciled: ledger.accepted + ledger.imported === stored && stored === archived.events,
-			notes: "accepted (via /e) + imported (bulk import) = stored (D1) = archived (R2), distinct event ids by event time (UTC day); rejected and bots by receive time.",
+			outbox: outbox.depth,
+			outbox_oldest_accepted_at: outbox.oldestAcceptedAt,
+			outbox_resent: outbox.resent,
+			reconciled: ledger.accepted + ledger.imported === stored + erased && stored === archived.events,
+			notes: "accepted (via /e) + imported (bulk import) = stored (D1) + erased = archived (R2) + erased, distinct event ids by event time (UTC day); rejected and bots by receive time.",
 		}, 200);
 	})
 	.openapi(deadLettersRoute, async (c) => {

@@ -17,6 +17,7 @@ import { addDays, dayBounds } from "../metrics/calendar";
 import { reroll } from "../metrics/rollup";
 import { siteLedger } from "../realtime/shards";
 import { recheckSite } from "./rules";
+import { erasedEvents } from "../privacy/erase";
 
 const DAY_MS = 86_400_000;
 /** A day is reconciled for good this long after it ended (UTC and local): late queue retries and the 10-minute archive sweeper have run. */
@@ -31,7 +32,8 @@ export const eventFiguresSchema = z.object({
 	archived: z.number().int().describe("events in the R2 raw archive (sum of the objects' count metadata)"),
 	archive_objects: z.number().int(),
 	pending_archive: z.number().int().describe("stored in D1, not yet stamped as archived"),
-	missing_in_d1: z.number().int().describe("accepted + imported − stored (negative: more stored than accepted)"),
+	erased: z.number().int().default(0).describe("events removed by GDPR erasures (counted by the ledger, gone from D1 and R2)"),
+	missing_in_d1: z.number().int().describe("accepted + imported − stored − erased (negative: more stored than accepted)"),
 	missing_in_r2: z.number().int().describe("stored − archived"),
 	live_counted: z.number().int().describe("events counted by the live counters in the day's receive minutes (flushed minutes; informational, not compared)"),
 	reconciled: z.boolean().describe("accepted + imported = stored = archived"),
@@ -71,7 +73,7 @@ export async function reconcileDay(env: Env, site: Site, day: string, now: numbe
 	const [localStart, localEnd] = dayBounds(day, site.timezone);
 	// Pending dirty hours would make a fresh order look like a rollup fault: roll the day first (as /kpis does).
 	await reroll(env.DB, site, { from: day, to: day });
-	const [ledger, archived, d1] = await Promise.all([
+	const [ledger, archived, d1, erased] = await Promise.all([
 		siteLedger(env, site.id, site.liveShards, day),
 		countArchived(env.ARCHIVE, `raw/site=${site.id}/dt=${day}/`),
 		env.DB.batch([
@@ -85,6 +87,7 @@ export async function reconcileDay(env: Env, site: Site, day: string, now: numbe
 			env.DB.prepare("SELECT COALESCE(SUM(orders), 0) AS orders, COALESCE(SUM(revenue), 0) AS revenue FROM kpi_sales_daily WHERE site = ?1 AND day = ?2 AND channel = '' AND country = ''").bind(site.id, day),
 			env.DB.prepare("SELECT kind, COUNT(*) AS n FROM data_issues WHERE site = ?1 AND resolved_at IS NULL AND detected_at >= ?2 AND detected_at < ?3 GROUP BY kind ORDER BY kind").bind(site.id, start, start + DAY_MS),
 		]),
+		erasedEvents(env.DB, site.id, day),
 	]);
 	const num = (r: D1Result | undefined, col: string) => Number((r?.results[0] as Record<string, unknown> | undefined)?.[col] ?? 0);
 	const [ev, live, orders, rollup, issues] = d1;
@@ -96,10 +99,11 @@ export async function reconcileDay(env: Env, site: Site, day: string, now: numbe
 		archived: archived.events,
 		archive_objects: archived.objects,
 		pending_archive: num(ev, "unarchived"),
-		missing_in_d1: ledger.accepted + ledger.imported - stored,
+		erased,
+		missing_in_d1: ledger.accepted + ledger.imported - stored - erased,
 		missing_in_r2: stored - archived.events,
 		live_counted: num(live, "live"),
-		reconciled: ledger.accepted + ledger.imported === stored && stored === archived.events,
+		reconciled: ledger.accepted + ledger.imported === stored + erased && stored === archived.events,
 	};
 	const o = {
 		local_day: day,

@@ -4,10 +4,12 @@
  * the product page), support tickets and survey responses. Name and email only when the API sends them.
  * From the nightly analytics (the profile's `analytics`): R, F and M scores, the segment and what to do,
  * the segment history, P(alive), expected orders and — not for the operations role — expected spend and CLV.
+ * Admins also get the GDPR panel: download everything held on the customer (GET …/export) and erase them
+ * (DELETE /api/v1/customers/{id}) after typing the id to confirm.
  */
-import { useRoute } from "preact-iso";
-import { useMemo } from "preact/hooks";
-import { apiUrl, HttpError, type CustomerProfile, type Loadable, type ProfileOrder } from "../api";
+import { useLocation, useRoute } from "preact-iso";
+import { useMemo, useState } from "preact/hooks";
+import { apiUrl, HttpError, sendJson, type CustomerProfile, type Loadable, type ProfileOrder } from "../api";
 import { ProfilePredictions } from "../predict";
 import { frac, NIGHTLY_TEXT, RunNightly, segmentName, useAnalyticsJson } from "../analytics-ui";
 import { Chart } from "../chart";
@@ -57,6 +59,7 @@ export default function Customer() {
 						<Bought p={p} />
 						<Tickets p={p} />
 						<Surveys p={p} />
+						<Privacy id={id} />
 					</>
 				)}
 			</div>
@@ -65,6 +68,71 @@ export default function Customer() {
 }
 
 type Res = Loadable<CustomerProfile>;
+
+interface Erasure {
+	pseudonym: string;
+	events_erased: number;
+	archive_objects_rewritten: number;
+	archive_objects_deleted: number;
+}
+
+/** GDPR, admins only: export everything held on the customer, or erase them (the id typed again to confirm). */
+function Privacy({ id }: { id: string }) {
+	const { view, role } = useApp();
+	const loc = useLocation();
+	const [confirm, setConfirm] = useState("");
+	const [busy, setBusy] = useState(false);
+	const [error, setError] = useState<string | null>(null);
+	const [done, setDone] = useState<Erasure | null>(null);
+	if (role !== "admin") return null;
+	const erase = async (e: Event) => {
+		e.preventDefault();
+		if (confirm !== id) return;
+		setBusy(true);
+		setError(null);
+		try {
+			setDone(await sendJson<Erasure>("DELETE", apiUrl(`/customers/${encodeURIComponent(id)}`, { site: view.site })));
+		} catch (err) {
+			setError(err instanceof Error ? err.message : String(err));
+		} finally {
+			setBusy(false);
+		}
+	};
+	return (
+		<Panel id="privacy" title="Personal data (GDPR)" wide note="Admins only. The export is everything held on this customer, as JSON. Erasure deletes their personal data and events everywhere (D1 and the R2 archive) and keeps their orders under a pseudonym, so revenue does not change; it cannot be undone.">
+			{done ? (
+				<p class="msg" role="status" data-erased={done.pseudonym}>
+					Erased: {count(done.events_erased)} events, {count(done.archive_objects_rewritten + done.archive_objects_deleted)} archive objects rewritten. Their orders now belong to {done.pseudonym}.{" "}
+					<a href={pageUrl("/customers", view)} onClick={(e) => (e.preventDefault(), loc.route(pageUrl("/customers", view)))}>
+						Back to all customers
+					</a>
+				</p>
+			) : (
+				<>
+					<p>
+						<a href={apiUrl(`/customers/${encodeURIComponent(id)}/export`, { site: view.site })} download={`customer-${id}.json`} data-export>
+							Download their data (JSON)
+						</a>
+					</p>
+					<form onSubmit={(e) => void erase(e)}>
+						<label>
+							Type the customer id <code>{id}</code> to erase this customer
+							<input name="confirm" value={confirm} onInput={(e) => setConfirm(e.currentTarget.value)} autoComplete="off" spellcheck={false} />
+						</label>
+						<button type="submit" disabled={busy || confirm !== id}>
+							{busy ? "Erasing…" : "Erase customer"}
+						</button>
+					</form>
+					{error && (
+						<p class="msg err" role="alert">
+							{error}
+						</p>
+					)}
+				</>
+			)}
+		</Panel>
+	);
+}
 
 function ProfilePanel({ res, src }: { res: Res; src: string }) {
 	const { site } = useApp();
