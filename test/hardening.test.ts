@@ -10,6 +10,7 @@ import { readCsvHeader } from "../workers/import/parse";
 import { jsonDepth, MAX_PROPS_DEPTH } from "../workers/ingest/schema";
 import { csvCell } from "../workers/lib/csv";
 import { MAX_AMOUNT_MINOR } from "../workers/lib/money";
+import { KPI_BY_ID, kpiDims, type Kpi } from "../workers/metrics/catalog";
 import { storeEvents } from "../workers/pipeline/archive";
 import wranglerToml from "../wrangler.toml?raw";
 import { ADMIN_KEY, api, apiWithCookie, postEvents, purchase, storedEvent, userSession, waitFor } from "./helpers";
@@ -391,5 +392,64 @@ describe("finding 9 (rest): the low ones", () => {
 		// assets layer answered index.html (single-page-application) and the cron never ran.
 		const runWorkerFirst = /^run_worker_first\s*=\s*\[(.*)\]$/m.exec(wranglerToml)?.[1] ?? "";
 		expect(runWorkerFirst.split(",").map((p) => p.trim().replace(/"/g, ""))).toContain("/__scheduled");
+	});
+});
+
+describe("what the property-based tests found (test/property-*.test.ts)", () => {
+	const upsert = (entity: string, body: string) => api("PUT", `/api/v1/${entity}?site=demo`, body);
+	const fields = async (res: Response) => ((await res.json()) as { fields?: { field: string }[] }).fields?.map((f) => f.field) ?? [];
+	const supplier = (id: string) => env.DB.prepare("SELECT * FROM suppliers WHERE site = 'demo' AND supplier_id = ?").bind(id).first();
+
+	it("a number JSON cannot carry (1e400 → Infinity) is refused naming the field, not stored as null (Hono re-serialised the parsed body)", async () => {
+		const res = await upsert("suppliers", '{"supplier_id":"pbt-inf","name":"n","country":1e400}');
+		expect(res.status).toBe(400);
+		expect(await fields(res)).toEqual(["country"]);
+		expect(await supplier("pbt-inf")).toBeNull();
+		const many = await upsert("suppliers", '[{"supplier_id":"pbt-inf2","name":"n"},{"supplier_id":"pbt-inf3","name":"n","country":-1e999}]');
+		expect(await fields(many)).toEqual(["[1].country"]);
+	});
+
+	it("a string with a lone UTF-16 surrogate is refused naming the field, never stored as U+FFFD", async () => {
+		const res = await upsert("suppliers", '{"supplier_id":"pbt-ls","name":"a\\ud800b"}');
+		expect(res.status).toBe(400);
+		expect(await res.clone().json()).toMatchObject({ error: "invalid_encoding" });
+		expect(await fields(res)).toEqual(["name"]);
+		expect(await supplier("pbt-ls")).toBeNull();
+		// A well-formed pair (an emoji spelled as escapes) is text, and is stored as sent.
+		expect((await upsert("suppliers", '{"supplier_id":"pbt-pair","name":"\\ud83d\\ude00"}')).status).toBe(200);
+		expect(await supplier("pbt-pair")).toMatchObject({ name: "😀" });
+	});
+
+	it("timestamps as text keep the numbers' range (1970-01-01 to 2100-01-01), and so do days", async () => {
+		for (const [at, ok] of [["1899-12-31", false], ["1969-12-31T23:59:59Z", false], ["2101-01-01", false], ["9999-12-31T23:59:59Z", false], ["1970-01-01T00:00:00Z", true], ["2099-12-31T23:59:59Z", true]] as const) {
+			const res = await upsert("messages", JSON.stringify({ message_id: `pbt-${at}`, kind: "email", sent_at: at }));
+			expect(res.status, at).toBe(ok ? 200 : 400);
+			if (!ok) expect(await fields(res)).toEqual(["sent_at"]);
+		}
+		const day = await upsert("spend", JSON.stringify({ day: "9999-12-31", channel: "x", amount: "1.00", currency: "EUR" }));
+		expect(day.status).toBe(400);
+		expect(await fields(day)).toEqual(["day"]);
+	});
+
+	it("the signed webhook refuses a lone surrogate naming the field, and keeps no delivery record", async () => {
+		const secret = ((await (await api("POST", "/api/v1/webhooks/secret?site=demo")).json()) as { secret: string }).secret;
+		const body = '{"order_id":"pbt-hook","customer_id":"c\\udfff","placed_at":"2026-11-20T10:00:00Z","total":"1.00","currency":"EUR"}';
+		const ts = Math.floor(Date.now() / 1000);
+		const signature = await signWebhook(secret, ts, body);
+		const res = await exports.default.fetch("https://b2g.test/hooks/orders", {
+			method: "POST",
+			headers: { "Content-Type": "application/json", "X-B2G-Site": "demo", "X-B2G-Timestamp": String(ts), "X-B2G-Signature": signature },
+			body,
+		});
+		expect(res.status).toBe(400);
+		expect(await fields(res)).toEqual(["customer_id"]);
+		const kept = await env.DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE signature = ?").bind(signature.slice(7)).first<{ n: number }>();
+		expect(kept?.n).toBe(0);
+	});
+
+	it("product page conversion keeps its product and category breakdowns (GET /products/performance answered 500 after it gained a `sessions` measure)", async () => {
+		expect(kpiDims(KPI_BY_ID.get("product_page_conversion") as Kpi)).toEqual(expect.arrayContaining(["product", "category"]));
+		const res = await api("GET", "/api/v1/products/performance?site=demo");
+		expect(res.status, await res.clone().text()).toBe(200);
 	});
 });

@@ -437,3 +437,12 @@ describe("event import lines: what the source tool recorded about the visit", ()
 	});
 });
 
+describe("NDJSON rows JSON cannot carry faithfully", () => {
+	it("a lone-surrogate escape or an overflowing number is that row's reject naming the field; the rows around it parse", async () => {
+		const text = '{"supplier_id":"s1","name":"ok"}\n{"supplier_id":"s2","name":"a\\ud800b"}\n{"supplier_id":"s3","lead":1e400}\n{"supplier_id":"s4","name":"fine \\ud83d\\ude00"}\n';
+		const rows = await collect(text, "ndjson", Number.POSITIVE_INFINITY);
+		expect(rows.map((r) => r.error ?? null)).toEqual([null, expect.stringMatching(/^name: /), expect.stringMatching(/^lead: /), null]);
+		expect(rows[3]?.record).toEqual({ supplier_id: "s4", name: "fine \u{1F600}" });
+	});
+});
+

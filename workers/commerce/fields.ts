@@ -47,9 +47,11 @@ const ISO = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}
  * or epoch milliseconds → epoch ms.
  */
 const TIMESTAMP_HELP = "must be an ISO 8601 date-time such as 2026-11-20T14:03:00Z, or epoch milliseconds";
+/** 2100-01-01T00:00:00Z: the last instant stored, whichever form a timestamp arrives in. */
+const LATEST_MS = 4_102_444_800_000;
 export const timestamp = z.union(
 	[
-	z.number().int().min(0).max(4_102_444_800_000),
+	z.number().int().min(0).max(LATEST_MS),
 	z
 		.string()
 		.trim()
@@ -60,6 +62,12 @@ export const timestamp = z.union(
 			const ms = Date.parse(normalized.length === 10 ? `${normalized}T00:00:00Z` : hasZone ? normalized : `${normalized}Z`);
 			if (Number.isNaN(ms) || !realDay(normalized.slice(0, 10))) {
 				ctx.addIssue({ code: "custom", message: "is not a real date-time" });
+				return z.NEVER;
+			}
+			// The text form keeps the number form's range: "1899-12-31" or "9999-12-31" would otherwise be
+			// stored as instants no epoch-ms sender could send, and land in rollups as days outside any calendar.
+			if (ms < 0 || ms > LATEST_MS) {
+				ctx.addIssue({ code: "custom", message: "must be from 1970-01-01 to 2100-01-01 (UTC)" });
 				return z.NEVER;
 			}
 			return ms;
@@ -74,4 +82,6 @@ export const day = z
 	.string()
 	.trim()
 	.regex(/^\d{4}-\d{2}-\d{2}$/, "must be YYYY-MM-DD")
-	.refine(realDay, "is not a real day");
+	.refine(realDay, "is not a real day")
+	// The same years as timestamps (ISO days compare as text).
+	.refine((d) => d >= "1970-01-01" && d < "2100-01-01", "must be from 1970-01-01 to 2099-12-31");

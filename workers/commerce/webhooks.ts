@@ -10,7 +10,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireKey, type AuthVars } from "../auth/middleware";
-import { readText } from "../lib/body";
+import { parseJson, readText } from "../lib/body";
 import { ApiError, SITE_ID } from "../lib/http";
 import { apiErrors, error, errors, json, openApiApp, secured, siteQuery, WEBHOOK_SIGNATURE } from "../lib/openapi";
 import { findSite } from "../lib/sites";
@@ -104,12 +104,7 @@ export const hooks = openApiApp().openapi(ordersWebhook, async (c) => {
 	// spellings (with or without `sha256=`, any hex case) that all verify, and each must count as the same delivery.
 	const replayKey = bytesToHex(sig);
 
-	let body: unknown;
-	try {
-		body = JSON.parse(raw);
-	} catch (err) {
-		throw new ApiError(400, "invalid_json", "the body is not valid JSON", [{ field: "body", message: err instanceof Error ? err.message : "invalid JSON" }]);
-	}
+	const body = parseJson(raw);
 	const now = Date.now();
 	const { records, writes, recordOf } = bodyToWrites(ENTITIES.orders, body, { site: site.id, currency: site.currency, now });
 	// The delivery record and the writes commit together: a replay fails the whole batch, and a failed

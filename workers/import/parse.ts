@@ -12,6 +12,8 @@
  *     rather than one per record, keeping the per-call overhead off short rows), then split into
  *     records again on the string side by counting the newlines the byte pass already counted.
  */
+import { parseJson } from "../lib/body";
+import { ApiError } from "../lib/http";
 
 export type Format = "csv" | "ndjson";
 
@@ -211,8 +213,11 @@ class NdjsonSink implements Sink<ParsedRow> {
 		if (isBlank(text)) return undefined;
 		let value: unknown;
 		try {
-			value = JSON.parse(text);
+			// parseJson, as for request bodies: a lone-surrogate escape or a number JSON cannot carry is this
+			// row's reject naming the field, never a silently replaced character or a null.
+			value = parseJson(text);
 		} catch (err) {
+			if (err instanceof ApiError) return { line, end, nextLine, error: err.code === "invalid_json" ? `invalid JSON: ${err.fields?.[0]?.message ?? err.message}` : `${err.fields?.[0]?.field ?? "value"}: ${err.fields?.[0]?.message ?? err.message}` };
 			return { line, end, nextLine, error: `invalid JSON: ${err instanceof Error ? err.message : String(err)}` };
 		}
 		if (typeof value !== "object" || value === null || Array.isArray(value)) return { line, end, nextLine, error: "not a JSON object" };

@@ -335,11 +335,13 @@ export const KPIS: readonly Kpi[] = [
 		why: webWhy("that began checkout"),
 	}),
 	K({
-		id: "product_page_conversion", name: "Product page conversion", area: "conversion", unit: "percent", good: "up", measures: ["product_view_sessions", "product_purchase_sessions", "sessions"],
+		id: "product_page_conversion", name: "Product page conversion", area: "conversion", unit: "percent", good: "up", measures: ["product_view_sessions", "product_purchase_sessions"],
 		description: "Share of sessions viewing a product that bought that product (by product or category: per product viewed).",
 		formula: "sessions that viewed and bought the product ÷ sessions that viewed it × 100",
 		compute: (v) => pct(v.product_purchase_sessions, v.product_view_sessions),
-		why: webWhy("with a product view"),
+		// Not webWhy: its `sessions` measure lives in kpi_web_daily, which has no SKU, and would take away this KPI's
+		// product and category breakdowns (GET /products/performance answered 500 on it).
+		why: (v) => (v.product_view_sessions === 0 ? "no sessions with a product view in the period (or no web data)" : null),
 	}),
 	K({
 		id: "funnel_view_to_cart", name: "Funnel: product view → cart", area: "conversion", unit: "percent", good: "up", measures: ["view_sessions", "cart_sessions", "sessions"],
