@@ -2,7 +2,9 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { SLICE_ROWS } from "../workers/import/slice";
-import { ADMIN_KEY, getJson, listKeys, readArchive, waitFor } from "./helpers";
+import { archiveImportJob, storeImported, unarchived } from "../workers/pipeline/archive";
+import { ADMIN_KEY, getJson, listKeys, readArchive, storedEvent, waitFor } from "./helpers";
+import { openPii, piiKeyring, type StoredPii } from "../workers/privacy/pii";
 
 interface Job {
 	job: string;
@@ -84,8 +86,8 @@ describe("bulk import", () => {
 		const job = await importFile("customers", ndjson, "ndjson");
 		expect(job).toMatchObject({ status: "done", rows_ok: 2, rows_rejected: 2 });
 		expect(job.rejects.map((r) => r.line)).toEqual([2, 5]);
-		const pii = await env.DB.prepare("SELECT email FROM customer_pii WHERE customer_id = 'nd-1'").first();
-		expect(pii).toEqual({ email: "a@example.com" });
+		const pii = await env.DB.prepare("SELECT email, name, kid FROM customer_pii WHERE customer_id = 'nd-1'").first<StoredPii>();
+		expect(pii && (await openPii(await piiKeyring(env), "demo", "nd-1", pii)).email).toBe("a@example.com"); // encrypted at rest
 	});
 
 	it("backfills events of any age: stored, archived, and counted as imported in reconciliation", async () => {
@@ -106,6 +108,59 @@ describe("bulk import", () => {
 		// Re-importing adds nothing to the ledger.
 		await importFile("events", lines.join("\n"), "ndjson");
 		expect((await getJson<Record<string, unknown>>(`/api/v1/health/pipeline?site=demo&date=${day}`)).body).toMatchObject({ imported: 30, stored: 30 });
+	});
+
+	it("archives a backfill spread over many hours as one object per event-day of the job, each event once (issue 15)", async () => {
+		// 3 days × 24 hours × 2 events: 72 event-hours, which the hour layout wrote as 72 objects.
+		const days = ["2025-03-10", "2025-03-11", "2025-03-12"];
+		const lines = days.flatMap((day, d) =>
+			Array.from({ length: 48 }, (_, i) => JSON.stringify({ id: `spread-${d}-${i}`, name: "page_view", ts: Date.parse(`${day}T00:00:00Z`) + (i % 24) * 3_600_000 + i * 1000, url: "https://shop.example/", visitor_id: `sv-${i % 7}` })),
+		);
+		// Lines in an order that interleaves the days, as an export in random order would.
+		const shuffled = lines.map((l, i) => ({ l, k: (i * 37) % lines.length })).sort((a, b) => a.k - b.k).map((x) => x.l);
+		const job = await importFile("events", shuffled.join("\n"), "ndjson");
+		expect(job).toMatchObject({ status: "done", rows_ok: 144, rows_rejected: 0 });
+		for (const day of days) {
+			const keys = await listKeys(env.ARCHIVE, `raw/site=demo/dt=${day}/`);
+			expect(keys).toHaveLength(1);
+			expect(keys[0]).toMatch(new RegExp(`^raw/site=demo/dt=${day}/import-[0-9a-f-]{36}\\.ndjson\\.gz$`));
+			const events = await readArchive(env.ARCHIVE, keys[0] as string);
+			expect(events).toHaveLength(48);
+			expect(events.every((e) => new Date(Number(e.ts)).toISOString().startsWith(day))).toBe(true);
+			const obj = await env.ARCHIVE.head(keys[0] as string);
+			expect(obj?.customMetadata).toMatchObject({ count: "48", site: "demo", dt: day, hour: "" });
+			const { body: health } = await getJson<Record<string, unknown>>(`/api/v1/health/pipeline?site=demo&date=${day}`);
+			expect(health).toMatchObject({ imported: 48, stored: 48, archived: 48, archive_objects: 1, pending_archive: 0, reconciled: true });
+		}
+	});
+
+	it("an import's rows wait for their job's archive step (the sweeper leaves them alone), and a repeated step writes no event twice", async () => {
+		const day = "2025-04-02";
+		const job = "00000000-0000-4000-8000-0000000000aa";
+		const t0 = Date.parse(`${day}T08:00:00Z`);
+		const received = Date.UTC(2026, 10, 20, 12);
+		const events = Array.from({ length: 10 }, (_, i) => storedEvent({ id: `redo-${i}`, ts: t0 + i * 600_000, received_at: received }));
+		await env.DB.prepare("INSERT INTO import_jobs (id, site, entity, format, status, object_key, bytes_total, created_at, updated_at) VALUES (?, 'demo', 'events', 'ndjson', 'running', 'imports/x', 1, ?, ?)")
+			.bind(job, received - 1000, received)
+			.run();
+		expect(await storeImported(env.DB, events, job)).toEqual(events.map(() => true));
+		const key = `raw/site=demo/dt=${day}/import-${job}.ndjson.gz`;
+		// Long after receipt, the sweeper still skips them: the job may store more rows for the same key.
+		expect((await unarchived(env.DB, received + 3_600_000, 1000)).filter((r) => r.id.startsWith("redo-"))).toEqual([]);
+		const first = await archiveImportJob(env.DB, env.ARCHIVE, "demo", job, received - 1000, Date.now() + 10_000);
+		expect(first).toEqual({ written: 1, remaining: false });
+		expect((await readArchive(env.ARCHIVE, key)).map((e) => e.id)).toEqual(events.map((e) => e.id));
+		expect((await env.ARCHIVE.head(key))?.customMetadata).toMatchObject({ count: "10", dt: day });
+		// A redelivered step finds nothing left; a crash before the stamp is redone from the same rows.
+		expect(await archiveImportJob(env.DB, env.ARCHIVE, "demo", job, received - 1000, Date.now() + 10_000)).toEqual({ written: 0, remaining: false });
+		await env.DB.prepare("UPDATE events SET archived_at = NULL WHERE archive_key = ?").bind(key).run();
+		expect(await archiveImportJob(env.DB, env.ARCHIVE, "demo", job, received - 1000, Date.now() + 10_000)).toEqual({ written: 1, remaining: false });
+		expect(await listKeys(env.ARCHIVE, `raw/site=demo/dt=${day}/`)).toEqual([key]);
+		expect(await readArchive(env.ARCHIVE, key)).toHaveLength(10);
+		// Once the job has ended (e.g. failed before its archive step), the sweeper takes its rows.
+		await env.DB.prepare("UPDATE events SET archived_at = NULL WHERE archive_key = ?").bind(key).run();
+		await env.DB.prepare("UPDATE import_jobs SET status = 'failed' WHERE id = ?").bind(job).run();
+		expect((await unarchived(env.DB, received + 3_600_000, 1000)).filter((r) => r.id.startsWith("redo-"))).toHaveLength(10);
 	});
 
 	it("accepts an event line that names the import's site, refuses one naming another, and takes short backend visitor ids (issue 15)", async () => {

@@ -5,23 +5,31 @@
  * same D1 schema (bench/import/baseline/: one awaited INSERT per row, and D1 batches of 100), all
  * under local `wrangler dev` in the same run.
  *
- *   npm run bench:import -- [--customers 50000] [--orders 20000] [--only ours|baseline]
+ *   npm run bench:import -- [--customers 50000] [--orders 20000] [--events 88238] [--event-hours 13140] [--only ours|baseline]
+ *
+ * The events case (issue 15) backfills --events events whose timestamps are spread uniformly at random
+ * over --event-hours hours (the file is in random time order: the worst case for archive objects per
+ * slice), measures GET /api/v1/import/{job} latency while the import runs (p50/p95/max), sums the
+ * slices' phase profile from the Worker's log (`import_slice` lines), checks the reconciliation of every
+ * day through /api/v1/health/pipeline (accepted + imported = stored = archived), then runs the cron
+ * (`/__scheduled`) until the archive compaction has merged each day's objects into one, and reports the
+ * R2 object counts before and after.
  *
  * Prints a table and writes bench/out/import-<timestamp>.json. See bench/README.md.
  */
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { insertKeySql, newKey } from "../../scripts/lib/keys.mjs";
 import { benchArgs, benchProcess, sleep, tail } from "../lib.mjs";
-import { ROOT, WRANGLER_JS, d1Json, terminateGroups } from "../../scripts/lib/wrangler.mjs";
+import { ROOT, WRANGLER_JS, d1Json, freePort, startWranglerDev, terminateGroups, waitForHttp } from "../../scripts/lib/wrangler.mjs";
 
 const OUT = path.join(ROOT, "bench/out");
 const SITE = "demo";
 const SITE_SQL = "INSERT INTO sites (id, name, origins, timezone, currency, created_at) VALUES ('demo','Demo','[]','UTC','EUR',0)";
 const KEY = newKey();
-const KEY_SQL = insertKeySql({ id: KEY.id, hash: KEY.hash, site: SITE, name: "bench import (ingest+read)", scopes: ["ingest", "read"], now: 0 });
+const KEY_SQL = insertKeySql({ id: KEY.id, hash: KEY.hash, site: SITE, name: "bench import (ingest+read)", scopes: ["ingest", "read", "admin"], now: 0 });
 const BASELINE_CONFIG = "bench/import/baseline/wrangler.toml";
 const REQUEST_ROWS = 1000; // baseline: customers per request
 const WARMUP_ROWS = 200;
@@ -31,6 +39,11 @@ const POLL_MS = 100;
 const USAGE = `usage: node bench/import/run.mjs [options]
   --customers N   customers per customer dataset (default 50000)
   --orders N      orders (1–3 embedded items each) in the orders dataset (default 20000; 0 skips it)
+  --events N      backfilled events (default 88238; 0 skips the events case and the compaction)
+  --event-hours H hours the events' timestamps spread over, ending 2026-11-01 (default 13140 ≈ 18 months)
+  --max-fires N   cron fires at most to compact the archive (default 40; 0 skips the compaction)
+  --event-files F the events as F files (line i in file i mod F), imported one after another (default 2): each
+                  job writes one archive object per day it covers, so F jobs leave F objects per day to compact
   --only SIDE     run only "ours" or "baseline"
   --timeout S     global timeout in seconds (default 1200)
   --keep-state    keep bench/out/import-state-<timestamp>
@@ -39,13 +52,21 @@ const { args, int: intArg } = benchArgs(
 	{
 		customers: { type: "string", default: "50000" },
 		orders: { type: "string", default: "20000" },
+		events: { type: "string", default: "88238" },
+		"event-hours": { type: "string", default: "13140" },
+		"max-fires": { type: "string", default: "40" },
+		"event-files": { type: "string", default: "2" },
 		only: { type: "string" },
 		timeout: { type: "string", default: "1200" },
 		"keep-state": { type: "boolean", default: false },
 	},
 	USAGE,
 );
-const CUSTOMERS = intArg("customers", 1);
+const CUSTOMERS = intArg("customers", 0);
+const EVENTS = intArg("events", 0);
+const EVENT_HOURS = intArg("event-hours", 1);
+const MAX_FIRES = intArg("max-fires", 0);
+const EVENT_FILES = intArg("event-files", 1);
 const ORDERS = intArg("orders", 0);
 const GLOBAL_TIMEOUT_MS = intArg("timeout", 10) * 1000;
 if (args.only && !["ours", "baseline"].includes(args.only)) {
@@ -60,7 +81,7 @@ const RESULT_FILE = path.join(OUT, `import-${STAMP}.json`);
 const log = (msg) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
 // Process hygiene and small helpers: bench/lib.mjs.
-const { cleanup, die, wrangler, startDev } = benchProcess(GLOBAL_TIMEOUT_MS);
+const { cleanup, die, wrangler, startDev, track } = benchProcess(GLOBAL_TIMEOUT_MS);
 const DEADLINE = Date.now() + GLOBAL_TIMEOUT_MS;
 
 const fmt = (n, d = 0) => (n == null || Number.isNaN(n) ? "-" : n.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d }));
@@ -111,6 +132,32 @@ function makeOrders(n, customerIds, seed = 2) {
 	}
 	return { orders, items };
 }
+const EVENT_END = Date.UTC(2026, 10, 1);
+const PAGES = ["/", "/c/protein", "/c/vitamins", "/p/whey-1kg", "/p/creatine-500g", "/p/omega-3", "/cart", "/checkout"];
+/**
+ * Backfill events in the /e wire format: `n` events, timestamps uniform over `hours` hours ending
+ * EVENT_END, lines in random time order; a visitor's events are not contiguous (worst case for any
+ * per-slice grouping). Returns the lines and the distinct UTC hours and days they cover.
+ */
+function makeEvents(n, hours, seed = 3) {
+	const rnd = prng(seed);
+	const start = EVENT_END - hours * 3_600_000;
+	const hourSet = new Set();
+	const daySet = new Set();
+	const events = [];
+	for (let i = 0; i < n; i++) {
+		const ts = start + Math.floor(rnd() * hours * 3_600_000);
+		hourSet.add(Math.floor(ts / 3_600_000));
+		daySet.add(new Date(ts).toISOString().slice(0, 10));
+		const r = rnd();
+		const name = r < 0.6 ? "page_view" : r < 0.85 ? "product_view" : r < 0.95 ? "add_to_cart" : r < 0.98 ? "begin_checkout" : "purchase";
+		const visitor = `bv-${String(Math.floor(rnd() * 20_000)).padStart(5, "0")}`;
+		const props = name === "purchase" ? { order_id: `bo-${i}`, value: 49.9, currency: "EUR", items: [{ sku: "WHEY-1KG", qty: 1, price: 49.9 }] } : name === "product_view" || name === "add_to_cart" ? { sku: "WHEY-1KG" } : {};
+		events.push({ id: `bev-${String(i).padStart(7, "0")}`, name, ts, url: `https://shop.example${PAGES[Math.floor(rnd() * PAGES.length)]}`, visitor_id: visitor, props });
+	}
+	return { lines: events, hours: hourSet.size, days: [...daySet].sort() };
+}
+
 /** Records → Buffers of ~1000 lines each (the stream's chunks). */
 function chunked(lines, header) {
 	const out = header ? [Buffer.from(`${header}\n`)] : [];
@@ -166,13 +213,19 @@ async function importJob(server, entity, format, data, expect) {
 	let polls = 0;
 	let pollError = null;
 	let allRowsS = null; // first poll that saw every record counted (a job can still fail after that)
+	const pollMs = []; // each progress poll's latency while the job runs: the import must not starve other requests
+	const pollSeries = []; // [ms since first byte, latency ms]: when slow polls happened
 	while (Date.now() < DEADLINE) {
 		await sleep(POLL_MS);
 		try {
-			const r = await fetch(`${server.base}/api/v1/import/${id}?site=${SITE}&rejects=5`, { headers: auth, signal: AbortSignal.timeout(10_000) });
+			const p0 = performance.now();
+			const r = await fetch(`${server.base}/api/v1/import/${id}?site=${SITE}&rejects=5`, { headers: auth, signal: AbortSignal.timeout(30_000) });
+			const body = await r.text();
+			pollMs.push(performance.now() - p0);
+			pollSeries.push([Math.round(p0 - t0), Math.round(performance.now() - p0)]);
 			polls++;
-			if (!r.ok) throw new Error(`GET job → HTTP ${r.status}: ${(await r.text()).slice(0, 300)}`);
-			job = await r.json();
+			if (!r.ok) throw new Error(`GET job → HTTP ${r.status}: ${body.slice(0, 300)}`);
+			job = JSON.parse(body);
 			pollError = null;
 			if (allRowsS === null && job.rows_ok + job.rows_rejected >= expect) allRowsS = (performance.now() - t0) / 1000;
 		} catch (err) {
@@ -182,7 +235,11 @@ async function importJob(server, entity, format, data, expect) {
 		if (job.status === "done" || job.status === "failed") break;
 	}
 	const seconds = (performance.now() - t0) / 1000;
+	const sorted = [...pollMs].sort((a, b) => a - b);
+	const q = (p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] : null);
 	const result = {
+		poll_ms: { n: sorted.length, p50: q(0.5), p95: q(0.95), max: sorted.at(-1) ?? null },
+		poll_series: pollSeries,
 		job: id, status: job?.status ?? null, in_r2_s: inR2S, upload_s: uploadS, seconds, all_rows_counted_s: allRowsS, polls,
 		server_s: job?.finished_at ? (job.finished_at - epoch0) / 1000 : null,
 		rows_ok: job?.rows_ok ?? null, rows_rejected: job?.rows_rejected ?? null, rows_changed: job?.rows_changed ?? null, bytes_total: job?.bytes_total ?? null,
@@ -191,6 +248,84 @@ async function importJob(server, entity, format, data, expect) {
 	result.ok = result.status === "done" && result.rows_ok === expect && result.rows_rejected === 0;
 	if (!result.ok) result.error = `job ${id}: status ${result.status}, rows_ok ${result.rows_ok}/${expect}, rejected ${result.rows_rejected}${result.job_error ? `, error: ${result.job_error}` : ""}${result.rejects_sample.length ? `, rejects e.g. ${JSON.stringify(result.rejects_sample.slice(0, 3))}` : ""}${pollError ? `, last poll error: ${pollError}` : ""}`;
 	return result;
+}
+
+/** Our Worker under `wrangler dev` with the cron reachable at /__scheduled and console.log in its log (the slices' profile lines). */
+async function startOurs(logFile, persistTo) {
+	const port = await freePort();
+	const logStream = createWriteStream(logFile);
+	await new Promise((r) => logStream.on("open", r));
+	const child = await startWranglerDev({ config: "wrangler.toml", port, persistTo, logLevel: "log", stdio: ["ignore", logStream, logStream], extraArgs: ["--test-scheduled"], onSpawn: track });
+	try {
+		await waitForHttp(`http://127.0.0.1:${port}/__bench_probe`, { child, timeoutMs: 120_000 });
+	} catch (err) {
+		throw new Error(`ours Worker: ${err.message}. Log ${logFile}:\n${tail(logFile)}`);
+	}
+	return { name: "ours", child, port, logFile, base: `http://127.0.0.1:${port}` };
+}
+
+/** The `import_slice` profile lines (workers/import/slice.ts) of one job from the Worker's log: per slice and summed. */
+function sliceProfile(logFile, job) {
+	const slices = [];
+	for (const line of readFileSync(logFile, "utf8").split("\n")) {
+		const at = line.indexOf('{"import_slice"');
+		if (at < 0) continue;
+		try {
+			const p = JSON.parse(line.slice(at)).import_slice;
+			if (p.job === job) slices.push(p);
+		} catch {
+			// a line cut by the log's buffering: skipped
+		}
+	}
+	const total = {};
+	for (const p of slices) for (const [k, v] of Object.entries(p)) if (typeof v === "number" && k !== "offset") total[k] = (total[k] ?? 0) + v;
+	return { count: slices.length, max_ms: Math.max(0, ...slices.map((p) => p.ms)), total, each: slices };
+}
+
+/** /api/v1/health/pipeline for every day (8 at a time): R2 objects and events, and the days that do not reconcile. */
+async function archiveCounts(server, days) {
+	const auth = { Authorization: `Bearer ${KEY.secret}` };
+	const out = { objects: 0, archived: 0, stored: 0, imported: 0, bad: [] };
+	let next = 0;
+	const worker = async () => {
+		while (next < days.length) {
+			const day = days[next++];
+			let r = await fetch(`${server.base}/api/v1/health/pipeline?site=${SITE}&date=${day}`, { headers: auth, signal: AbortSignal.timeout(60_000) });
+			// The API's per-key rate limit (600 per minute by default): wait as told and ask again.
+			while (r.status === 429) {
+				await r.text();
+				await sleep(1000 * Number(r.headers.get("retry-after") ?? 1));
+				r = await fetch(`${server.base}/api/v1/health/pipeline?site=${SITE}&date=${day}`, { headers: auth, signal: AbortSignal.timeout(60_000) });
+			}
+			const h = await r.json();
+			if (!r.ok) throw new Error(`health ${day} → HTTP ${r.status}: ${JSON.stringify(h).slice(0, 300)}`);
+			out.objects += h.archive_objects;
+			out.archived += h.archived;
+			out.stored += h.stored;
+			out.imported += h.imported;
+			if (!h.reconciled) out.bad.push({ day, stored: h.stored, archived: h.archived, imported: h.imported, objects: h.archive_objects });
+		}
+	};
+	await Promise.all(Array.from({ length: 8 }, worker));
+	return out;
+}
+
+/** Fires the cron until the archive has one object per day (or --max-fires); the compaction's own log lines say what each fire did. */
+async function compactAll(server, days, failures, before) {
+	const t0 = performance.now();
+	let fires = 0;
+	if (MAX_FIRES === 0) return { after: before, fires: 0, seconds: 0, log: [] };
+	let after = await archiveCounts(server, days);
+	while (after.objects > days.length && fires < MAX_FIRES && Date.now() < DEADLINE) {
+		const r = await fetch(`${server.base}/__scheduled?cron=${encodeURIComponent("*/10 * * * *")}`, { signal: AbortSignal.timeout(Math.max(1000, DEADLINE - Date.now())) });
+		await r.text();
+		if (!r.ok) failures.push(`cron fire → HTTP ${r.status}`);
+		fires++;
+		after = await archiveCounts(server, days);
+		log(`  cron fire ${fires}: ${fmt(after.objects)} objects, ${fmt(after.archived)} events counted, ${after.bad.length} days not reconciled`);
+	}
+	const lines = readFileSync(server.logFile, "utf8").split("\n").filter((l) => l.includes('{"archive_compaction"'));
+	return { after, fires, seconds: (performance.now() - t0) / 1000, log: lines.map((l) => { try { return JSON.parse(l.slice(l.indexOf('{"archive_compaction"'))).archive_compaction; } catch { return l; } }) };
 }
 
 // ───────────────────────────── baseline: plain INSERTs ─────────────────────────────
@@ -235,11 +370,22 @@ async function main() {
 	const data = {};
 	if (WANT.ours) {
 		data.warmup = ndjson(makeCustomers(WARMUP_ROWS, "warm-", 9));
-		data.customers_ndjson = ndjson(customers);
-		data.customers_csv = csv(makeCustomers(CUSTOMERS, "cust-csv-"));
+		if (CUSTOMERS) {
+			data.customers_ndjson = ndjson(customers);
+			data.customers_csv = csv(makeCustomers(CUSTOMERS, "cust-csv-"));
+		}
 		if (ORDERS) {
-			const o = makeOrders(ORDERS, customers.map((c) => c.customer_id));
+			const o = makeOrders(ORDERS, (CUSTOMERS ? customers : makeCustomers(1000, "cust-")).map((c) => c.customer_id));
 			data.orders_ndjson = { ...ndjson(o.orders), orders: ORDERS, items: o.items };
+		}
+		if (EVENTS) {
+			const ev = makeEvents(EVENTS, EVENT_HOURS);
+			data.events_files = Array.from({ length: EVENT_FILES }, (_, f) => {
+				const lines = ev.lines.filter((_, i) => i % EVENT_FILES === f);
+				return { ...ndjson(lines), records: lines.length, hours: new Set(lines.map((l) => Math.floor(l.ts / 3_600_000))).size, days: [...new Set(lines.map((l) => new Date(l.ts).toISOString().slice(0, 10)))] };
+			});
+			data.events_ndjson = { hours: ev.hours, days: ev.days };
+			log(`events: ${fmt(EVENTS)} over ${fmt(ev.hours)} distinct event-hours, ${ev.days.length} days`);
 		}
 	}
 	const bodies = [];
@@ -265,7 +411,7 @@ async function main() {
 	try {
 		log("starting Workers…");
 		await Promise.all([
-			WANT.ours && startDev("ours", { config: "wrangler.toml", persistTo: dirs.ours, logFile: path.join(OUT, `import-${STAMP}-ours.log`) }).then((s) => (servers.ours = s)),
+			WANT.ours && startOurs(path.join(OUT, `import-${STAMP}-ours.log`), dirs.ours).then((s) => (servers.ours = s)),
 			WANT.baseline && startDev("baseline", { config: BASELINE_CONFIG, persistTo: dirs.baseline, logFile: path.join(OUT, `import-${STAMP}-baseline.log`) }).then((s) => (servers.baseline = s)),
 		]);
 	} catch (err) {
@@ -302,14 +448,35 @@ async function main() {
 	}
 	if (servers.ours) {
 		const runs = [
-			["customers-ndjson", "customers", "ndjson", data.customers_ndjson, CUSTOMERS, CUSTOMERS],
-			["customers-csv", "customers", "csv", data.customers_csv, CUSTOMERS, CUSTOMERS],
+			...(CUSTOMERS ? [["customers-ndjson", "customers", "ndjson", data.customers_ndjson, CUSTOMERS, CUSTOMERS], ["customers-csv", "customers", "csv", data.customers_csv, CUSTOMERS, CUSTOMERS]] : []),
 			...(ORDERS ? [["orders-ndjson", "orders", "ndjson", data.orders_ndjson, ORDERS, ORDERS + data.orders_ndjson.items]] : []),
+			...(EVENTS ? data.events_files.map((d, f) => [`events-ndjson-${f + 1}of${EVENT_FILES}`, "events", "ndjson", d, d.records, d.records]) : []),
 		];
 		for (const [name, entity, format, d, records, rows] of runs) {
 			log(`ours ${name}: ${fmt(records)} records, ${(d.bytes / 1e6).toFixed(1)} MB…`);
 			const r = await importJob(servers.ours, entity, format, d, records).catch((e) => ({ ok: false, error: e.message, seconds: NaN }));
-			record(name, { side: "ours", dataset: `${entity} ${format.toUpperCase()} → import API`, records, rows, ...(entity === "orders" ? { orders: ORDERS, items: d.items } : {}), bytes: d.bytes, ...r });
+			if (r.job) r.slices = sliceProfile(servers.ours.logFile, r.job);
+			record(name, { side: "ours", dataset: `${entity} ${format.toUpperCase()} → import API`, records, rows, ...(entity === "orders" ? { orders: ORDERS, items: d.items } : {}), ...(entity === "events" ? { event_hours: d.hours, event_days: d.days.length } : {}), bytes: d.bytes, ...r });
+			if (r.poll_ms) log(`${name}: progress polls p50 ${fmt(r.poll_ms.p50, 1)} ms, p95 ${fmt(r.poll_ms.p95, 1)} ms, max ${fmt(r.poll_ms.max, 1)} ms (${r.poll_ms.n} polls); slices: ${JSON.stringify(r.slices?.total ?? null)}`);
+		}
+		const eventRuns = Object.entries(results).filter(([n]) => n.startsWith("events-ndjson-")).map(([, r]) => r);
+		if (EVENTS && eventRuns.length === EVENT_FILES && eventRuns.every((r) => r.ok)) {
+			const seconds = eventRuns.reduce((sum, r) => sum + r.seconds, 0);
+			const polls = eventRuns.flatMap((r) => r.poll_series ?? []).map((p) => p[1]).sort((a, b) => a - b);
+			const q = (p) => (polls.length ? polls[Math.min(polls.length - 1, Math.ceil(p * polls.length) - 1)] : null);
+			results["events-all"] = { side: "ours", dataset: `events NDJSON, ${EVENT_FILES} files → import API`, ok: true, rows: EVENTS, records: EVENTS, bytes: eventRuns.reduce((sum, r) => sum + r.bytes, 0), seconds, event_hours: data.events_ndjson.hours, event_days: data.events_ndjson.days.length, poll_ms: { n: polls.length, p50: q(0.5), p95: q(0.95), max: polls.at(-1) ?? null }, slices: { count: eventRuns.reduce((n, r) => n + (r.slices?.count ?? 0), 0), max_ms: Math.max(...eventRuns.map((r) => r.slices?.max_ms ?? 0)) } };
+			log(`events (all files): ${fmt(EVENTS)} rows in ${seconds.toFixed(2)} s = ${fmt(EVENTS / seconds)} rows/s`);
+			const days = data.events_ndjson.days;
+			log(`events: reconciling ${days.length} days through /api/v1/health/pipeline…`);
+			const before = await archiveCounts(servers.ours, days);
+			if (before.bad.length) failures.push(`events: ${before.bad.length} days not reconciled after the import, e.g. ${JSON.stringify(before.bad.slice(0, 3))}`);
+			if (before.stored !== EVENTS || before.archived !== EVENTS || before.imported !== EVENTS) failures.push(`events after import: stored ${before.stored}, archived ${before.archived}, imported ${before.imported}, expected ${EVENTS} each`);
+			log(`events: R2 holds ${fmt(before.objects)} objects for ${fmt(before.archived)} events over ${days.length} days; compacting (cron fires)…`);
+			const compaction = await compactAll(servers.ours, days, failures, before);
+			results.compaction = { ok: compaction.after.bad.length === 0, objects_before: before.objects, objects_after: compaction.after.objects, days: days.length, archived_after: compaction.after.archived, fires: compaction.fires, seconds: compaction.seconds, log: compaction.log };
+			if (compaction.after.bad.length) failures.push(`after compaction: ${compaction.after.bad.length} days not reconciled, e.g. ${JSON.stringify(compaction.after.bad.slice(0, 3))}`);
+			if (compaction.after.archived !== EVENTS) failures.push(`after compaction R2 counts ${compaction.after.archived} events, expected ${EVENTS}`);
+			log(`compaction: ${fmt(before.objects)} → ${fmt(compaction.after.objects)} objects in ${compaction.fires} cron fires (${compaction.seconds.toFixed(1)} s)`);
 		}
 	}
 	const loadAfter = os.loadavg()[0];
@@ -319,13 +486,13 @@ async function main() {
 	const counts = {};
 	try {
 		if (WANT.ours)
-			counts.ours = (await d1("wrangler.toml", dirs.ours, "SELECT (SELECT count(*) FROM customers) AS customers, (SELECT count(*) FROM orders) AS orders, (SELECT count(*) FROM order_items) AS order_items", true))[0];
+			counts.ours = (await d1("wrangler.toml", dirs.ours, "SELECT (SELECT count(*) FROM customers) AS customers, (SELECT count(*) FROM orders) AS orders, (SELECT count(*) FROM order_items) AS order_items, (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM events WHERE archived_at IS NULL) AS events_unarchived", true))[0];
 		if (WANT.baseline) counts.baseline = (await d1(BASELINE_CONFIG, dirs.baseline, "SELECT count(*) AS customers FROM customers", true))[0];
 	} catch (err) {
 		failures.push(`row count check: ${err.message}`);
 	}
 	if (counts.ours) {
-		const want = { customers: WARMUP_ROWS + 2 * CUSTOMERS, orders: ORDERS, order_items: data.orders_ndjson?.items ?? 0 };
+		const want = { customers: WARMUP_ROWS + 2 * CUSTOMERS, orders: ORDERS, order_items: data.orders_ndjson?.items ?? 0, events: EVENTS, events_unarchived: 0 };
 		for (const k of Object.keys(want)) if (counts.ours[k] !== want[k]) failures.push(`ours D1 has ${counts.ours[k]} ${k}, expected ${want[k]}`);
 	}
 	if (counts.baseline && counts.baseline.customers !== CUSTOMERS) failures.push(`baseline D1 has ${counts.baseline.customers} customers, expected ${CUSTOMERS}`);
@@ -335,7 +502,7 @@ async function main() {
 	const rate = (r) => (r?.ok ? r.rows / r.seconds : null);
 	const loop = rate(results["plain-loop"]);
 	const batch = rate(results["batch-100"]);
-	const rows = Object.entries(results).map(([name, r]) => {
+	const rows = Object.entries(results).filter(([name]) => name !== "compaction").map(([name, r]) => {
 		const rs = rate(r);
 		const ours = r.side === "ours";
 		return [name, fmt(r.rows), ours ? (r.bytes / 1e6).toFixed(1) : "-", ours ? fmt(r.in_r2_s, 2) : "-", ours ? fmt(r.upload_s, 2) : "-", ours ? "-" : fmt(r.in_worker_s, 2), fmt(r.seconds, 2), r.ok ? fmt(rs) : "FAILED", ours && rs && loop ? `${(rs / loop).toFixed(2)}×` : "-", ours && rs && batch ? `${(rs / batch).toFixed(2)}×` : "-"];
@@ -349,6 +516,12 @@ async function main() {
 	console.log("\nrows: orders-ndjson counts orders + item rows. Ours: in R2 s = first byte → file stored and slice queued (job's updated_at),");
 	console.log("202 s = first byte → 202 received. Baseline: D1 s = time inside the Worker's insert loop/batches, summed.");
 	console.log("seconds: first byte sent → job seen done (ours) / first request → last response (baseline); rows/s = rows / seconds.");
+	for (const [name, r] of Object.entries(results)) {
+		if (r.poll_ms?.n) console.log(`${name}: progress polls during the import p50 ${fmt(r.poll_ms.p50, 1)} ms, p95 ${fmt(r.poll_ms.p95, 1)} ms, max ${fmt(r.poll_ms.max, 1)} ms (${r.poll_ms.n} polls); ${r.slices?.count ?? 0} slices, longest ${fmt(r.slices?.max_ms)} ms`);
+		if (r.slices?.total) console.log(`  slice phases summed (ms): ${JSON.stringify(r.slices.total)}`);
+		if (r.event_hours) console.log(`  events spread over ${fmt(r.event_hours)} distinct event-hours (${fmt(r.event_days)} days)`);
+	}
+	if (results.compaction) console.log(`archive compaction: R2 objects ${fmt(results.compaction.objects_before)} before → ${fmt(results.compaction.objects_after)} after (${results.compaction.days} days), ${results.compaction.fires} cron fires, ${results.compaction.seconds.toFixed(1)} s; events counted after: ${fmt(results.compaction.archived_after)}`);
 	if (counts.ours) console.log(`ours D1 after the run: ${JSON.stringify(counts.ours)} (incl. ${WARMUP_ROWS} warm-up customers)`);
 	if (counts.baseline) console.log(`baseline D1 after the run: ${JSON.stringify(counts.baseline)}`);
 	for (const f of failures) console.log(`FAILED ${f}`);
@@ -361,7 +534,7 @@ async function main() {
 		JSON.stringify(
 			{
 				timestamp: new Date().toISOString(),
-				config: { customers: CUSTOMERS, orders: ORDERS, only: args.only ?? null, baseline_request_rows: REQUEST_ROWS, baseline_batch_statements: 100, warmup_rows: WARMUP_ROWS, poll_ms: POLL_MS },
+				config: { customers: CUSTOMERS, orders: ORDERS, events: EVENTS, event_hours: EVENT_HOURS, only: args.only ?? null, baseline_request_rows: REQUEST_ROWS, baseline_batch_statements: 100, warmup_rows: WARMUP_ROWS, poll_ms: POLL_MS },
 				environment: { node: process.version, wrangler: wranglerVersion, cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model?.trim() ?? null, platform: `${os.platform()} ${os.release()}`, loadavg_1m_before: loadBefore, loadavg_1m_at_end: loadAfter },
 				results,
 				d1_counts: counts,

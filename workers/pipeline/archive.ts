@@ -2,13 +2,24 @@
  * D1 store and R2 archive for events, both exactly-once by (site, id) under at-least-once delivery.
  *
  * D1: `INSERT … ON CONFLICT DO NOTHING` keyed by (site, id).
- * R2: every stored event is claimed by exactly one object key (`archive_key`, set once, never
- * changed); an object's content is always rebuilt from the rows that claim its key, and
- * `archived_at` is stamped after the put. A retry after any partial failure rewrites the same key
- * with the same rows, so no event can appear in two objects or be missed.
+ * R2: every stored event is claimed by exactly one object key (`archive_key`, set once by the claim;
+ * only the compaction, workers/pipeline/compact.ts, moves it to a merged object); an object's content
+ * is always rebuilt from the rows that claim its key, and `archived_at` is stamped after the put. A
+ * retry after any partial failure rewrites the same key with the same rows, so no event can appear in
+ * two objects or be missed.
+ *
+ * Layout (Hive-style, partitioned by the event's UTC day): queued events go to
+ * `raw/site=<site>/dt=<day>/hour=<HH>/<uuid>.ndjson.gz` (one object per event-hour per queue batch);
+ * imported events to `raw/site=<site>/dt=<day>/import-<job>.ndjson.gz` (one object per event-day per
+ * import job, written once the job has stored all its rows, whatever the hours: per event-hour and
+ * batch, an 18-month backfill wrote one object per hour of every 5,000 rows);
+ * the compaction merges a day's objects into `raw/site=<site>/dt=<day>/compact-<uuid>.ndjson.gz`.
  */
 import { jsonChunks } from "../lib/json-rows";
 import { STORED_COLUMNS, type StoredEvent } from "./message";
+
+/** Marks (site, UTC day) as holding new archive objects, for the compaction (workers/pipeline/compact.ts). */
+export const MARK_DIRTY_SQL = "INSERT INTO archive_days (site, day, dirty_at) VALUES (?, ?, ?) ON CONFLICT (site, day) DO UPDATE SET dirty_at = excluded.dirty_at";
 
 /** Rows arrive as one JSON array of arrays (column order STORED_COLUMNS); RETURNING names the new ones. */
 const INSERT_SQL = `INSERT INTO events (${STORED_COLUMNS.join(", ")}) SELECT ${STORED_COLUMNS.map((_, i) => `value ->> ${i}`).join(", ")} FROM json_each(?) WHERE true ON CONFLICT (site, id) DO NOTHING RETURNING site, id`;
@@ -60,7 +71,12 @@ export async function archiveEvents(db: D1Database, bucket: R2Bucket, refs: Even
 		}
 		if (groups.size) {
 			const claim = db.prepare("UPDATE events SET archive_key = ? WHERE site = ? AND id IN (SELECT value FROM json_each(?)) AND archive_key IS NULL");
-			await db.batch([...groups].map(([prefix, groupIds]) => claim.bind(`${prefix}${crypto.randomUUID()}.ndjson.gz`, site, JSON.stringify(groupIds))));
+			const mark = db.prepare(MARK_DIRTY_SQL);
+			const days = new Set([...groups.keys()].map((prefix) => /\/dt=([^/]+)\//.exec(prefix)?.[1] ?? ""));
+			await db.batch([
+				...[...groups].map(([prefix, groupIds]) => claim.bind(`${prefix}${crypto.randomUUID()}.ndjson.gz`, site, JSON.stringify(groupIds))),
+				...[...days].map((day) => mark.bind(site, day, now)),
+			]);
 		}
 		// 2. Write every key these events claim that is not yet stamped (including keys of earlier, failed attempts).
 		const keys = await db
@@ -76,21 +92,132 @@ export async function archiveEvents(db: D1Database, bucket: R2Bucket, refs: Even
 }
 
 /** (Re)writes one archive object from the rows that claim it, then stamps them archived. */
-async function writeArchiveObject(db: D1Database, bucket: R2Bucket, key: string, now: number): Promise<void> {
+async function writeArchiveObject(db: D1Database, bucket: R2Bucket, key: string, now: number, profile?: ArchiveProfile): Promise<void> {
 	const rows = await db.prepare(`SELECT ${STORED_COLUMNS.join(", ")} FROM events WHERE archive_key = ? ORDER BY ts, id`).bind(key).all<Record<string, unknown>>();
-	// The rows were validated on the way in: rebuild each line in StoredEvent key order without re-validating.
-	const lines = rows.results.map((row) => {
+	await putArchiveObject(bucket, key, rows.results, {}, profile);
+	await db.prepare("UPDATE events SET archived_at = ? WHERE archive_key = ?").bind(now, key).run();
+}
+
+/** One NDJSON line per stored row, in StoredEvent key order (the rows were validated on the way in: no re-validation). */
+export function archiveLines(rows: Record<string, unknown>[]): string[] {
+	return rows.map((row) => {
 		const line: Record<string, unknown> = {};
 		for (const k of STORED_COLUMNS) line[k] = k === "props" ? JSON.parse(String(row.props)) : row[k];
 		return JSON.stringify(line);
 	});
+}
+
+/**
+ * Puts the gzipped NDJSON of `rows` (in the order given) at `key`, with `count` (events in it, what
+ * the reconciliation sums), `site`, `dt` and, for hour objects, `hour` as custom metadata.
+ */
+export async function putArchiveObject(bucket: R2Bucket, key: string, rows: Record<string, unknown>[], extra: Record<string, string> = {}, profile?: ArchiveProfile): Promise<void> {
+	const t = performance.now();
+	const lines = archiveLines(rows);
 	const body = await gzip(`${lines.join("\n")}\n`);
-	const [, site, dt, hour] = /^raw\/site=([^/]+)\/dt=([^/]+)\/hour=(\d\d)\//.exec(key) ?? [];
+	const built = performance.now();
+	if (profile) profile.archive_build_ms += built - t;
+	const [, site, dt, hour] = /^raw\/site=([^/]+)\/dt=([^/]+)\/(?:hour=(\d\d)\/)?/.exec(key) ?? [];
 	await bucket.put(key, body, {
 		httpMetadata: { contentType: "application/gzip" },
-		customMetadata: { count: String(lines.length), site: site ?? "", dt: dt ?? "", hour: hour ?? "" },
+		customMetadata: { count: String(lines.length), site: site ?? "", dt: dt ?? "", hour: hour ?? "", ...extra },
 	});
-	await db.prepare("UPDATE events SET archived_at = ? WHERE archive_key = ?").bind(now, key).run();
+	if (profile) profile.r2_put_ms += performance.now() - built;
+}
+
+/** Time (ms) spent in each step of `archiveImportJob` (claim = finding the job's keys), added to the caller's totals. */
+export interface ArchiveProfile {
+	archive_claim_ms: number;
+	archive_build_ms: number;
+	r2_put_ms: number;
+	archive_stamp_ms: number;
+	archive_objects: number;
+}
+
+/** Parallel object writes per call: local and remote R2 overlap well; more would only queue. */
+const PUT_CONCURRENCY = 4;
+/** Day objects read from D1 (and stamped) per statement while archiving an import. */
+const KEYS_PER_READ = 16;
+
+/** `raw/site=<site>/dt=<day>/import-<job>.ndjson.gz`: an import job's one object per UTC day of its events. */
+export function importArchiveKey(site: string, day: string, job: string): string {
+	return `raw/site=${site}/dt=${day}/import-${job}.ndjson.gz`;
+}
+
+const TS_INDEX = STORED_COLUMNS.indexOf("ts");
+const SITE_INDEX = STORED_COLUMNS.indexOf("site");
+/** INSERT_SQL plus the claim: each new row's archive_key is its job's object for the row's UTC day (importArchiveKey, in SQL). */
+const INSERT_IMPORTED_SQL = `INSERT INTO events (${STORED_COLUMNS.join(", ")}, archive_key) SELECT ${STORED_COLUMNS.map((_, i) => `value ->> ${i}`).join(", ")},
+	'raw/site=' || (value ->> ${SITE_INDEX}) || '/dt=' || strftime('%Y-%m-%d', (value ->> ${TS_INDEX}) / 1000, 'unixepoch') || '/import-' || ?2 || '.ndjson.gz'
+	FROM json_each(?1) WHERE true ON CONFLICT (site, id) DO NOTHING RETURNING site, id`;
+
+/**
+ * Stores imported events like `storeEvents`, each new row claiming its import job's object for its UTC
+ * day in the same statement. The objects are written once the job has stored every row
+ * (`archiveImportJob`), so a backfill writes one object per day it covers, not one per event-hour
+ * per batch; until then the sweeper leaves these rows alone (`unarchived`).
+ */
+export async function storeImported(db: D1Database, events: StoredEvent[], job: string): Promise<boolean[]> {
+	if (!events.length) return [];
+	const rows = events.map((e) => STORED_COLUMNS.map((k) => (k === "props" ? JSON.stringify(e.props) : e[k])));
+	const stmt = db.prepare(INSERT_IMPORTED_SQL);
+	const results = await db.batch<{ site: string; id: string }>(jsonChunks(rows).map((json) => stmt.bind(json, job)));
+	const inserted = new Set(results.flatMap((r) => r.results.map((row) => JSON.stringify([row.site, row.id]))));
+	return events.map((e) => inserted.delete(JSON.stringify([e.site, e.id])));
+}
+
+/**
+ * Writes an import job's unwritten day objects (rows stored since `since`, the job's creation), each
+ * rebuilt from the rows claiming it and then stamped, up to `deadline` (epoch ms). Returns the objects
+ * written and whether any remain. Rewriting a key is harmless: its rows are fixed once the job stored them.
+ */
+export async function archiveImportJob(db: D1Database, bucket: R2Bucket, site: string, job: string, since: number, deadline: number, profile?: ArchiveProfile): Promise<{ written: number; remaining: boolean }> {
+	let t = performance.now();
+	const keys = await db
+		// instr, not LIKE: D1 refuses LIKE patterns over 50 bytes.
+		.prepare("SELECT DISTINCT archive_key AS k FROM events WHERE site = ? AND archived_at IS NULL AND received_at >= ? AND instr(archive_key, ?) > 0")
+		.bind(site, since, `/import-${job}.ndjson.gz`)
+		.all<{ k: string }>();
+	if (profile) profile.archive_claim_ms += performance.now() - t;
+	const todo = keys.results.map((r) => r.k);
+	// Keys in groups: one read and one stamp per group instead of two D1 round trips per object.
+	const done: string[] = [];
+	for (let g = 0; g < todo.length && Date.now() < deadline; g += KEYS_PER_READ) {
+		const group = todo.slice(g, g + KEYS_PER_READ);
+		t = performance.now();
+		const rows = await db
+			.prepare(`SELECT archive_key AS _key, ${STORED_COLUMNS.join(", ")} FROM events WHERE archive_key IN (SELECT value FROM json_each(?)) ORDER BY archive_key, ts, id`)
+			.bind(JSON.stringify(group))
+			.all<Record<string, unknown> & { _key: string }>();
+		if (profile) profile.archive_claim_ms += performance.now() - t;
+		const byKey = new Map<string, Record<string, unknown>[]>(group.map((k) => [k, []]));
+		for (const row of rows.results) byKey.get(row._key)?.push(row);
+		const objects = [...byKey];
+		let next = 0;
+		const putter = async () => {
+			while (next < objects.length) {
+				const o = objects[next++];
+				if (o) await putArchiveObject(bucket, o[0], o[1], {}, profile);
+			}
+		};
+		await Promise.all(Array.from({ length: Math.min(PUT_CONCURRENCY, objects.length) }, putter));
+		t = performance.now();
+		await db.prepare("UPDATE events SET archived_at = ?1 WHERE archive_key IN (SELECT value FROM json_each(?2)) AND archived_at IS NULL").bind(Date.now(), JSON.stringify(group)).run();
+		if (profile) profile.archive_stamp_ms += performance.now() - t;
+		done.push(...group);
+		// Let other requests in between groups.
+		await new Promise((r) => setTimeout(r, 0));
+	}
+	t = performance.now();
+	const days = [...new Set(done.map((k) => /\/dt=([^/]+)\//.exec(k)?.[1] ?? ""))];
+	const mark = db.prepare(MARK_DIRTY_SQL);
+	const now = Date.now();
+	for (let i = 0; i < days.length; i += 500) await db.batch(days.slice(i, i + 500).map((day) => mark.bind(site, day, now)));
+	if (profile) {
+		profile.archive_stamp_ms += performance.now() - t;
+		profile.archive_objects += done.length;
+	}
+	return { written: done.length, remaining: done.length < todo.length };
 }
 
 /** Gzips text with the runtime's CompressionStream. */
@@ -99,8 +226,20 @@ export async function gzip(text: string): Promise<ArrayBuffer> {
 	return new Response(stream).arrayBuffer();
 }
 
-/** Stored events not yet archived that were received before `before` (for the cron sweeper). */
+/**
+ * Stored events not yet archived that were received before `before` (for the cron sweeper); rows
+ * claimed by an import job still in progress are its own to write (`archiveImportJob`), so that the
+ * sweeper never writes a day object before the job has stored all of that object's rows.
+ */
 export async function unarchived(db: D1Database, before: number, limit: number): Promise<EventRef[]> {
-	const rows = await db.prepare("SELECT site, id FROM events WHERE archived_at IS NULL AND received_at < ? LIMIT ?").bind(before, limit).all<{ site: string; id: string }>();
+	const rows = await db
+		.prepare(
+			`SELECT site, id FROM events WHERE archived_at IS NULL AND received_at < ?
+			 AND (archive_key IS NULL OR archive_key NOT LIKE '%/import-%'
+			      OR substr(archive_key, instr(archive_key, '/import-') + 8, 36) NOT IN (SELECT id FROM import_jobs WHERE status IN ('uploading', 'queued', 'running')))
+			 LIMIT ?`,
+		)
+		.bind(before, limit)
+		.all<{ site: string; id: string }>();
 	return rows.results.map((r) => ({ site: r.site, id: r.id }));
 }
