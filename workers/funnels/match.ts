@@ -169,10 +169,24 @@ function summarizeOne(def: FunnelDef, attempts: readonly GroupedAttempt[]): Funn
 			if (k > 0) (gaps[k] as number[]).push(((a.times[k] as number) - (a.times[k - 1] as number)) / 1000);
 		}
 	}
-	const start = users[0] as number;
+	return summaryFromCounts(
+		def,
+		users,
+		gaps.map((g, k) => (k === 0 ? null : median(g))),
+	);
+}
+
+/**
+ * The summary from people per step (`users[k]`: reached step k+1) and the median seconds from the
+ * previous step per step (null for step 1): shared by the exact path and the rollups, so both format
+ * the same numbers the same way.
+ */
+export function summaryFromCounts(def: FunnelDef, users: readonly number[], medians: readonly (number | null)[]): FunnelSummary {
+	const n = def.steps.length;
+	const start = users[0] ?? 0;
 	const steps = def.steps.map((s, k): StepSummary => {
-		const here = users[k] as number;
-		const prev = k === 0 ? here : (users[k - 1] as number);
+		const here = users[k] ?? 0;
+		const prev = k === 0 ? here : (users[k - 1] ?? 0);
 		return {
 			event: s.event,
 			label: s.label ?? s.event,
@@ -181,10 +195,15 @@ function summarizeOne(def: FunnelDef, attempts: readonly GroupedAttempt[]): Funn
 			conversion_from_start_pct: percent(here, start),
 			drop_off: prev - here,
 			drop_off_pct: k === 0 ? null : percent(prev - here, prev),
-			median_seconds_from_previous: k === 0 ? null : median(gaps[k] as number[]),
+			median_seconds_from_previous: k === 0 ? null : (medians[k] ?? null),
 		};
 	});
-	return { users: start, conversion_pct: percent(users[n - 1] as number, start), steps };
+	return { users: start, conversion_pct: percent(users[n - 1] ?? 0, start), steps };
+}
+
+/** Breakdown groups sorted as the report lists them: most people first, ties by key. */
+export function sortGroups<T extends { key: string; users: number }>(groups: T[]): T[] {
+	return groups.sort((a, b) => b.users - a.users || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 /**
@@ -200,6 +219,6 @@ export function summarize(def: FunnelDef, attempts: readonly GroupedAttempt[]): 
 		if (!list) byGroup.set(a.group, (list = []));
 		list.push(a);
 	}
-	const groups = [...byGroup].map(([key, list]) => ({ key, ...summarizeOne(def, list) })).sort((a, b) => b.users - a.users || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+	const groups = sortGroups([...byGroup].map(([key, list]) => ({ key, ...summarizeOne(def, list) })));
 	return { ...summarizeOne(def, attempts), groups };
 }

@@ -12,10 +12,12 @@ import { apiErrors, json, jsonBody, openApiApp, secured, siteParam, siteQuery } 
 import { addDays, dayBounds, daysBetween, isDay, localDay } from "../metrics/calendar";
 import { DEFAULT_FUNNEL, type FunnelDef } from "./match";
 import { BREAKDOWNS, funnelReport } from "./report";
+import { reportFromRollups, rollStaleDays, ROLLUP_MAX_DAYS } from "./rollup";
 import { savedFunnels } from "./store";
 
 const MAX_FUNNELS = 20;
-const MAX_DAYS = 366;
+/** As the KPI API (5 × 366 days): the daily rollups make a long range as cheap as a short one. */
+const MAX_DAYS = ROLLUP_MAX_DAYS;
 const MIN_WINDOW_S = 60;
 const MAX_WINDOW_S = 90 * 86_400;
 const SLUG = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -134,7 +136,8 @@ const reportRoute = createRoute({
 	description:
 		"People per step, step conversion, drop-off and median time between steps, from the stored events. A person is the customer id, else the visitor. " +
 		"An attempt belongs to the range when its step-1 event is on one of the range's local days; its later steps may come up to the window after the range's end. " +
-		"Each person counts once, with their deepest attempt. With `by`, `groups` per channel or device of the step-1 event.",
+		"Each person counts once, with their deepest attempt. With `by`, `groups` per channel or device of the step-1 event. " +
+			`Answered from daily rollups when they are current, else from the events, with the same numbers; the \`X-Computed-From\` header says which (\`rollup\`, \`rollup+events\`: the last stale days from events, \`events\`). Ranges up to ${MAX_DAYS} days (5 years, as the KPI API).`,
 	security: secured("read"),
 	middleware: [requireKey("read")],
 	request: {
@@ -144,6 +147,10 @@ const reportRoute = createRoute({
 			from: day.optional().describe("first local day (the site's time zone) of step-1 events; default: 29 days before `to`"),
 			to: day.optional().describe("last local day, inclusive; default: today"),
 			by: z.enum(BREAKDOWNS, { error: `must be one of ${BREAKDOWNS.join(", ")}` }).optional().describe("break down by the step-1 event's channel or device"),
+			exact: z
+				.enum(["true", "false"], { error: "must be true or false" })
+				.optional()
+				.describe("true: compute from every step event of the range, bypassing the daily rollups (slower; for verification)"),
 		}),
 	},
 	responses: { 200: json(ReportSchema, "the report"), ...apiErrors(404) },
@@ -200,11 +207,24 @@ export const funnels = openApiApp<AuthVars>()
 		const to = q.to ?? localDay(Date.now(), site.timezone);
 		const from = q.from ?? addDays(to, -29);
 		if (from > to) throw new ApiError(400, "invalid_request", "from is after to", [{ field: "from", message: `must not be after to (${to})` }]);
-		if (daysBetween(from, to) + 1 > MAX_DAYS) throw new ApiError(400, "invalid_request", "the range is too long", [{ field: "from", message: `at most ${MAX_DAYS} days from from to to` }]);
+		if (daysBetween(from, to) + 1 > MAX_DAYS)
+			throw new ApiError(400, "invalid_request", "the range is too long", [{ field: "from", message: `at most ${MAX_DAYS} days from from to to (5 years, the same limit as the KPI API)` }]);
 		const def = toDef(found);
 		const startsFrom = dayBounds(from, site.timezone)[0];
 		const startsBefore = dayBounds(to, site.timezone)[1];
-		const summary = await funnelReport(c.env.DB, site.id, def, { startFrom: startsFrom, startTo: startsBefore }, q.by ?? null);
+		const by = q.by ?? null;
+		const fromRollups = q.exact === "true" ? null : await reportFromRollups(c.env.DB, site, def, from, to, by);
+		const summary = fromRollups?.summary ?? (await funnelReport(c.env.DB, site.id, def, { startFrom: startsFrom, startTo: startsBefore }, by));
+		// Rollups behind for this range (a new or changed definition, an import): roll its newest stale days after
+		// answering, bounded, so the next request is fast; cron does the rest and clears the changed hours.
+		if (fromRollups && !fromRollups.summary && fromRollups.stale.length) {
+			const roll = rollStaleDays(c.env.DB, site, def, fromRollups.fkey, fromRollups.stale).catch((err) => console.error(`funnel roll of ${site.id} failed; cron retries`, err instanceof Error ? err.message : err));
+			try {
+				c.executionCtx.waitUntil(roll);
+			} catch {
+				// Called in-process without an execution context (GraphQL over the routes): the promise runs on its own.
+			}
+		}
 		return c.json(
 			{
 				site: site.id,
@@ -215,13 +235,13 @@ export const funnels = openApiApp<AuthVars>()
 				starts_from: startsFrom,
 				starts_before: startsBefore,
 				steps_before: startsBefore + def.windowSeconds * 1000,
-				by: q.by ?? null,
+				by,
 				users: summary.users,
 				conversion_pct: summary.conversion_pct,
 				steps: summary.steps,
 				...(q.by ? { groups: summary.groups } : {}),
 			},
 			200,
-			{ "Cache-Control": "private, max-age=60" },
+			{ "Cache-Control": "private, max-age=60", "X-Computed-From": fromRollups?.summary ? fromRollups.source : "events" },
 		);
 	});

@@ -308,6 +308,9 @@ export async function reroll(db: D1Database, site: { id: string; timezone: strin
 	// By source, then day: batches hold days of one source (the sources' rollups are independent).
 	const items = [...work.values()].sort((a, b) => (a.source + a.day < b.source + b.day ? -1 : a.source + a.day > b.source + b.day ? 1 : 0));
 	const clear = db.prepare("DELETE FROM rollup_dirty WHERE site = ? AND source = ? AND hour IN (SELECT value FROM json_each(?))");
+	// Funnel rollups (workers/funnels/rollup.ts) re-roll the days an event hour reaches: every web hour cleared
+	// here is handed to them in the same transaction, re-marked (v + 1) if still pending, so none is lost.
+	const markFunnels = db.prepare("INSERT INTO funnel_dirty (site, hour) SELECT ?, value FROM json_each(?) WHERE true ON CONFLICT (site, hour) DO UPDATE SET v = v + 1");
 	const chunks: (typeof items)[] = [];
 	for (const w of items) {
 		const last = chunks.at(-1);
@@ -319,6 +322,7 @@ export async function reroll(db: D1Database, site: { id: string; timezone: strin
 		for (const w of chunk) {
 			const [start, end] = dayBounds(w.day, tz);
 			for (const sql of DAY_SQL[w.source]) statements.push(db.prepare(sql).bind(site.id, w.day, start, end));
+			if (w.hours.length && w.source === "web") statements.push(markFunnels.bind(site.id, JSON.stringify(w.hours)));
 			if (w.hours.length) statements.push(clear.bind(site.id, w.source, JSON.stringify(w.hours)));
 		}
 		await db.batch(statements);
