@@ -68,6 +68,10 @@ export const ROUTE_MATRIX: MatrixRow[] = [
 	{ method: "DELETE", path: "/api/v1/keys/:freshKey", expect: ADMIN(200) },
 	// Webhook secret (workers/commerce/webhooks.ts)
 	{ method: "POST", path: "/api/v1/webhooks/secret?site=demo", expect: ADMIN(201) },
+	// Connectors (workers/connectors/routes.ts): WooCommerce's secret is made by us, so `{}` is a valid body.
+	{ method: "GET", path: "/api/v1/sites/demo/connectors", expect: ADMIN(200) },
+	{ method: "PUT", path: "/api/v1/sites/demo/connectors/woocommerce", body: {}, expect: ADMIN(200) },
+	{ method: "DELETE", path: "/api/v1/sites/demo/connectors/stripe", expect: ADMIN(200) },
 	// Real time and pipeline (workers/realtime, workers/pipeline)
 	{ method: "GET", path: "/api/v1/realtime?site=demo", expect: READ(200) },
 	// Without Upgrade: websocket the route answers 426 once access is granted (the WebSocket itself: test/realtime.test.ts).
@@ -140,6 +144,10 @@ export const ROUTE_MATRIX: MatrixRow[] = [
 	{ method: "GET", path: "/api/v1/customers/overview?site=demo", expect: READ(200) },
 	{ method: "GET", path: "/api/v1/customers?site=demo", expect: READ(200) },
 	{ method: "GET", path: "/api/v1/customers/mx-nobody?site=demo", expect: READ(404) },
+	// Privacy (workers/privacy/routes.ts): erasure and export of an unknown customer are 404 only after the admin check.
+	{ method: "DELETE", path: "/api/v1/customers/mx-nobody?site=demo", expect: ADMIN(404) },
+	{ method: "GET", path: "/api/v1/customers/mx-nobody/export?site=demo", expect: ADMIN(404) },
+	{ method: "POST", path: "/api/v1/privacy/pii/rotate", expect: ADMIN(200) },
 	{ method: "GET", path: "/api/v1/journeys?site=demo", expect: READ(200) },
 	// Alert rules, history, deliveries (workers/alerts/rule-routes.ts); an unknown rule id is a 404 only after the scope check.
 	{ method: "GET", path: "/api/v1/alerts/rules?site=demo", expect: READ(200) },
@@ -154,6 +162,11 @@ export const ROUTE_MATRIX: MatrixRow[] = [
 	...(Object.entries(UPSERT_SAMPLES) as [EntityName, Record<string, unknown>][]).flatMap(([entity, body]) =>
 		(["PUT", "POST"] as const).map((method) => ({ method, path: `/api/v1/${entity}?site=demo`, body, expect: INGEST(200) })),
 	),
+	// GraphQL (workers/graphql/routes.ts): any principal may ask; each field is its REST route's answer, so a query of one
+	// read field gets READ's statuses (the ingest key: 403, every field FORBIDDEN). The SDL needs only credentials.
+	{ method: "POST", path: "/api/v1/graphql", body: { query: '{ listJobs(site: "demo") { site } }' }, expect: READ(200) },
+	{ method: "GET", path: `/api/v1/graphql?query=${encodeURIComponent('{ listJobs(site: "demo") { site } }')}`, expect: READ(200) },
+	{ method: "GET", path: "/api/v1/graphql/schema", expect: { admin: 200, executive: 200, analyst: 200, operations: 200, ingestKey: 200, readKey: 200, adminKey: 200, anonymous: 401 } },
 	// The API reference (workers/docs/routes.ts) is public.
 	{ method: "GET", path: "/api/v1/openapi.json", expect: { admin: 200, executive: 200, analyst: 200, operations: 200, ingestKey: 200, readKey: 200, adminKey: 200, anonymous: 200 } },
 ];

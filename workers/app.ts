@@ -6,6 +6,7 @@ import { apiAccess } from "./auth/middleware";
 import { admin } from "./auth/routes";
 import { commerce } from "./commerce/routes";
 import { hooks, webhookAdmin } from "./commerce/webhooks";
+import { connectorAdmin, connectorHooks } from "./connectors/routes";
 import { reference } from "./docs/routes";
 import { imports } from "./import/routes";
 import { ingest } from "./ingest/routes";
@@ -17,11 +18,13 @@ import { alertRuleRoutes } from "./alerts/rule-routes";
 import { predictions } from "./analytics/predict-routes";
 import { analytics } from "./analytics/routes";
 import { customers } from "./customers/routes";
+import { privacy } from "./privacy/routes";
 import { funnels } from "./funnels/routes";
 import { products } from "./products/routes";
 import { pipeline } from "./pipeline/routes";
 import { quality } from "./quality/routes";
 import { realtime } from "./realtime/routes";
+import { graphql } from "./graphql/routes";
 import { reports } from "./reports/routes";
 import { reportSubscriptionRoutes } from "./reports/subscription-routes";
 
@@ -37,9 +40,11 @@ export const app = root
 	.route("/", ingest)
 	.route("/", login)
 	.route("/hooks", hooks)
+	.route("/hooks", connectorHooks)
 	.route("/api/v1", access)
 	.route("/api/v1", admin)
 	.route("/api/v1", webhookAdmin)
+	.route("/api/v1", connectorAdmin)
 	.route("/api/v1", realtime)
 	.route("/api/v1", pipeline)
 	.route("/api/v1", quality)
@@ -49,11 +54,14 @@ export const app = root
 	.route("/api/v1", alertRuleRoutes)
 	.route("/api/v1", funnels)
 	.route("/api/v1", customers)
+	.route("/api/v1", privacy)
 	.route("/api/v1", products)
 	.route("/api/v1", analytics)
 	.route("/api/v1", predictions)
 	.route("/api/v1", reportSubscriptionRoutes)
 	.route("/api/v1", reports)
+	// Before commerce: its POST /:entity{[a-z_]+} would otherwise take POST /graphql.
+	.route("/api/v1", graphql)
 	.route("/api/v1", commerce);
 
 export type AppType = typeof app;

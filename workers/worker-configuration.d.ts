@@ -17,6 +17,15 @@ interface __BaseEnv_Env {
 	ALERT_EMAIL_FROM: string;
 	ALERT_DELIVERY_MAX_ATTEMPTS: string;
 	APP_URL: string;
+	PII_KEY: string;
+	IMPORT_FILE_RETENTION_DAYS: string;
+	INGEST_IP_LIMIT: string;
+	INGEST_SITE_LIMIT: string;
+	INGEST_KEY_LIMIT: string;
+	INGEST_PERIOD_SECONDS: string;
+	RATE_LIMIT_SITE_REQUESTS: string;
+	AUTH_FAILURE_LIMIT: string;
+	AUTH_FAILURE_PERIOD_SECONDS: string;
 	LIVE: DurableObjectNamespace<import("./index").LiveSite>;
 	RATE_LIMITER: DurableObjectNamespace<import("./index").RateLimiter>;
 	NIGHTLY: Workflow<Parameters<import("./index").NightlyAnalytics['run']>[0]['payload']>;

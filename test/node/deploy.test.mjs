@@ -122,6 +122,9 @@ test("generated configs: real ids and names, paths relative to .wrangler/deploy"
 	assert.match(cfg, /^APP_URL = "https:\/\/analytics\.shop1\.com"$/m);
 	for (const q of ["shop1-events", "shop1-events-dlq", "shop1-imports", "shop1-alert-deliveries"]) assert.match(cfg, new RegExp(`queue = "${q}"`));
 	assert.match(cfg, /dead_letter_queue = "shop1-events-dlq"/);
+	// The repository's development PII key never ships: the secret is put separately.
+	assert.match(source, /^PII_KEY = /m);
+	assert.doesNotMatch(cfg, /^PII_KEY\s*=/m);
 	const pages = pagesConfig(pagesSource, { pages: "shop1-dash", worker: "shop1-analytics" });
 	assert.match(pages, /^name = "shop1-dash"$/m);
 	assert.match(pages, /^service = "shop1-analytics"$/m);

@@ -108,6 +108,10 @@ export const customerPii = sqliteTable(
 		email: text("email"),
 		name: text("name"),
 		updatedAt: integer("updated_at").notNull(),
+		/** Keyed hash of the normalised email (migration 0019, hand-written; workers/privacy/pii.ts). */
+		emailHash: text("email_hash"),
+		/** The key the row is encrypted with; null: plaintext from before 0019. */
+		kid: text("kid"),
 	},
 	(t) => [primaryKey({ columns: [t.site, t.customerId] })],
 );
@@ -346,6 +350,8 @@ export const importJobs = sqliteTable(
 		createdAt: integer("created_at").notNull(),
 		updatedAt: integer("updated_at").notNull(),
 		finishedAt: integer("finished_at"),
+		/** When the job's file was deleted from R2 (migration 0019, hand-written; workers/privacy/import-files.ts). */
+		fileDeletedAt: integer("file_deleted_at"),
 	},
 	(t) => [index("import_jobs_site_created").on(t.site, t.createdAt)],
 );

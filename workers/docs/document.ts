@@ -17,13 +17,16 @@ export const TAGS = [
 	{ name: "Pipeline", description: "Reconciliation (accepted = stored = archived) and the dead-letter park." },
 	{ name: "Data quality", description: "Daily reconciliation (events accepted = stored = archived, orders = KPI rollups) and the data-quality rules on commerce records: issues recorded, never fixed." },
 	{ name: "Commerce data", description: "Idempotent upserts of the store's own records, and the signed order webhook." },
+	{ name: "Connectors", description: "Shopify, WooCommerce and Stripe webhooks (each platform's own signature, per site), and connecting a platform to a site." },
 	{ name: "Bulk import", description: "Files of any size, streamed to R2 and imported in the background." },
 	{ name: "KPIs", description: "The metric catalogue, KPI values with comparison and breakdowns, targets." },
 	{ name: "Alerts", description: "Alert rules (the architecture document's four and your own), incidents firing/resolved, notification deliveries." },
 	{ name: "Funnels", description: "Ordered funnels with a conversion window: definitions and historical reports." },
 	{ name: "Customers", description: "The Customers page: segments of the customers who ordered in a range, the customer list, profiles (PII by role), entry pages and conversion paths." },
+	{ name: "Privacy", description: "GDPR erasure and export of a customer (down to the R2 archive), and the rotation of the key that encrypts personal data at rest." },
 	{ name: "Analytics", description: "The nightly analytics runs (jobs) and their results: RFM segments and movement, cohorts, market basket rules, bundles and seasonality, customer lifetime value." },
 	{ name: "Predictions", description: "Models trained nightly and what they serve: the model registry, churn risk per customer, recommendations, next best actions; forecasts of any KPI and the month-end projection." },
+	{ name: "GraphQL", description: "The read API as one GraphQL schema: one Query field per GET operation of the tags above, answered by that REST route with the caller's key or session (same numbers, same role refusals); the SDL; the explorer page at /graphql." },
 	{ name: "Reports", description: "Executive, product, daily and financial reports: on demand, archived, and scheduled to email, Slack or a signed webhook (subscriptions and their sends)." },
 	{ name: "Products", description: "Catalogue performance (sales, margin, conversion, returns, stock, days of cover) and the product deep dive." },
 	{ name: "Sites and keys", description: "Sites and API keys." },
@@ -53,6 +56,10 @@ const SECURITY_SCHEMES = {
 		name: "X-B2G-Signature",
 		description: "`sha256=<hex HMAC-SHA256(webhook secret, \"<X-B2G-Timestamp>.<raw body>\")>`, with `X-B2G-Site` and `X-B2G-Timestamp` (unix seconds, ±5 minutes).",
 	},
+	// The connectors' platform signatures (workers/connectors/routes.ts), each under the site's secret for that platform.
+	shopifyHmac: { type: "apiKey", in: "header", name: "X-Shopify-Hmac-Sha256", description: "base64 HMAC-SHA256(the site's Shopify secret, raw body)." },
+	wooSignature: { type: "apiKey", in: "header", name: "X-WC-Webhook-Signature", description: "base64 HMAC-SHA256(the site's WooCommerce secret, raw body)." },
+	stripeSignature: { type: "apiKey", in: "header", name: "Stripe-Signature", description: "`t=<unix s>,v1=<hex HMAC-SHA256(the site's Stripe secret, \"<t>.<raw body>\")>`, t within 5 minutes." },
 } as const;
 
 const prepared = new WeakSet<DocumentSource>();
