@@ -19,8 +19,8 @@ import { fitEts, fitSarima, forecastEts, forecastSarima, minimumHistory, modelLa
 import { explainPrediction, predictProba, rocAuc, trainForest } from "../../workers/analytics/forest";
 import { daysOfCover, demandStats, leadTimeStats, reorderPoint, stockoutRisk } from "../../workers/analytics/inventory";
 import { CHURN_HORIZON_DAYS, DEMAND_DAYS, FOREST_OPTIONS, RECOMMEND_K, SERVICE_LEVEL } from "../../workers/analytics/predict-steps";
-import { chooseHybridWeight, contentNeighbours, evaluateTimeSplit, hybrid, indexNeighbours, itemCosine, popularItems, recommendForCustomer, type Neighbours, type Product, type Purchase } from "../../workers/analytics/recommend";
-import { readLines, readOrders } from "../../workers/analytics/steps";
+import { chooseHybridWeight, contentNeighbours, evaluateTimeSplit, hybrid, indexNeighbours, itemCosine, popularItems, recommendForCustomer, type Neighbours, type Product } from "../../workers/analytics/recommend";
+import { readPurchases } from "../../workers/analytics/steps";
 import { naivePredict, prng, trainNaiveForest } from "./naive-forest";
 
 const DAY = 86_400_000;
@@ -87,10 +87,8 @@ async function churn(env: Env, site: Site, cutoff: number): Promise<Phase[]> {
 /** Recommendations as recommendStep: time-split evaluation, the three models built on every purchase, top-10 for every customer and product. */
 async function recommend(env: Env, site: Site, cutoff: number, asOf: string): Promise<Phase[]> {
 	const [data, loadMs] = await timedAsync(async () => {
-		const orders = await readOrders(env.DB, site.id, cutoff);
-		const { lines } = await readLines(env.DB, site.id, new Set(orders.map((o) => o.orderId)));
-		const purchases: Purchase[] = [];
-		for (const o of orders) for (const l of lines.get(o.orderId) ?? []) purchases.push({ customer: o.customer, sku: l.sku, at: o.placedAt });
+		// The step's own read (one paged join, interned ids), so the memory measured is the step's.
+		const { purchases } = await readPurchases(env.DB, site.id, cutoff);
 		const products = (await env.DB.prepare("SELECT sku, name, description, category, brand FROM products WHERE site = ? ORDER BY sku").bind(site.id).all<Product>()).results;
 		let population = (await env.DB.prepare("SELECT customer_id FROM rfm_scores WHERE site = ? AND as_of = ?").bind(site.id, asOf).raw<[string]>()).map(([c]) => c);
 		if (!population.length) population = [...new Set(purchases.map((p) => p.customer))];
