@@ -8,7 +8,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { requireAccountKey, siteFor, type AuthVars } from "../auth/middleware";
-import { readJson } from "../lib/body";
+import { readBytes, readJson } from "../lib/body";
 import { ApiError, SITE_ID } from "../lib/http";
 import { apiErrors, error, errors, json, jsonBody, openApiApp, secured } from "../lib/openapi";
 import { findSite, type Site } from "../lib/sites";
@@ -28,36 +28,6 @@ export const SIGNATURE_SCHEMES = { shopify: "shopifyHmac", woocommerce: "wooSign
 const LABEL: Record<Platform, string> = { shopify: "Shopify", woocommerce: "WooCommerce", stripe: "Stripe" };
 
 const unauthorized = (message: string, field: string) => new ApiError(401, "invalid_signature", message, [{ field, message }]);
-
-/**
- * The body's bytes, at most `max`: 413 from Content-Length before reading, and while streaming when the
- * length is absent or wrong, so a huge body is never buffered. Bytes, not text: the MAC covers them as sent.
- */
-export async function readBytes(req: Request, max: number): Promise<Uint8Array> {
-	const tooLarge = () => new ApiError(413, "body_too_large", `the body exceeds ${max} bytes`, [{ field: "body", message: "too large" }]);
-	if (Number(req.headers.get("Content-Length") ?? "0") > max) throw tooLarge();
-	if (!req.body) return new Uint8Array(0);
-	const reader = req.body.getReader();
-	const parts: Uint8Array[] = [];
-	let size = 0;
-	for (;;) {
-		const { done, value } = await reader.read();
-		if (done) break;
-		size += value.byteLength;
-		if (size > max) {
-			await reader.cancel();
-			throw tooLarge();
-		}
-		parts.push(value);
-	}
-	const bytes = new Uint8Array(size);
-	let at = 0;
-	for (const p of parts) {
-		bytes.set(p, at);
-		at += p.byteLength;
-	}
-	return bytes;
-}
 
 function decodeJson(bytes: Uint8Array): unknown {
 	let text: string;

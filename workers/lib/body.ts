@@ -68,14 +68,13 @@ export function parseJson(text: string): unknown {
 }
 
 /**
- * The body as strict UTF-8 text of at most `max` bytes: refused with 413 from `Content-Length` before
- * reading, and while streaming when the length is absent or wrong, so a huge body is never buffered.
+ * The body's bytes, at most `max`: 413 from `Content-Length` before reading, and while streaming when the
+ * length is absent or wrong, so a huge body is never buffered. (Signed webhooks need the bytes as sent.)
  */
-export async function readText(req: Request, max: number): Promise<string> {
+export async function readBytes(req: Request, max: number): Promise<Uint8Array> {
 	const tooLarge = () => new ApiError(413, "body_too_large", `the body exceeds ${max} bytes`, [{ field: "body", message: "too large" }]);
-	const declared = Number(req.headers.get("Content-Length") ?? "0");
-	if (declared > max) throw tooLarge();
-	if (!req.body) return "";
+	if (Number(req.headers.get("Content-Length") ?? "0") > max) throw tooLarge();
+	if (!req.body) return new Uint8Array(0);
 	const reader = req.body.getReader();
 	const parts: Uint8Array[] = [];
 	let size = 0;
@@ -95,6 +94,12 @@ export async function readText(req: Request, max: number): Promise<string> {
 		bytes.set(p, at);
 		at += p.byteLength;
 	}
+	return bytes;
+}
+
+/** The body as strict UTF-8 text of at most `max` bytes (see readBytes for the size checks). */
+export async function readText(req: Request, max: number): Promise<string> {
+	const bytes = await readBytes(req, max);
 	try {
 		return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
 	} catch {
