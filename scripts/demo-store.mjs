@@ -401,6 +401,9 @@ const ACQUISITION_GROWTH = 1.25;
  *   on it, so a later `until` on the same day only adds records and lifecycle steps.
  * @param {string} [options.origin] origin of the shop URLs in events (default http://localhost:8787)
  * @param {number} [options.messages] target number of campaign messages (default 2 per customer)
+ * @param {() => { add(events: any[]): void; flush(beforeDay?: string): object[] }} [options.webHistory] an
+ *   aggregator factory (workers/metrics/web-history.ts `webDailyAggregator`): when given, the days before the raw
+ *   event window get the same kind of sessions, generated a month at a time and returned only as `web_daily` records
  */
 export function generateStore(options) {
 	const seed = options.seed ?? DEFAULTS.seed;
@@ -703,6 +706,21 @@ export function generateStore(options) {
 	const messages = campaignMessages({ seed, cal, asOf: until, start, people, target: messageTarget });
 	const { inventory, deliveries, stockouts } = stockAndDeliveries({ seed, cal, asOf: until, start, products, facts });
 	const events = eventDays > 0 ? webEvents({ seed, tag, asOf, until, eventDays, origin, people, orders, facts, products: bySku, catalogue }) : [];
+	// Before the raw window: the same kind of sessions, a month at a time, kept only as daily aggregates.
+	const webDaily = [];
+	if (options.webHistory) {
+		const historyEnd = asOf - eventDays * DAY;
+		const aggregate = options.webHistory();
+		for (let lo = start; lo < historyEnd; ) {
+			const m = new Date(lo);
+			const hi = Math.min(Date.UTC(m.getUTCFullYear(), m.getUTCMonth() + 1, 1), historyEnd);
+			aggregate.add(webEvents({ seed, tag, asOf, until: historyEnd, eventDays, origin, people, orders, facts, products: bySku, catalogue, from: lo, to: hi, stream: `web-history-${utcDay(lo)}` }));
+			// A purchase session starts up to an hour before its order: the month's last day is complete only after the next month.
+			webDaily.push(...aggregate.flush(utcDay(lo)));
+			lo = hi;
+		}
+		webDaily.push(...aggregate.flush());
+	}
 
 	const placed = facts.findIndex((f) => f.t >= until);
 	if (placed >= 0) {
@@ -749,12 +767,13 @@ export function generateStore(options) {
 		surveys,
 		spend,
 		messages,
+		web_daily: webDaily,
 		events,
 	};
 }
 
 /** The import order of the entities (all independent: the store has no foreign keys). */
-export const ENTITY_ORDER = ["suppliers", "products", "customers", "orders", "refunds", "inventory", "deliveries", "tickets", "surveys", "spend", "messages", "events"];
+export const ENTITY_ORDER = ["suppliers", "products", "customers", "orders", "refunds", "inventory", "deliveries", "tickets", "surveys", "spend", "messages", "web_daily", "events"];
 
 // ── baskets ───────────────────────────────────────────────────────────────────────────────────────
 
@@ -1093,9 +1112,14 @@ function arrival(rng, channel, campaigns) {
 const SEARCHES = ["whey", "creatine", "pre workout", "vegan protein", "vitamin d", "protein bar", "omega 3", "eaa", "shaker", "creatin", "isolate", "magnesium", "electrolytes", "mass gainer"];
 const SESSION_CHANNEL = [["organic_search", 30], ["paid_search", 18], ["social", 17], ["email", 9], ["affiliate", 6], ["direct", 20]];
 
-function webEvents({ seed, tag, asOf, until, eventDays, origin, people, orders, facts, products, catalogue }) {
-	const rng = streamFor(seed, "events");
-	const from = asOf - eventDays * DAY;
+/**
+ * The sessions of the orders placed in [from, to) (from = asOf − eventDays days, to = ∞ unless given) and the
+ * non-buying sessions around them, as /e import events. `stream` names the random stream: the raw window uses
+ * "events"; each month of the aggregated history its own, so neither changes the other.
+ */
+function webEvents({ seed, tag, asOf, until, eventDays, origin, people, orders, facts, products, catalogue, from: fromGiven, to = Infinity, stream = "events" }) {
+	const rng = streamFor(seed, stream);
+	const from = fromGiven ?? asOf - eventDays * DAY;
 	const shop = `${origin}/shop`;
 	const campaigns = ["newsletter-weekly", "winback-30d", "new-arrivals"];
 	const out = [];
@@ -1143,7 +1167,7 @@ function webEvents({ seed, tag, asOf, until, eventDays, origin, people, orders, 
 	// 1. A converting session for every order placed in the window.
 	const purchases = [];
 	facts.forEach((f, oi) => {
-		if (f.t < from) return;
+		if (f.t < from || f.t >= to) return;
 		purchases.push(f.t);
 		const o = orders[oi];
 		const c = people[f.ci];
@@ -1261,6 +1285,10 @@ function webEvents({ seed, tag, asOf, until, eventDays, origin, people, orders, 
 			});
 		}
 	}
-	// Sessions under way at `until` keep only what already happened.
-	return out.filter((e) => e.ts < until).sort((x, y) => x.ts - y.ts || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+	// Sessions under way at `until` keep only what already happened; a session that began before `from` (a
+	// purchase just after it) keeps only its part in the window, so the day before stays the history's alone.
+	const kept = out.filter((e) => e.ts < until && e.ts >= from);
+	// The aggregated history orders events itself (per visitor); the raw window is returned in time order.
+	if (to !== Infinity) return kept;
+	return kept.sort((x, y) => x.ts - y.ts || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
 }

@@ -20,14 +20,16 @@
  * at that day's 00:00 UTC, and the same command always gives the same records. Loading a
  * different seed or size over an existing store mixes the two: start from an empty database for that.
  *
- * Web events are generated for the most recent --event-days days only (default 28, max 31): they are
- * the slowest rows to load (stored in D1 and archived to R2 each), so the 24 months of orders come
- * without page views; see scripts/demo-store.mjs for the whole model and the injected revenue drop.
+ * Raw web events are generated for the most recent --event-days days only (default 28, max 31): they are
+ * the slowest rows to load (stored in D1 and archived to R2 each). The months before get the same kind of
+ * sessions, generated a month at a time and loaded only as daily aggregates (the web_daily entity, counted by
+ * workers/metrics/web-history.ts), so sessions, visitors and conversion cover the whole history; funnels
+ * and journeys, which need events, cover the raw window. See scripts/demo-store.mjs for the whole model.
  *
  * `importRecords`, `loadStore` and `seedStore` take a `fetch` (default the global one), so the test
  * suite drives the same code through the Worker in-process.
  */
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { DEFAULTS, ENTITY_ORDER, generateStore, startOfUtcDay } from "./demo-store.mjs";
 
 const DAY = 86_400_000;
@@ -213,6 +215,17 @@ export function asOfMidnight(asOf) {
 }
 
 /**
+ * workers/metrics/web-history.ts as an ES module, bundled with esbuild (as scripts/connect.mjs loads its CSV
+ * mapping), so the demo's aggregated web history is counted by the same code the tests check against the rollup.
+ */
+export async function loadWebHistory() {
+	const { build } = await import("esbuild");
+	const entry = fileURLToPath(new URL("../workers/metrics/web-history.ts", import.meta.url));
+	const result = await build({ entryPoints: [entry], bundle: true, write: false, format: "esm", platform: "neutral", mainFields: ["module", "main"], target: "es2022", logLevel: "silent" });
+	return import(`data:text/javascript;base64,${Buffer.from(result.outputFiles[0].text).toString("base64")}`);
+}
+
+/**
  * Generates the store and loads it; prints progress and a summary through `log`. Used by the CLI below
  * and by scripts/start.mjs. Throws on any refused upload, failed job or rejected row.
  */
@@ -227,6 +240,7 @@ export async function seedStore({
 	customers = DEFAULTS.customers,
 	orders,
 	eventDays = DEFAULTS.eventDays,
+	webHistory = true,
 	asOf,
 	concurrency = 2,
 	only,
@@ -240,14 +254,18 @@ export async function seedStore({
 	const toNow = asOf === undefined || asOf === null || asOf === "";
 	const now = Date.now();
 	const midnight = toNow ? startOfUtcDay(now) + DAY : asOfMidnight(asOf);
-	const store = generateStore({ seed, months, customers, orders, eventDays, asOf: midnight, until: toNow ? now : midnight, origin });
+	// The months before the raw event window come as daily web aggregates (the web_daily entity): sessions,
+	// visitors and conversion over the whole history without millions of stored events.
+	const history = webHistory ? await loadWebHistory() : null;
+	const store = generateStore({ seed, months, customers, orders, eventDays, asOf: midnight, until: toNow ? now : midnight, origin, webHistory: history ? () => history.webDailyAggregator("UTC") : undefined });
 	const genMs = performance.now() - t0;
 	const m = store.meta;
 	const day = (ms) => new Date(ms).toISOString().slice(0, 10);
 	log(`demo store (seed ${seed}): ${months} months ${day(m.start)} … ${toNow ? `now (${new Date(m.until).toISOString().slice(0, 16).replace("T", " ")} UTC)` : `${day(midnight - DAY)} (ends before ${day(midnight)} 00:00 UTC)`}, generated in ${secs(genMs)}`);
 	log(`  ${ENTITY_ORDER.filter((e) => store[e].length).map((e) => `${e} ${fmt(store[e].length)}`).join(", ")}`);
 	log(`  injected revenue drop: ${m.drop.dates.join(", ")} — ${m.drop.note}`);
-	log(`  web events: the last ${eventDays} days only (${m.eventsFrom ? `${day(m.eventsFrom)} … ${toNow ? "now" : day(midnight - DAY)}` : "none"}): a converting session per order, ~2 abandoned carts and ~6 browse-only visits per purchase`);
+	log(`  web events: the last ${eventDays} days (${m.eventsFrom ? `${day(m.eventsFrom)} … ${toNow ? "now" : day(midnight - DAY)}` : "none"}): a converting session per order, ~2 abandoned carts and ~6 browse-only visits per purchase`);
+	if (store.web_daily.length) log(`  web history before them as daily aggregates (web_daily): ${day(m.start)} … ${day((m.eventsFrom ?? midnight) - DAY)}, the same kind of sessions counted, not stored`);
 	log(`  subscriptions: ${fmt(m.subscriptions.active)} active, ${fmt(m.subscriptions.cancelled)} cancelled, ${fmt(m.subscriptions.paused)} paused; MRR €${m.subscriptions.mrr}; ${m.stockoutsNow} SKU(s) out of stock at the end`);
 	if (dryRun) return { store, genMs, load: null, pipeline: null, totalMs: performance.now() - t0 };
 
@@ -279,8 +297,10 @@ Loads a deterministic demo store into a running stack (npm start) through the bu
   --months N          history length, 2–60 (default ${DEFAULTS.months})
   --customers N       default ${fmt(DEFAULTS.customers)}
   --orders N          target order count (default customers × ${DEFAULTS.ordersPerCustomer})
-  --event-days N      web events for the most recent N days only, 0–31 (default ${DEFAULTS.eventDays}):
-                      events are the slowest rows to load (D1 + R2 each), so older orders have no page views
+  --event-days N      raw web events for the most recent N days, 0–31 (default ${DEFAULTS.eventDays}): events are
+                      the slowest rows to load (D1 + R2 each); the days before get the same kind of sessions
+                      as daily aggregates (web_daily), so sessions and conversion cover the whole history
+  --no-web-history    leave out those aggregates (older days then have no web data)
   --as-of YYYY-MM-DD  the store ends at that day's 00:00 UTC (same command = same records); default: it runs
                       up to now
   --origin URL        shop origin in event URLs (default: --url)
@@ -303,6 +323,10 @@ function parseArgs(argv) {
 		}
 		if (arg === "--dry-run") {
 			opts.dryRun = true;
+			continue;
+		}
+		if (arg === "--no-web-history") {
+			opts.webHistory = false;
 			continue;
 		}
 		const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);

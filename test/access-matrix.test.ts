@@ -48,6 +48,10 @@ const UPSERT_SAMPLES: Record<EntityName, Record<string, unknown>> = {
 	surveys: { response_id: "mx-n1", kind: "nps", score: 9, responded_at: "2026-11-20" },
 	spend: { day: "2026-11-20", channel: "paid_search", amount: "5.00", currency: "EUR" },
 	messages: { message_id: "mx-m1", kind: "email", sent_at: "2026-11-20" },
+	web_daily: {
+		day: "2026-11-20", visitors: 1, sessions: 1, events: 1, page_views: 1, bounces: 1, duration_ms: 0, view_sessions: 0, view_purchase_sessions: 0,
+		cart_sessions: 0, cart_purchase_sessions: 0, checkout_sessions: 0, checkout_purchase_sessions: 0, purchase_sessions: 0,
+	},
 };
 
 export const ROUTE_MATRIX: MatrixRow[] = [

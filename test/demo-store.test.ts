@@ -9,6 +9,7 @@ import { DROP, ENTITY_ORDER, generateStore } from "../scripts/demo-store.mjs";
 import { importRecords, loadStore } from "../scripts/seed.mjs";
 import { ENTITIES, isEntity, type WriteContext } from "../workers/commerce/entities";
 import { importEventRecord } from "../workers/import/events";
+import { webDailyAggregator } from "../workers/metrics/web-history";
 import { ADMIN_KEY, getJson } from "./helpers";
 
 const DAY = 86_400_000;
@@ -58,11 +59,14 @@ interface Store {
 	[entity: string]: unknown;
 }
 
-const gen = (options: Record<string, unknown>) => generateStore({ asOf: AS_OF, ...options }) as unknown as Store;
+/** With the aggregated web history before the raw event window, as scripts/seed.mjs generates it. */
+const webHistory = () => webDailyAggregator("UTC");
+const gen = (options: Record<string, unknown>) => generateStore({ asOf: AS_OF, webHistory, ...options }) as unknown as Store;
 /** Small enough to stay fast, big enough to have every kind of record. */
 const SMALL = { seed: 42, customers: 300, orders: 2000, months: 3, eventDays: 7 };
 const cents = (amount: string) => Math.round(Number(amount) * 100);
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+const DAY_MS = 86_400_000;
 const records = (store: Store, entity: string) => store[entity] as Rec[];
 
 describe("demo store generator", () => {
@@ -80,6 +84,7 @@ describe("demo store generator", () => {
 			suppliers: (r) => String(r.supplier_id), products: (r) => String(r.sku), customers: (r) => String(r.customer_id), orders: (r) => String(r.order_id),
 			refunds: (r) => String(r.refund_id), inventory: (r) => `${r.sku}@${r.taken_at}`, deliveries: (r) => String(r.delivery_id), tickets: (r) => String(r.ticket_id),
 			surveys: (r) => String(r.response_id), spend: (r) => `${r.day}/${r.channel}`, messages: (r) => String(r.message_id), events: (r) => String(r.id),
+			web_daily: (r) => `${r.day}/${r.dimension ?? ""}/${r.value ?? ""}`,
 		};
 		for (const entity of ENTITY_ORDER) {
 			const list = records(store, entity);
@@ -105,6 +110,30 @@ describe("demo store generator", () => {
 			}
 		}
 		expect(problems.slice(0, 10)).toEqual([]);
+	});
+
+	it("covers every day before the raw events with aggregated web history of the same kind of sessions", () => {
+		const totals = records(store, "web_daily").filter((r) => r.dimension === undefined);
+		const firstRaw = day(store.events[0]!.ts);
+		const days = totals.map((r) => String(r.day));
+		// Every day from the store's start to the day before the raw window, once each, and none after.
+		const expected: string[] = [];
+		for (let t = Number(store.meta.start); day(t) < firstRaw; t += DAY_MS) expected.push(day(t));
+		expect(days).toEqual(expected);
+		// The same model: sessions per purchase (about 9: one converting, ~2 abandoned carts, ~6 browse-only) agree
+		// with the raw window's, and every breakdown's sessions add up to the day's.
+		const sum = (list: Rec[], k: string) => list.reduce((a, r) => a + Number(r[k]), 0);
+		const historyRatio = sum(totals, "sessions") / sum(totals, "purchase_sessions");
+		const aggregate = webDailyAggregator("UTC");
+		aggregate.add(store.events as never);
+		const rawTotals = aggregate.flush().filter((r) => r.dimension === undefined);
+		const rawRatio = sum(rawTotals as never, "sessions") / sum(rawTotals as never, "purchase_sessions");
+		expect(historyRatio).toBeGreaterThan(7);
+		expect(Math.abs(historyRatio / rawRatio - 1)).toBeLessThan(0.15);
+		for (const dimension of ["channel", "device", "country"]) {
+			const rows = records(store, "web_daily").filter((r) => r.dimension === dimension);
+			expect(sum(rows, "sessions"), dimension).toBe(sum(totals, "sessions"));
+		}
 	});
 
 	it("gives visitors a realistic device, browser and country mix, one device per visitor", () => {
@@ -310,7 +339,7 @@ describe("demo store loader", () => {
 	it("loads a tiny store through the import API, and a second load changes nothing", async () => {
 		// Far in the past, so that its event days are shared with no other test.
 		const asOf = Date.UTC(2024, 2, 1);
-		const store = generateStore({ seed: 3, customers: 40, orders: 200, months: 2, eventDays: 2, asOf }) as unknown as Store;
+		const store = generateStore({ seed: 3, customers: 40, orders: 200, months: 2, eventDays: 2, asOf, webHistory }) as unknown as Store;
 		const fetch = (input: string, init?: RequestInit) => exports.default.fetch(input, init);
 		const options = { fetch, url: "https://b2g.test", key: ADMIN_KEY, site: "demo", concurrency: 2, pollMs: 50 };
 		const first = await loadStore(store, options);

@@ -196,6 +196,55 @@ const spendSchema = z.object({
 	clicks: optionalInt(0, Number.MAX_SAFE_INTEGER),
 });
 
+/** The channels /e classifies traffic into (workers/ingest/classify.ts), the devices it tells apart. */
+const WEB_CHANNELS = ["direct", "organic_search", "paid_search", "social", "paid_social", "email", "affiliate", "referral", "internal"] as const;
+const WEB_DEVICES = ["desktop", "mobile", "tablet", "tv", "other"] as const;
+const count = int(0, Number.MAX_SAFE_INTEGER);
+
+/**
+ * One day of web history from before the tracker ran (a Plausible or GA4 export, say): the whole site's figures
+ * (no `dimension`), or one breakdown row (`dimension` channel, device or country, and its `value`), with the
+ * measures the web rollup keeps. The web KPIs read it for days with no tracked session (raw events win a day).
+ * Every measure counts sessions by the site-local day they started; `*_purchase_sessions` are the sessions that
+ * did both things, so each is at most both of its parts.
+ */
+const webDailySchema = z
+	.object({
+		day,
+		dimension: z.preprocess((v) => (v === "" ? undefined : v), z.enum(["channel", "device", "country"], { error: "channel, device or country (leave it out for the whole site)" }).optional()),
+		value: text(64),
+		visitors: count,
+		sessions: count,
+		page_views: count,
+		events: count,
+		bounces: count,
+		duration_ms: count,
+		view_sessions: count,
+		view_purchase_sessions: count,
+		cart_sessions: count,
+		cart_purchase_sessions: count,
+		checkout_sessions: count,
+		checkout_purchase_sessions: count,
+		purchase_sessions: count,
+	})
+	.superRefine((r, ctx) => {
+		const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+		if (r.dimension === undefined) {
+			if (r.value !== undefined) issue("value", "give a value only with a dimension (channel, device or country)");
+		} else if (r.value === undefined) issue("value", `the ${r.dimension} this row is for`);
+		else if (r.dimension === "channel" && !(WEB_CHANNELS as readonly string[]).includes(r.value)) issue("value", `a channel: one of ${WEB_CHANNELS.join(", ")}`);
+		else if (r.dimension === "device" && !(WEB_DEVICES as readonly string[]).includes(r.value)) issue("value", `a device: one of ${WEB_DEVICES.join(", ")}`);
+		else if (r.dimension === "country" && r.value !== "unknown" && !/^[A-Z]{2}$/.test(r.value)) issue("value", "an ISO 3166 alpha-2 code in capitals, or unknown");
+		for (const k of ["visitors", "bounces", "view_sessions", "cart_sessions", "checkout_sessions", "purchase_sessions"] as const)
+			if (r[k] > r.sessions) issue(k, `cannot exceed sessions (${r.sessions})`);
+		for (const step of ["view", "cart", "checkout"] as const) {
+			const both = r[`${step}_purchase_sessions`];
+			if (both > r[`${step}_sessions`] || both > r.purchase_sessions) issue(`${step}_purchase_sessions`, `cannot exceed ${step}_sessions or purchase_sessions`);
+		}
+		if (r.sessions > 0 && r.visitors === 0) issue("visitors", "sessions need at least one visitor");
+		if (r.events < Math.max(r.sessions, r.page_views)) issue("events", "every session and page view is an event: at least max(sessions, page_views)");
+	});
+
 const messageSchema = z.object({
 	message_id: id,
 	kind: z.enum(["email", "sms"]),
@@ -319,6 +368,15 @@ export const ENTITIES = {
 		],
 		(s) => [[["amount"], s.amount, s.currency]],
 	),
+	web_daily: spec("web_daily", webDailySchema, (r, ctx) => [
+		up("web_daily", ["day", "channel", "device", "country"], {
+			site: ctx.site, day: r.day, channel: r.dimension === "channel" ? (r.value ?? "") : "", device: r.dimension === "device" ? (r.value ?? "") : "",
+			country: r.dimension === "country" ? (r.value ?? "") : "", visitors: r.visitors, sessions: r.sessions, events: r.events,
+			page_views: r.page_views, bounces: r.bounces, duration_ms: r.duration_ms, view_sessions: r.view_sessions, view_purchase_sessions: r.view_purchase_sessions,
+			cart_sessions: r.cart_sessions, cart_purchase_sessions: r.cart_purchase_sessions, checkout_sessions: r.checkout_sessions,
+			checkout_purchase_sessions: r.checkout_purchase_sessions, purchase_sessions: r.purchase_sessions, updated_at: ctx.now,
+		}),
+	]),
 	messages: spec("messages", messageSchema, (m, ctx) => [
 		up("messages", ["message_id"], {
 			site: ctx.site, message_id: m.message_id, kind: m.kind, sent_at: m.sent_at, customer_id: orNull(m.customer_id), campaign: orNull(m.campaign),

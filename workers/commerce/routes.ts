@@ -142,4 +142,5 @@ export const commerce = openApiApp<AuthVars>()
 	.route("/", upsertRoutes("tickets", ENTITIES.tickets.schema))
 	.route("/", upsertRoutes("surveys", ENTITIES.surveys.schema))
 	.route("/", upsertRoutes("spend", ENTITIES.spend.schema))
-	.route("/", upsertRoutes("messages", ENTITIES.messages.schema));
+	.route("/", upsertRoutes("messages", ENTITIES.messages.schema))
+	.route("/", upsertRoutes("web_daily", ENTITIES.web_daily.schema));

@@ -147,7 +147,7 @@ const monthlyChurn = (v: Required<Values>, p: PeriodContext) => (v.active_custom
 const STRATEGIC = ["admin", "executive", "analyst"] as const;
 const NO_SPEND = "no marketing spend recorded for the period (PUT /api/v1/spend)";
 /** A web ratio without sessions has no input, not a 0 % or 100 % rate: the tracker recorded nothing then. */
-const NO_WEB = "no web sessions recorded in the period (no tracker or imported event data)";
+const NO_WEB = "no web sessions recorded in the period (no tracker events, imported events or imported web history: PUT /api/v1/web_daily)";
 /** Why a session-based ratio is null: no web data at all, or none of the sessions reached the denominator's step. */
 const webWhy = (step: string) => (v: Required<Values>) => (v.sessions === 0 ? NO_WEB : `no sessions ${step} in the period`);
 
