@@ -273,7 +273,7 @@ async function main() {
 		try {
 			const r = await seedStore({ url: `http://${HOST}:${PORT}`, origin: ORIGIN, site: SITE, key: seedKey.secret, log: (m) => console.log(`  ${m}`) });
 			// Keep the figures for the banner, not the generated store (~100 MB) for the rest of the session.
-			seedReport = { orders: r.store.orders.length, events: r.store.events.length, months: r.store.meta.months, eventDays: r.store.meta.eventDays, drop: r.store.meta.drop.dates, totalMs: r.totalMs };
+			seedReport = { orders: r.store.orders.length, events: r.store.events.length, webDays: new Set(r.store.web_daily.map((w) => w.day)).size, months: r.store.meta.months, eventDays: r.store.meta.eventDays, drop: r.store.meta.drop.dates, totalMs: r.totalMs };
 		} catch (err) {
 			const e = new StepError(`loading the demo store failed: ${err.message}`);
 			e.hint = "The Worker rejected demo data or an import failed; fix it and run `npm start -- --reseed` (or `npm start -- --no-seed`).";
@@ -368,7 +368,7 @@ function banner(seedReport, secret, adminLink, traffic) {
 			: [`  Dashboard login npm run user -- link --email ${ADMIN_EMAIL}${PORT === 8787 ? "" : ` --url ${ORIGIN}`}   (a new one-time link; users: npm run user -- list)`]),
 		"",
 		seedReport
-			? `  Demo store: ${seedReport.orders.toLocaleString("en-US")} orders over ${seedReport.months} months, ${seedReport.events.toLocaleString("en-US")} web events (last ${seedReport.eventDays} days), loaded in ${(seedReport.totalMs / 1000).toFixed(1)} s; revenue drop on ${seedReport.drop.join(", ")}`
+			? `  Demo store: ${seedReport.orders.toLocaleString("en-US")} orders over ${seedReport.months} months, ${seedReport.events.toLocaleString("en-US")} web events (last ${seedReport.eventDays} days) + ${seedReport.webDays} days of daily web history before them, loaded in ${(seedReport.totalMs / 1000).toFixed(1)} s; revenue drop on ${seedReport.drop.join(", ")}`
 			: `  Demo store: not loaded (database not empty). Reload: npm start -- --reseed, or npm run seed -- --key <ingest+read key>`,
 		traffic
 			? `  Live traffic    simulated visits and orders for '${SITE}' (scripts/traffic.mjs); npm start -- --no-traffic turns it off`
