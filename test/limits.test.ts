@@ -19,14 +19,16 @@ import { createKey, type Scope } from "../workers/auth/keys";
 import { authFailureConfig, DEFAULT_AUTH_FAILURE_LIMIT, DEFAULT_SITE_RATE_LIMIT, siteRateLimitConfig, takeFromAll, takeToken } from "../workers/auth/rate-limit";
 import { createLoginToken, createUser } from "../workers/auth/users";
 import { ingestLimits } from "../workers/ingest/limits";
+import type { LiveSite } from "../workers/realtime/live-site";
+import { shardStub, siteLedger } from "../workers/realtime/shards";
 import { ADMIN_KEY, BROWSER_UA, pageView, purchase } from "./helpers";
 
-const SITES = ["lim-ip", "lim-flood", "lim-calm", "lim-key", "lim-other", "lim-api", "lim-api2", "lim-auth", "lim-shard"];
+const SITES = ["lim-ip", "lim-flood", "lim-calm", "lim-key", "lim-other", "lim-api", "lim-api2", "lim-auth", "lim-shard", "lim-one", "lim-bad", "lim-shard-key"];
 
 beforeAll(async () => {
 	await env.DB.batch(
 		SITES.map((id) =>
-			env.DB.prepare("INSERT INTO sites (id, name, origins, timezone, currency, live_shards, created_at) VALUES (?, ?, '[]', 'UTC', 'EUR', ?, 0) ON CONFLICT DO NOTHING").bind(id, id, id === "lim-shard" ? 2 : 1),
+			env.DB.prepare("INSERT INTO sites (id, name, origins, timezone, currency, live_shards, created_at) VALUES (?, ?, '[]', 'UTC', 'EUR', ?, 0) ON CONFLICT DO NOTHING").bind(id, id, id === "lim-shard" || id === "lim-shard-key" ? 2 : 1),
 		),
 	);
 });
@@ -129,8 +131,9 @@ describe("POST /e limits", () => {
 	});
 
 	it("keeps no address in a limiter: buckets are named by a salted hash", async () => {
-		const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName("ingest:lim-ip:0"));
-		const names = await runInDurableObject(stub, (_obj, state) => state.storage.sql.exec<{ name: string }>("SELECT name FROM buckets ORDER BY name").toArray().map((r) => r.name));
+		// The buckets live in the site's LiveSite object (one Durable Object call per /e request, issue 15).
+		const stub = shardStub(env, "lim-ip", 0);
+		const names = await runInDurableObject(stub, (_obj: LiveSite, state) => state.storage.sql.exec<{ name: string }>("SELECT name FROM buckets ORDER BY name").toArray().map((r) => r.name));
 		expect(names.length).toBe(4); // three addresses and the site
 		expect(names).toContain("site");
 		for (const n of names.filter((x) => x !== "site")) {
@@ -162,6 +165,65 @@ describe("POST /e limits", () => {
 		// 5 per 60 s on the shard: 12 s a token.
 		expect(again.retryAfter).toBeGreaterThanOrEqual(11);
 		expect(again.retryAfter).toBeLessThanOrEqual(12);
+	});
+});
+
+describe("POST /e limits taken in the recording call (issue 15: one Durable Object call per request)", () => {
+	const day = () => new Date().toISOString().slice(0, 10);
+
+	it("records nothing of a refused batch: no ledger count, no dedupe or outbox row", async () => {
+		const vars = { INGEST_IP_LIMIT: "2", INGEST_SITE_LIMIT: "1000", INGEST_PERIOD_SECONDS: "60" };
+		const ip = { "CF-Connecting-IP": "198.51.100.20" };
+		const [a, b, c] = [pageView(), pageView(), pageView()];
+		expect(await (await postE(vars, "lim-one", [a, b], ip)).json()).toMatchObject({ accepted: 2 }); // 2 → 0 tokens
+		const refused = await refusal(await postE(vars, "lim-one", [c], ip));
+		expect(refused.status).toBe(429);
+		expect(refused.body).toMatchObject({ error: "rate_limited", fields: [{ field: "ip" }] });
+		// 2 per 60 s: 30 s a token.
+		expect(refused.retryAfter).toBeGreaterThanOrEqual(29);
+		expect(refused.retryAfter).toBeLessThanOrEqual(30);
+		expect((await siteLedger(env, "lim-one", 1, day())).accepted).toBe(2);
+		const seenIds = await runInDurableObject(shardStub(env, "lim-one", 0), (_o: LiveSite, state) =>
+			state.storage.sql.exec<{ id: string }>("SELECT id FROM seen WHERE id IN (?, ?, ?)", a.id as string, b.id as string, c.id as string).toArray().map((r) => r.id),
+		);
+		expect(seenIds.sort()).toEqual([a.id, b.id].sort());
+	});
+
+	it("charges an invalid batch to its sender's budget, and counts a refused one nowhere", async () => {
+		const vars = { INGEST_IP_LIMIT: "3", INGEST_SITE_LIMIT: "1000", INGEST_PERIOD_SECONDS: "60" };
+		const ip = { "CF-Connecting-IP": "198.51.100.21" };
+		const bad = () => pageView({ ts: "yesterday" });
+		// 3 tokens, 3 invalid events: 400, and the bucket is empty.
+		const invalid = await postE(vars, "lim-bad", [bad(), bad(), bad()], ip);
+		expect(invalid.status).toBe(400);
+		expect((await siteLedger(env, "lim-bad", 1, day())).rejected).toBe(3);
+		// Valid or not, the next batch is over the limit: 429, a token in 20 s (3 per 60 s), nothing counted.
+		const valid = await refusal(await postE(vars, "lim-bad", [pageView()], ip));
+		expect(valid.status).toBe(429);
+		expect(valid.retryAfter).toBeGreaterThanOrEqual(19);
+		expect(valid.retryAfter).toBeLessThanOrEqual(20);
+		expect((await postE(vars, "lim-bad", [bad()], ip)).status).toBe(429);
+		const ledger = await siteLedger(env, "lim-bad", 1, day());
+		expect([ledger.accepted, ledger.rejected]).toEqual([0, 3]);
+	});
+
+	it("takes a sharded site's key budget once, before recording on several shards", async () => {
+		const vars = { INGEST_KEY_LIMIT: "4", INGEST_PERIOD_SECONDS: "60" };
+		const key = await keyFor(["ingest"], "lim-shard-key");
+		const auth = { "User-Agent": "backend/1.0 (+server)", "CF-Connecting-IP": "192.0.2.50", Authorization: `Bearer ${key}` };
+		// Eight visitors over 2 shards: the batch lands on both objects (probability 1 − 2/2^8 that it does).
+		const batch = Array.from({ length: 8 }, (_, i) => pageView({ visitor_id: `shard-visitor-${i}` }));
+		// 4 tokens, cost 8: let in (a whole token was left), overdrawn to −4.
+		expect(await (await postE(vars, "lim-shard-key", batch, auth)).json()).toMatchObject({ accepted: 8, bots: 0 });
+		const refused = await refusal(await postE(vars, "lim-shard-key", [pageView({ visitor_id: "shard-visitor-9" })], auth));
+		expect(refused.status).toBe(429);
+		expect(refused.body.fields?.[0]?.field).toBe("Authorization");
+		// From −4 back to 1 token: 5 × 15 s = 75 s.
+		expect(refused.retryAfter).toBeGreaterThanOrEqual(74);
+		expect(refused.retryAfter).toBeLessThanOrEqual(75);
+		const perShard = await Promise.all([0, 1].map((k) => shardStub(env, "lim-shard-key", k).ledger(day())));
+		expect(perShard.every((l) => l.accepted > 0)).toBe(true);
+		expect(perShard[0]!.accepted + perShard[1]!.accepted).toBe(8);
 	});
 });
 

@@ -168,6 +168,23 @@ describe("outbox", () => {
 		await waitFor(async () => (await outboxRows(waiting.map((e) => e.id))).length === 0);
 	});
 
+	it("queues what /e accepts itself, after the commit and off the response path: stored and confirmed without a caller's send", async () => {
+		const live = shardStub(env, "demo", 0);
+		const events = todays(3);
+		const ids = events.map((e) => e.id);
+		const resentBefore = (await live.outboxStatus()).resent;
+		// Two calls while the first send may still be under way: the second's events ride on the next send.
+		expect(await live.accept(demo, events.slice(0, 2), Date.now(), 0, { send: true })).toEqual({ fresh: 2, requeued: 0, duplicates: [], full: false });
+		// events[1] again: re-queued while in the outbox (a duplicate if the consumer already confirmed it).
+		const second = await live.accept(demo, events.slice(1), Date.now(), 0, { send: true });
+		expect([second.fresh, second.requeued + second.duplicates.length, second.full]).toEqual([1, 1, false]);
+		await waitFor(async () => (await storedCount(ids)) === 3 && (await outboxRows(ids)).length === 0);
+		// Stored once each, and not through the alarm's re-send.
+		const rows = await env.DB.prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT id) AS d FROM events WHERE id IN (SELECT value FROM json_each(?))").bind(JSON.stringify(ids)).first();
+		expect(rows).toEqual({ n: 3, d: 3 });
+		expect((await live.outboxStatus()).resent).toBe(resentBefore);
+	});
+
 	it("keeps its outbox across a restart of the object", async () => {
 		const live = shardStub(env, "demo", 0);
 		const events = todays(2);

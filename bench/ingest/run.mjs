@@ -4,6 +4,7 @@
  * (local workerd, logging off), driven by the same keep-alive HTTP client.
  *
  *   npm run bench:ingest -- --events 5000 --concurrency 32 [--batch 1] [--warmup 200]
+ *   npm run bench:ingest -- --cold 5          # cold start instead: N fresh starts per side, first /e timed
  *
  * Steps: fresh state dir → D1 migrations + demo site + a read key for it (the drain polling reads
  * /api/v1) → start both Workers → warm up → measure the empty Worker → measure ours → wait for the
@@ -19,7 +20,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { insertKeySql, newKey } from "../../scripts/lib/keys.mjs";
 import { benchProcess, benchVars, sleep, tail } from "../lib.mjs";
-import { ROOT, WRANGLER_JS, freePort } from "../../scripts/lib/wrangler.mjs";
+import { ROOT, WRANGLER_JS, freePort, terminateGroups } from "../../scripts/lib/wrangler.mjs";
 
 const OUT = path.join(ROOT, "bench/out");
 
@@ -46,6 +47,7 @@ const USAGE = `usage: node bench/ingest/run.mjs [options]
   --port-empty P      port for the empty Worker (default: a free port)
   --only SIDE         measure only "ours" or "empty"
   --keep-state        keep bench/out/state-<timestamp> after the run
+  --cold N            measure cold starts instead: N times per side, start wrangler dev and time the first POST /e
   -h, --help`;
 
 let args;
@@ -64,6 +66,7 @@ try {
 			"port-empty": { type: "string" },
 			only: { type: "string" },
 			"keep-state": { type: "boolean", default: false },
+			cold: { type: "string", default: "0" },
 			help: { type: "boolean", short: "h", default: false },
 		},
 		strict: true,
@@ -89,6 +92,7 @@ const CONCURRENCY = intArg("concurrency", 1);
 const BATCH = intArg("batch", 1);
 const WARMUP = intArg("warmup", 0);
 const ROUNDS = intArg("rounds", 1);
+const COLD = intArg("cold", 0);
 const DRAIN_TIMEOUT_MS = intArg("drain-timeout", 1) * 1000;
 const GLOBAL_TIMEOUT_MS = intArg("timeout", 10) * 1000;
 if (BATCH > 1000) {
@@ -317,6 +321,56 @@ function table(rows, header) {
 	return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
+// ───────────────────────────── cold start ─────────────────────────────
+/**
+ * --cold N: per side, N times: start `wrangler dev` on the prepared state, wait until it answers HTTP
+ * ("ready": wrangler's bundling and workerd's start, which loads and evaluates the Worker script), then
+ * time one POST /e ("first /e": the first request's own work — first D1 reads, the LiveSite object's
+ * start and SQLite migrations on its first call). The empty Worker gives the same phases for a script
+ * of 6 lines, so ours minus empty is what our code adds. Sides alternate, so background load hits both.
+ */
+async function coldStarts() {
+	const rows = { empty: [], ours: [] };
+	for (let i = 0; i < COLD; i++) {
+		for (const side of SIDES) {
+			const port = await freePort();
+			const t0 = performance.now();
+			const server =
+				side === "ours"
+					? await startDev("ours", { config: "wrangler.toml", port, persistTo: STATE, logFile: path.join(OUT, `ingest-${STAMP}-cold-ours.log`), extraArgs: benchVars() })
+					: await startDev("empty", { config: "bench/empty/wrangler.toml", port, persistTo: path.join(STATE, "empty"), logFile: path.join(OUT, `ingest-${STAMP}-cold-empty.log`) });
+			const t1 = performance.now();
+			const client = makeClient("http", port);
+			const { body, headers } = makeRequest(1);
+			const r = await client.post(body, headers);
+			const t2 = performance.now();
+			client.close();
+			if (r.status !== 202) await die(`cold start ${i + 1} of ${side}: first /e answered ${r.status} ${r.body?.toString("utf8") ?? r.error}`);
+			rows[side].push({ ready_ms: t1 - t0, first_e_ms: t2 - t1, total_ms: t2 - t0 });
+			log(`cold ${side} #${i + 1}: ready ${fmt(t1 - t0)} ms, first /e ${fmt(t2 - t1, 1)} ms`);
+			await terminateGroups([server.child]);
+		}
+	}
+	const median = (xs) => {
+		const s = [...xs].sort((a, b) => a - b);
+		return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+	};
+	const summary = Object.fromEntries(
+		SIDES.map((side) => [side, Object.fromEntries(["ready_ms", "first_e_ms", "total_ms"].map((k) => [k, { median: median(rows[side].map((r) => r[k])), min: Math.min(...rows[side].map((r) => r[k])), max: Math.max(...rows[side].map((r) => r[k])) }]))]),
+	);
+	console.log(`\nCold start — ${COLD} start(s) per side (wrangler dev, local workerd)\n`);
+	console.log(
+		table(
+			SIDES.map((side) => {
+				const m = summary[side];
+				return [side, `${fmt(m.ready_ms.median)} (${fmt(m.ready_ms.min)}–${fmt(m.ready_ms.max)})`, `${fmt(m.first_e_ms.median, 1)} (${fmt(m.first_e_ms.min, 1)}–${fmt(m.first_e_ms.max, 1)})`, fmt(m.total_ms.median)];
+			}),
+			["side", "ready ms median (min–max)", "first /e ms median (min–max)", "total ms median"],
+		),
+	);
+	return { rows, summary };
+}
+
 // ───────────────────────────── main ─────────────────────────────
 async function main() {
 	if (!existsSync(WRANGLER_JS)) await die(`wrangler not found at ${WRANGLER_JS} (run npm install)`);
@@ -349,6 +403,16 @@ async function main() {
 		log("applying D1 migrations…");
 		await wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", STATE, "--config", "wrangler.toml"]).catch((e) => die(`D1 migrations failed: ${e.message}`));
 		await wrangler(["d1", "execute", "DB", "--local", "--persist-to", STATE, "--config", "wrangler.toml", "--command", `${SITE_SQL}; ${KEY_SQL}`]).catch((e) => die(`inserting the demo site and its read key failed: ${e.message}`));
+	}
+
+	if (COLD) {
+		const cold = await coldStarts();
+		const file = path.join(OUT, `ingest-cold-${STAMP}.json`);
+		writeFileSync(file, JSON.stringify({ timestamp: new Date().toISOString(), config: { cold: COLD, sides: SIDES }, environment: { node: process.version, wrangler: wranglerVersion, cpus: os.cpus().length, loadavg_1m_before: loadBefore, loadavg_1m_at_end: os.loadavg()[0] }, ...cold }, null, 2) + "\n");
+		console.log(`\nresults: ${path.relative(ROOT, file)}`);
+		await cleanup();
+		if (!args["keep-state"]) rmSync(STATE, { recursive: true, force: true });
+		return;
 	}
 
 	const servers = {};

@@ -6,7 +6,9 @@
  * - /api/v1 per site, all its keys and users together: `api-site:<site>`, `RATE_LIMIT_SITE_REQUESTS`;
  * - failed authentication per client address: `auth-fail:<ip hash>`, `AUTH_FAILURE_LIMIT` per
  *   `AUTH_FAILURE_PERIOD_SECONDS` (see `countAuthFailure`);
- * - POST /e per site and per client address: `ingest:<site>:<shard>` (workers/ingest/limits.ts).
+ * - POST /e per site, per client address and per ingest key: not here but in the site's LiveSite objects, so
+ *   that /e costs one Durable Object call (workers/ingest/limits.ts), with the same `buckets` table and
+ *   `takeFromTable` below.
  * The named-bucket objects (`takeMany`) hold any number of buckets and take from several at once.
  * A bucket is persisted on each allowed request (a refused one changes nothing worth storing), so an
  * evicted or restarted object resumes where it was.
@@ -56,6 +58,12 @@ export interface BucketSpec {
 	name: string;
 	limit: number;
 	periodMs: number;
+}
+
+/** Buckets to take `cost` from, all or nothing (what /e hands to LiveSite with its events). */
+export interface BucketTake {
+	specs: BucketSpec[];
+	cost: number;
 }
 
 export interface ManyDecision extends Decision {
@@ -119,20 +127,60 @@ export function authFailureConfig(env: { AUTH_FAILURE_LIMIT?: string; AUTH_FAILU
 	return limitFromVars(env.AUTH_FAILURE_LIMIT, env.AUTH_FAILURE_PERIOD_SECONDS, DEFAULT_AUTH_FAILURE_LIMIT);
 }
 
+/**
+ * Named buckets (takeMany, and LiveSite's ingest limits). `full_at`: when the bucket is full again; from then
+ * on the row says no more than a missing one, so it is pruned (per-address buckets would otherwise pile up).
+ */
+export const BUCKETS_TABLE_SQL = `CREATE TABLE buckets (name TEXT PRIMARY KEY, tokens REAL NOT NULL, updated_at INTEGER NOT NULL, full_at INTEGER NOT NULL);
+	 CREATE INDEX buckets_full_at ON buckets (full_at);`;
+
 const MIGRATIONS = [
 	"CREATE TABLE bucket (id INTEGER PRIMARY KEY CHECK (id = 1), tokens REAL NOT NULL, updated_at INTEGER NOT NULL);",
-	// Named buckets (takeMany). `full_at`: when the bucket is full again; from then on the row says no more
-	// than a missing one, so it is pruned (per-address buckets would otherwise pile up).
 	"CREATE TABLE buckets (name TEXT PRIMARY KEY, tokens REAL NOT NULL, updated_at INTEGER NOT NULL, full_at INTEGER NOT NULL);",
 	"CREATE INDEX buckets_full_at ON buckets (full_at);",
 ];
+
+/**
+ * Takes `cost` from each named bucket of a `buckets` table (BUCKETS_TABLE_SQL) if all have a token (all or
+ * nothing: a refusal writes nothing). Limits come with each call, so a changed var applies at once.
+ */
+export function takeFromTable(sql: SqlStorage, specs: readonly BucketSpec[], cost: number, now: number): ManyDecision {
+	if (!specs.length) return { allowed: true, remaining: 0, retryAfterMs: 0, refused: null };
+	const names = specs.map((s) => s.name);
+	const rows = new Map(
+		sql
+			.exec<{ name: string; tokens: number; updated_at: number }>(`SELECT name, tokens, updated_at FROM buckets WHERE name IN (${names.map(() => "?").join(",")})`, ...names)
+			.toArray()
+			.map((r) => [r.name, { tokens: r.tokens, updatedAt: r.updated_at }] as const),
+	);
+	const { decision, buckets } = takeFromAll(
+		specs.map((s) => rows.get(s.name) ?? null),
+		specs,
+		now,
+		cost,
+	);
+	if (decision.allowed) {
+		// One statement for all buckets (on /e every statement of the call counts: issue 15).
+		const rows = buckets.map((b, i) => {
+			const spec = specs[i] as BucketSpec;
+			return [spec.name, b.tokens, b.updatedAt, now + Math.ceil(((spec.limit - b.tokens) * spec.periodMs) / spec.limit)];
+		});
+		sql.exec(
+			`INSERT INTO buckets (name, tokens, updated_at, full_at) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
+			 ON CONFLICT (name) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at, full_at = excluded.full_at`,
+			JSON.stringify(rows),
+		);
+	}
+	return decision;
+}
 
 /** Prune full buckets after this many takeMany calls (cheap: an index range delete). */
 const PRUNE_EVERY = 256;
 
 /**
  * One per principal (`key:<id>` or `user:<id>`, one row in `bucket`), or one per limited thing with named
- * buckets (`api-site:<site>`, `auth-fail:<ip hash>`, `ingest:<site>:<shard>`, rows in `buckets`).
+ * buckets (`api-site:<site>`, `auth-fail:<ip hash>`, rows in `buckets`; objects named `ingest:<site>:<shard>` held
+ * /e's buckets before they moved into LiveSite and are no longer called).
  */
 export class RateLimiter extends DurableObject<Env> {
 	private readonly sql: SqlStorage;
@@ -159,33 +207,7 @@ export class RateLimiter extends DurableObject<Env> {
 	 */
 	takeMany(specs: BucketSpec[], cost = 1): ManyDecision {
 		const now = Date.now();
-		if (!specs.length) return { allowed: true, remaining: 0, retryAfterMs: 0, refused: null };
-		const names = specs.map((s) => s.name);
-		const rows = new Map(
-			this.sql
-				.exec<{ name: string; tokens: number; updated_at: number }>(`SELECT name, tokens, updated_at FROM buckets WHERE name IN (${names.map(() => "?").join(",")})`, ...names)
-				.toArray()
-				.map((r) => [r.name, { tokens: r.tokens, updatedAt: r.updated_at }] as const),
-		);
-		const { decision, buckets } = takeFromAll(
-			specs.map((s) => rows.get(s.name) ?? null),
-			specs,
-			now,
-			cost,
-		);
-		if (decision.allowed) {
-			buckets.forEach((b, i) => {
-				const spec = specs[i] as BucketSpec;
-				const fullAt = now + Math.ceil(((spec.limit - b.tokens) * spec.periodMs) / spec.limit);
-				this.sql.exec(
-					"INSERT INTO buckets (name, tokens, updated_at, full_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at, full_at = excluded.full_at",
-					spec.name,
-					b.tokens,
-					b.updatedAt,
-					fullAt,
-				);
-			});
-		}
+		const decision = takeFromTable(this.sql, specs, cost, now);
 		if (++this.calls % PRUNE_EVERY === 0) this.sql.exec("DELETE FROM buckets WHERE full_at <= ?", now);
 		return decision;
 	}

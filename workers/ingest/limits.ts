@@ -12,13 +12,17 @@
  *   A key that is unknown or revoked is a 401 (and a failed authentication of the address), one without
  *   the scope or bound to another site a 403.
  *
- * All buckets live in one RateLimiter object per site and shard (`ingest:<site>:<shard>`, the shard chosen
- * by the address hash or key id among the site's `live_shards`), so a request costs one Durable Object
- * call. With several shards each holds 1/shards of the site budget (the split is by address, so it is
- * approximate). Addresses are only ever named by their salted hash (workers/auth/rate-limit.ts).
- * If the limiter cannot be reached the events are let through and the failure logged: ingest stays up.
+ * The buckets live in the site's LiveSite objects (a `buckets` table, workers/auth/rate-limit.ts
+ * takeFromTable), in the shard chosen by the address hash or key id among the site's `live_shards`, and
+ * are taken in the same call that records the batch (LiveSite.accept, or countLimited for an invalid or
+ * bot batch): a request costs one Durable Object call, not a limiter call and then a recording call
+ * (issue 15: the separate RateLimiter round trip was about a tenth of the isolate's CPU time under load). A sharded site
+ * whose batch lands on other shards takes the limits first (LiveSite.takeLimits). With several shards
+ * each holds 1/shards of the site budget (the split is by address, so it is approximate). Addresses are
+ * only ever named by their salted hash. Without an address hash (no salt: D1 down) the events are let
+ * through and the failure logged: ingest stays up.
  */
-import { countAuthFailure, addressHash, limitFromVars, refuseBlockedAddress, retryAfterSeconds, type BucketSpec, type RateLimitConfig } from "../auth/rate-limit";
+import { countAuthFailure, addressHash, limitFromVars, refuseBlockedAddress, retryAfterSeconds, type BucketSpec, type BucketTake, type RateLimitConfig } from "../auth/rate-limit";
 import { findKey, hasScope } from "../auth/keys";
 import { ApiError } from "../lib/http";
 import type { Site } from "../lib/sites";
@@ -54,6 +58,8 @@ export interface IngestAccess {
 	trusted: boolean;
 	/** The key's id when trusted. */
 	keyId: string | null;
+	/** The buckets this batch takes from, and the shard object (0 … shards−1) holding them; null: not limited. */
+	limit: { shard: number; take: BucketTake } | null;
 }
 
 /** Which shard object (0 … shards−1) holds a hex-named bucket. */
@@ -61,7 +67,8 @@ function shardOf(hex: string, shards: number): number {
 	return shards > 1 ? Number.parseInt(hex.slice(0, 8), 16) % shards : 0;
 }
 
-function limited(refused: string, retryAfterMs: number, limits: IngestLimits, shards: number): ApiError {
+/** The 429 for a refusal by `refused` (`site`, `ip:…` or `key:…`), naming the limit and when to retry. */
+export function limitedError(refused: string, retryAfterMs: number, limits: IngestLimits, shards: number): ApiError {
 	const seconds = retryAfterSeconds(retryAfterMs);
 	const per = (l: RateLimitConfig) => `${l.limit} events per ${l.periodMs / 1000} s`;
 	const [field, what] =
@@ -76,50 +83,36 @@ function limited(refused: string, retryAfterMs: number, limits: IngestLimits, sh
 }
 
 /**
- * Checks the batch's sender before its events are validated: the ingest key if one is presented (401/403),
- * then the limits for `events` events (429 with Retry-After, naming `ip`, `site` or `Authorization`).
- * Nothing is taken from any budget when the answer is 429.
+ * The batch's sender: the ingest key if one is presented (401/403, thrown), and the buckets its `events`
+ * events take — the caller takes them in the same LiveSite call that records the batch, and answers 429
+ * (limitedError) when they refuse; nothing is taken from any bucket then.
  */
-export async function checkIngest(env: Env, req: Request, site: Site, events: number, now = Date.now()): Promise<IngestAccess> {
+export async function ingestAccess(env: Env, req: Request, site: Site, events: number, now = Date.now()): Promise<IngestAccess> {
 	const limits = ingestLimits(env);
 	const shards = Math.max(1, site.liveShards);
 	const header = req.headers.get("Authorization");
-	let access: IngestAccess = { trusted: false, keyId: null };
-	let specs: BucketSpec[];
-	let shard: number;
+	const cost = Math.max(1, events);
 	if (header !== null && header.trim() !== "") {
-		access = await ingestKey(env, req, header, site, now);
-		const keyId = access.keyId ?? "";
-		specs = [{ name: `key:${keyId}`, ...limits.key }];
-		shard = shardOf(keyId, shards);
-	} else {
-		let hash: string;
-		try {
-			hash = await addressHash(env.DB, req, now);
-		} catch (err) {
-			console.error("ingest limiter: no address hash; not limiting", site.id, err instanceof Error ? err.message : err);
-			return access;
-		}
-		// Each shard object holds its share of the site budget.
-		specs = [
-			{ name: `ip:${hash}`, ...limits.ip },
-			{ name: "site", limit: Math.max(1, Math.ceil(limits.site.limit / shards)), periodMs: limits.site.periodMs },
-		];
-		shard = shardOf(hash, shards);
+		const { keyId } = await ingestKey(env, req, header, site, now);
+		return { trusted: true, keyId, limit: { shard: shardOf(keyId, shards), take: { specs: [{ name: `key:${keyId}`, ...limits.key }], cost } } };
 	}
-	let decision: { allowed: boolean; retryAfterMs: number; refused: string | null };
+	let hash: string;
 	try {
-		decision = await env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(`ingest:${site.id}:${shard}`)).takeMany(specs, Math.max(1, events));
+		hash = await addressHash(env.DB, req, now);
 	} catch (err) {
-		console.error("ingest limiter unavailable; not limiting", site.id, err instanceof Error ? err.message : err);
-		return access;
+		console.error("ingest limits: no address hash; not limiting", site.id, err instanceof Error ? err.message : err);
+		return { trusted: false, keyId: null, limit: null };
 	}
-	if (!decision.allowed) throw limited(decision.refused ?? "site", decision.retryAfterMs, limits, shards);
-	return access;
+	// Each shard object holds its share of the site budget.
+	const specs: BucketSpec[] = [
+		{ name: `ip:${hash}`, ...limits.ip },
+		{ name: "site", limit: Math.max(1, Math.ceil(limits.site.limit / shards)), periodMs: limits.site.periodMs },
+	];
+	return { trusted: false, keyId: null, limit: { shard: shardOf(hash, shards), take: { specs, cost } } };
 }
 
 /** A presented key must be a live ingest key for this site: 401 (counted as a failed authentication) or 403 otherwise. */
-async function ingestKey(env: Env, req: Request, header: string, site: Site, now: number): Promise<IngestAccess> {
+async function ingestKey(env: Env, req: Request, header: string, site: Site, now: number): Promise<{ keyId: string }> {
 	await refuseBlockedAddress(env, req, "Authorization", now);
 	const challenge = { "WWW-Authenticate": 'Bearer realm="brain2gain"' };
 	const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
@@ -130,5 +123,5 @@ async function ingestKey(env: Env, req: Request, header: string, site: Site, now
 	}
 	if (!hasScope(key, "ingest")) throw new ApiError(403, "forbidden", "this key lacks the 'ingest' scope", [{ field: "Authorization", message: "needs scope ingest" }]);
 	if (key.site !== null && key.site !== site.id) throw new ApiError(403, "forbidden", `this key belongs to site '${key.site}'`, [{ field: "Authorization", message: "not this site's key" }]);
-	return { trusted: true, keyId: key.id };
+	return { keyId: key.id };
 }

@@ -1,25 +1,26 @@
 /**
  * POST /e — the tracker's endpoint and the public server-side event API.
- * Hot path: read ≤ 1 MB, validate everything, enrich, record in the site's LiveSite objects (ledger,
- * live counters and the outbox: the durability point, one RPC per shard), enqueue, answer 202.
- * D1 and R2 writes happen in the queue consumer, which confirms stored events to the outbox; the
- * outbox re-sends whatever is not confirmed (workers/pipeline/outbox.ts).
+ * Hot path: read ≤ 1 MB, validate everything, enrich, then one call per shard to the site's LiveSite
+ * objects (a single-object site: one call) that takes the abuse limits and records the batch (ledger,
+ * live counters and the outbox: the durability point) in one transaction, answer 202. The object
+ * queues the events itself after the commit, off the response path, coalescing concurrent requests
+ * into one send. D1 and R2 writes happen in the queue consumer, which confirms stored events to the
+ * outbox; the outbox re-sends whatever is not confirmed (workers/pipeline/outbox.ts).
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { readText } from "../lib/body";
 import { ApiError, fieldPath, utcDay, type FieldIssue } from "../lib/http";
 import { error, errors, json, openApiApp } from "../lib/openapi";
 import { findSite, type Site } from "../lib/sites";
-import { chunkForSend, type StoredEvent } from "../pipeline/message";
+import type { StoredEvent } from "../pipeline/message";
 import { liveRestart } from "../pipeline/faults";
-import { outboxMessage } from "../pipeline/outbox";
 import { isBotUserAgent, parseUserAgent } from "./classify";
-import { checkIngest } from "./limits";
+import { ingestAccess, ingestLimits, limitedError } from "./limits";
 import { eventColumns } from "./columns";
 import { toIssues } from "../lib/validation";
 import { batchSchema, COMMERCE_EVENTS, eventBase, MAX_BODY_BYTES, MAX_EVENTS, parseEvent, type WireEvent } from "./schema";
 import { dailySalt, visitorHash } from "./visitor";
-import { liveConfig, partitionByShard, primaryStub, shardStub } from "../realtime/shards";
+import { liveConfig, partitionByShard, shardStub } from "../realtime/shards";
 
 const CORS_BASE = { "Access-Control-Allow-Methods": "POST, OPTIONS", "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "86400", Vary: "Origin" };
 
@@ -96,9 +97,12 @@ ingest.openapi(collect, async (c) => {
 		if (origin && site.origins.length && !site.origins.includes(origin)) {
 			throw new ApiError(403, "origin_not_allowed", `origin ${origin} may not send events for site '${siteId}'`, [{ field: "site", message: "origin not in the site's allowed origins" }]);
 		}
-		// Ingest key (trust) and the per-site / per-address limits, before any event is looked at (workers/ingest/limits.ts).
-		const access = await checkIngest(c.env, c.req.raw, site, rawEvents.length, now);
-		const live = primaryStub(c.env, site.id);
+		// Ingest key (trust; 401/403 before any event is looked at) and the buckets this batch takes from
+		// (workers/ingest/limits.ts), taken below in the same LiveSite call that records it.
+		const access = await ingestAccess(c.env, c.req.raw, site, rawEvents.length, now);
+		const shards = Math.max(1, site.liveShards);
+		const refuse = (limited: { refused: string; retryAfterMs: number }) => limitedError(limited.refused, limited.retryAfterMs, ingestLimits(c.env), shards);
+		const limitStub = () => shardStub(c.env, site.id, access.limit?.shard ?? 0);
 
 		const parsed: WireEvent[] = [];
 		const issues: FieldIssue[] = [];
@@ -109,46 +113,50 @@ ingest.openapi(collect, async (c) => {
 		});
 		if (issues.length) {
 			// All or nothing: a batch with one bad event writes nothing, so a fixed resend cannot duplicate.
-			await live.count("rejected", utcDay(now), rawEvents.length);
+			// It still costs its sender's budget (429 first, as for any batch over the limit).
+			const limited = await limitStub().countLimited("rejected", utcDay(now), rawEvents.length, access.limit?.take ?? null);
+			if (limited) throw refuse(limited);
 			throw new ApiError(400, "invalid_events", `${issues.length} problem(s) in the batch; nothing was stored`, issues.slice(0, 100));
 		}
 
 		const ua = c.req.header("User-Agent") ?? "";
-		const uaIsBot = isBotUserAgent(ua);
 		// Server-side senders with an ingest key are trusted: their UA is their backend's, not a browser's.
 		// Without a key, `visitor_id` proves nothing and the UA check applies to every event.
 		// The tracker's automation flag marks the whole batch as bot traffic either way.
-		const human = webdriver === 1 ? [] : access.trusted || !uaIsBot ? parsed : [];
+		const human = webdriver === 1 || (!access.trusted && isBotUserAgent(ua)) ? [] : parsed;
 		const bots = parsed.length - human.length;
-		if (bots) await live.count("bot", utcDay(now), bots);
-		if (!human.length) return c.json({ accepted: 0, bots }, 202, cors);
+		if (!human.length) {
+			const limited = await limitStub().countLimited("bot", utcDay(now), bots, access.limit?.take ?? null);
+			if (limited) throw refuse(limited);
+			return c.json({ accepted: 0, bots }, 202, cors);
+		}
 
 		const stored = await enrich(c.env.DB, site, human, c.req.raw, ua, now);
-		// Each shard records its visitors' events and keeps them in its outbox, durably, before any
-		// queue send (one call for a single-object site): from here on the alarm re-sends what the
-		// consumer does not confirm, so a lost message or a failed send below loses nothing.
+		// Each shard takes the limits (the one holding the sender's buckets), records its visitors' events and
+		// keeps them in its outbox, durably, in one call; it queues them itself after that commit. From here
+		// on the alarm re-sends what the consumer does not confirm, so a lost message or a failed send loses nothing.
 		const cfg = liveConfig(site);
 		const shares = [...partitionByShard(stored, (e) => e.visitor, cfg.shards)];
-		const results = await Promise.all(shares.map(([k, events]) => shardStub(c.env, site.id, k).accept(cfg, events, now, k)));
-		const messages: MessageSendRequest[] = [];
+		const limit = access.limit;
+		// The common case, a single-object site: one call. A sharded site whose batch does not land on the
+		// shard holding the buckets takes them first, so that a refusal records nothing anywhere.
+		const limitApart = limit !== null && !(shares.length === 1 && shares[0]?.[0] === limit.shard);
+		if (limitApart) {
+			const limited = await shardStub(c.env, site.id, limit.shard).takeLimits(limit.take);
+			if (limited) throw refuse(limited);
+		}
+		const results = await Promise.all(
+			shares.map(([k, events]) => shardStub(c.env, site.id, k).accept(cfg, events, now, k, { send: true, ...(limit && !limitApart ? { limit: limit.take } : {}) })),
+		);
 		let accepted = 0;
 		let duplicates = 0;
 		let full = false;
-		for (const [j, [k, events]] of shares.entries()) {
-			const r = results[j];
-			if (!r) continue;
+		for (const r of results) {
+			if (r.limited) throw refuse(r.limited);
 			full ||= r.full;
 			if (r.full) continue;
 			accepted += r.fresh + r.requeued;
 			duplicates += r.duplicates.length;
-			const skip = new Set(r.duplicates);
-			for (const [i, event] of events.entries()) if (!skip.has(i)) messages.push(outboxMessage(event, k));
-		}
-		try {
-			for (const chunk of chunkForSend(messages)) await c.env.EVENTS_QUEUE.sendBatch(chunk);
-		} catch (err) {
-			// Already durable in the outbox: the alarm re-sends these after the grace period.
-			console.error(`queue send of ${messages.length} event(s) failed; the outbox re-sends them`, err instanceof Error ? err.message : err);
 		}
 		if (full) {
 			throw new ApiError(503, "outbox_full", "too many accepted events are waiting to be stored; retry later (events already accepted from this batch count as accepted on retry)", [{ field: "events", message: "not recorded" }], { "Retry-After": "60" });

@@ -3,7 +3,8 @@
  *
  * `/e` answers 202 only after the event is in the `outbox` table of the LiveSite object that records
  * its id (SQLite storage: durable before the answer, in the same transaction as the dedupe row and
- * the live counters). The Queue send that follows is the fast path, no longer the only copy:
+ * the live counters). The Queue send that follows (by that LiveSite object, after the commit and off the
+ * response path, coalesced across requests) is the fast path, no longer the only copy:
  *  - the queue consumer confirms each event once its D1 batch has committed (one RPC per shard per
  *    consumer batch); a confirmed event leaves the outbox. D1-stored is the point of confirmation
  *    because R2 follows from D1 on its own (the consumer archives, and the cron sweeper archives any
@@ -67,6 +68,8 @@ export interface AcceptResult {
 	duplicates: number[];
 	/** The outbox is at OUTBOX_MAX_ROWS: nothing of this share was recorded. */
 	full: boolean;
+	/** Refused by the ingest limits taken in the same call: nothing was recorded (absent when allowed or not limited). */
+	limited?: { refused: string; retryAfterMs: number };
 }
 
 /** Outbox depth of a site (all shards): rows not yet confirmed stored, and the oldest one's acceptance time. */

@@ -23,8 +23,9 @@ import "./alert-metrics";
 import { hllAdd, hllCount, hllFrom, hllMerge, hllNew } from "./hll";
 import { liveFunnels, loadFunnelDefs, type FunnelDefs } from "./funnels";
 import { shardStub } from "./shards";
-import { chunkForSend, storedEventSchema, type EventMessage, type StoredEvent } from "../pipeline/message";
+import { chunkForSend, SEND_BATCH_BYTES, SEND_BATCH_COUNT, storedEventSchema, type EventMessage, type StoredEvent } from "../pipeline/message";
 import { deadLetterKey } from "../pipeline/consumer";
+import { BUCKETS_TABLE_SQL, takeFromTable, type BucketTake } from "../auth/rate-limit";
 import { OUTBOX_MAX_AGE_MS, OUTBOX_MAX_BACKOFF_MS, OUTBOX_MAX_ROWS, OUTBOX_RESEND_LIMIT, outboxGraceMs, outboxMessage, resendDelayMs, type AcceptResult, type OutboxStatus } from "../pipeline/outbox";
 import {
 	emptyWindow,
@@ -54,6 +55,8 @@ const MINUTE_RETENTION_MS = 26 * HOUR;
 export const COMMERCE_REFRESH_MS = 30_000;
 /** Subscribers get at most one push per this many ms. */
 export const PUSH_INTERVAL_MS = 1_000;
+/** The first queue send of accepted events waits this long for more to ride on it (sendAccepted). */
+const SEND_COALESCE_MS = 50;
 /** Funnel definitions are re-read from D1 this often. */
 const FUNNEL_REFRESH_MS = 60_000;
 
@@ -88,6 +91,8 @@ const MIGRATIONS = [
 	// the JSON bodies are too large for WITHOUT ROWID's in-index rows).
 	`CREATE TABLE outbox (id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, accepted_at INTEGER NOT NULL, next_at INTEGER NOT NULL, sends INTEGER NOT NULL DEFAULT 0);
 	 CREATE INDEX outbox_next ON outbox (next_at);`,
+	// v4 (issue 15): /e's abuse limits live here, so a request costs one Durable Object call (workers/ingest/limits.ts).
+	BUCKETS_TABLE_SQL,
 ];
 
 const configSchema = z.object({ id: z.string().min(1), timezone: z.string().min(1), currency: z.string().length(3), shards: z.number().int().min(1).max(16), shard: z.number().int().min(0).max(15) });
@@ -119,6 +124,11 @@ export class LiveSite extends DurableObject<Env> {
 	 * is still in it would only lengthen the backlog (a soak run re-sent each event 3× before this).
 	 */
 	private queueLagMs = 0;
+	/** Queue messages of accepted events not yet handed to the queue, with their JSON sizes (see sendAccepted), and the send under way. */
+	private sendBuffer: { message: MessageSendRequest<EventMessage>; bytes: number }[] = [];
+	private sending: Promise<void> | null = null;
+	/** /e calls waiting to commit together (inCommitGroup). */
+	private commitGroup: { job: () => () => void; reject: (err: unknown) => void }[] | null = null;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -160,26 +170,145 @@ export class LiveSite extends DurableObject<Env> {
 	 * The ingest hot path's one call per shard: records accepted events (dedupe, ledger, live counters,
 	 * as record() does) and keeps each new one in the outbox until the queue consumer confirms it
 	 * stored — all in one SQLite transaction, before `/e` answers 202. An id accepted before and still
-	 * in the outbox is `requeued` (the caller queues it again), one confirmed stored is a duplicate.
+	 * in the outbox is `requeued` (queued again), one confirmed stored is a duplicate.
+	 * `/e` passes `limit` (its abuse limits: taken first, all or nothing; when refused nothing is recorded)
+	 * and `send`: this object then queues the new and re-queued events itself, after the commit and off the
+	 * caller's response path (sendAccepted). Without `send` the caller queues them (or, in tests, does not:
+	 * a lost message).
 	 */
-	async accept(site: LiveSiteConfig, events: StoredEvent[], now: number = Date.now(), shard = 0): Promise<AcceptResult> {
+	async accept(site: LiveSiteConfig, events: StoredEvent[], now: number = Date.now(), shard = 0, opts: { limit?: BucketTake; send?: boolean } = {}): Promise<AcceptResult> {
 		const cfg = this.configure(site, shard);
-		if (this.outboxDepth + events.length > OUTBOX_MAX_ROWS) return { fresh: 0, requeued: 0, duplicates: [], full: true };
+		const funnelNames = (await this.funnelDefs(now)).names;
 		const minute = now - (now % MINUTE);
 		const day = localDay(now, cfg.timezone);
-		const funnelNames = (await this.funnelDefs(now)).names;
 		let result: { fresh: number; requeued: number; duplicates: number[] };
+		const outbox = { events, dueAt: now + outboxGraceMs(this.env), bodies: [] as string[] };
+		const refused = (limited: AcceptResult["limited"]): AcceptResult => ({ fresh: 0, requeued: 0, duplicates: [], full: false, limited });
+		// The limits, the ledger and the outbox in one transaction: a refusal or a failure writes nothing.
+		const work = () =>
+			this.ctx.storage.transactionSync((): { done: AcceptResult } | { recorded: typeof result } => {
+				if (opts.limit) {
+					const decision = takeFromTable(this.sql, opts.limit.specs, opts.limit.cost, Date.now());
+					if (!decision.allowed) return { done: refused({ refused: decision.refused ?? "site", retryAfterMs: decision.retryAfterMs }) };
+				}
+				if (this.outboxDepth + events.length > OUTBOX_MAX_ROWS) return { done: { fresh: 0, requeued: 0, duplicates: [], full: true } };
+				const recorded = this.recordSync(cfg, events.map(liveEvent), now, minute, day, funnelNames, outbox);
+				this.outboxDepth += recorded.fresh;
+				return { recorded };
+			});
 		try {
-			result = this.recordSync(cfg, events.map(liveEvent), now, minute, day, funnelNames, { events, dueAt: now + outboxGraceMs(this.env) });
+			const r = opts.send ? await this.inCommitGroup(work) : work();
+			if ("done" in r) return r.done;
+			result = r.recorded;
 		} catch (err) {
 			this.minuteSketch = null;
 			this.daySketch = null;
 			throw err;
 		}
-		this.outboxDepth += result.fresh;
+		if (opts.send) {
+			const skip = new Set(result.duplicates);
+			// New events' JSON was made for their outbox rows: it sizes the send chunks without a second stringify.
+			events.forEach((e, i) => {
+				if (!skip.has(i)) this.sendBuffer.push({ message: outboxMessage(e, shard), bytes: (outbox.bodies[i] ?? JSON.stringify(e)).length + 64 });
+			});
+			this.sendAccepted();
+		}
 		await this.ensureAlarm(Date.now());
 		if (result.fresh) this.schedulePush();
 		return { ...result, full: false };
+	}
+
+	/**
+	 * Runs `work` (one call's synchronous transaction) with the other /e calls that reach this object
+	 * before the next timer turn, inside one outer transaction: one commit for the group. Each call's own
+	 * transaction is a savepoint in it, so a call that throws rolls back alone. Results are handed out once
+	 * the group's transaction has returned (and the output gate holds every answer until it is durable).
+	 * Why: a commit per call was the largest single cost of /e under load (~15% of the Worker isolate's
+	 * time in the issue 15 profile), and concurrent requests to one site queue here anyway.
+	 */
+	private inCommitGroup<T>(work: () => T): Promise<T> {
+		const { promise, resolve, reject } = Promise.withResolvers<T>();
+		const job = () => {
+			try {
+				const value = work();
+				return () => resolve(value);
+			} catch (err) {
+				return () => reject(err);
+			}
+		};
+		if (this.commitGroup) {
+			this.commitGroup.push({ job, reject });
+			return promise;
+		}
+		this.commitGroup = [{ job, reject }];
+		setTimeout(() => {
+			const group = this.commitGroup ?? [];
+			this.commitGroup = null;
+			let settle: (() => void)[];
+			try {
+				settle = this.ctx.storage.transactionSync(() => group.map((g) => g.job()));
+			} catch (err) {
+				for (const g of group) g.reject(err);
+				return;
+			}
+			for (const s of settle) s();
+		}, 0);
+		return promise;
+	}
+
+	/**
+	 * /e's limits alone (a sharded site whose batch is recorded by other shards than the one holding the
+	 * sender's buckets): takes `limit` all or nothing, by this object's clock.
+	 */
+	async takeLimits(limit: BucketTake): Promise<AcceptResult["limited"] | null> {
+		const decision = takeFromTable(this.sql, limit.specs, limit.cost, Date.now());
+		return decision.allowed ? null : { refused: decision.refused ?? "site", retryAfterMs: decision.retryAfterMs };
+	}
+
+	/** /e's refused batches (invalid or bot traffic): takes `limit` as accept() does and, if allowed, counts `n` in the day's ledger. */
+	async countLimited(kind: "rejected" | "bot", day: string, n: number, limit: BucketTake | null): Promise<AcceptResult["limited"] | null> {
+		if (limit) {
+			const decision = takeFromTable(this.sql, limit.specs, limit.cost, Date.now());
+			if (!decision.allowed) return { refused: decision.refused ?? "site", retryAfterMs: decision.retryAfterMs };
+		}
+		if (n > 0) this.bump(day, kind, n);
+		return null;
+	}
+
+	/**
+	 * Hands accepted events (sendBuffer) to the queue after their outbox rows committed (the output gate
+	 * holds a send until then), off the response path of /e. Sends coalesce: the first waits
+	 * SEND_COALESCE_MS and every event accepted meanwhile, or while a send is under way, rides on it, so
+	 * under load one sendBatch carries many requests' events (one send per request was ~10% of the
+	 * isolate's CPU in the issue 15 profile). A failed send is logged: the outbox has the events and the
+	 * alarm re-sends them after the grace period; so does an eviction before the send.
+	 */
+	private sendAccepted(): void {
+		if (this.sending || !this.sendBuffer.length) return;
+		this.sending = (async () => {
+			try {
+				await scheduler.wait(SEND_COALESCE_MS);
+				while (this.sendBuffer.length) {
+					const batch = this.sendBuffer;
+					this.sendBuffer = [];
+					let sent = 0;
+					try {
+						while (sent < batch.length) {
+							let bytes = 0;
+							let end = sent;
+							while (end < batch.length && end - sent < SEND_BATCH_COUNT && (end === sent || bytes + (batch[end]?.bytes ?? 0) <= SEND_BATCH_BYTES)) bytes += batch[end++]?.bytes ?? 0;
+							await this.env.EVENTS_QUEUE.sendBatch(batch.slice(sent, end).map((b) => b.message));
+							sent = end;
+						}
+					} catch (err) {
+						console.error(`queue send of ${batch.length - sent} accepted event(s) failed; the outbox re-sends them`, this.config?.id, err instanceof Error ? err.message : err);
+					}
+				}
+			} finally {
+				this.sending = null;
+			}
+		})();
+		this.ctx.waitUntil(this.sending);
 	}
 
 	/** Removes stored events from the outbox (the queue consumer calls this after its D1 batch commits); returns how many were there. */
@@ -219,7 +348,7 @@ export class LiveSite extends DurableObject<Env> {
 		minute: number,
 		day: string,
 		funnelNames: Set<string>,
-		outbox: { events: StoredEvent[]; dueAt: number } | null,
+		outbox: { events: StoredEvent[]; dueAt: number; bodies: string[] } | null,
 	): { fresh: number; requeued: number; duplicates: number[] } {
 		let fresh = 0;
 		let requeued = 0;
@@ -241,6 +370,18 @@ export class LiveSite extends DurableObject<Env> {
 			// A returning visitor changes no register: then the 4 KiB sketches are not rewritten.
 			let minuteSketchChanged = false;
 			let daySketchChanged = false;
+			// The call's new ids, its known ids still in the outbox, and its outbox rows: one statement each, not
+			// one per event (statements were most of the call's cost at 10 events a request: issue 15).
+			const newIds = new Set(
+				this.sql
+					.exec<{ id: string }>("INSERT INTO seen (id, received_at) SELECT value, ? FROM json_each(?) WHERE true ON CONFLICT (id) DO NOTHING RETURNING id", now, JSON.stringify(events.map((e) => e.id)))
+					.toArray()
+					.map((r) => r.id),
+			);
+			const known = newIds.size < events.length && outbox ? events.filter((e) => !newIds.has(e.id)).map((e) => e.id) : [];
+			const inOutbox = new Set(known.length ? this.sql.exec<{ id: string }>("SELECT id FROM outbox WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(known)).toArray().map((r) => r.id) : []);
+			const outboxRows: [id: string, body: string][] = [];
+			const counted = new Set<string>();
 			for (const [i, e] of events.entries()) {
 				if (outbox) {
 					if (handled.has(e.id)) {
@@ -249,14 +390,19 @@ export class LiveSite extends DurableObject<Env> {
 					}
 					handled.add(e.id);
 				}
-				if (!this.sql.exec("INSERT INTO seen (id, received_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING", e.id, now).rowsWritten) {
+				if (!newIds.has(e.id) || counted.has(e.id)) {
 					if (!outbox) continue;
-					if (this.sql.exec("SELECT 1 FROM outbox WHERE id = ?", e.id).toArray().length) requeued++;
+					if (inOutbox.has(e.id)) requeued++;
 					else duplicates.push(i);
 					continue;
 				}
+				counted.add(e.id);
 				fresh++;
-				if (outbox) this.sql.exec("INSERT INTO outbox (id, body, accepted_at, next_at) VALUES (?, ?, ?, ?)", e.id, JSON.stringify(outbox.events[i]), now, outbox.dueAt);
+				if (outbox) {
+					const body = JSON.stringify(outbox.events[i]);
+					outbox.bodies[i] = body;
+					outboxRows.push([e.id, body]);
+				}
 				const utcDay = new Date(e.ts).toISOString().slice(0, 10);
 				perDay.set(utcDay, (perDay.get(utcDay) ?? 0) + 1);
 				types.set(e.name, (types.get(e.name) ?? 0) + 1);
@@ -276,6 +422,9 @@ export class LiveSite extends DurableObject<Env> {
 				if (funnelNames.has(e.name)) {
 					this.sql.exec("INSERT INTO funnel_events (day, person, id, name, ts) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", localDay(e.ts, cfg.timezone), e.person, e.id, e.name, e.ts);
 				}
+			}
+			if (outbox && outboxRows.length) {
+				this.sql.exec("INSERT INTO outbox (id, body, accepted_at, next_at) SELECT value ->> 0, value ->> 1, ?, ? FROM json_each(?)", now, outbox.dueAt, JSON.stringify(outboxRows));
 			}
 			for (const [d, n] of perDay) this.bump(d, "accepted", n);
 			if (!fresh) return;
@@ -302,6 +451,17 @@ export class LiveSite extends DurableObject<Env> {
 	/** Adds rejected or bot events (never stored as visits), or imported events, to a day's ledger. */
 	async count(kind: Exclude<LedgerKind, "accepted">, day: string, n: number): Promise<void> {
 		if (n > 0) this.bump(day, kind, n);
+	}
+
+	/**
+	 * Imported events of many UTC days at once: an import slice's one ledger call (a backfill spread over
+	 * 500 days made 500 `count` RPCs per slice, the slice's largest phase; bench/import). One transaction:
+	 * all of the slice's days count, or none.
+	 */
+	async countImported(days: [day: string, n: number][]): Promise<void> {
+		this.ctx.storage.transactionSync(() => {
+			for (const [day, n] of days) if (n > 0) this.bump(day, "imported", n);
+		});
 	}
 
 	/** Accepted, rejected, bot and imported counts for a UTC day (this object only; shards.ts sums a site's shards). */
@@ -577,6 +737,7 @@ export class LiveSite extends DurableObject<Env> {
 		this.sql.exec("DELETE FROM day_sketch WHERE day < ?", yesterday);
 		this.sql.exec("DELETE FROM funnel_events WHERE day < ?", yesterday);
 		this.sql.exec("DELETE FROM seen WHERE received_at < ?", now - SEEN_RETENTION_MS);
+		this.sql.exec("DELETE FROM buckets WHERE full_at <= ?", now);
 	}
 
 	/** Pushes now, or once the 1-second spacing allows; one pending push at a time. */
