@@ -521,6 +521,8 @@ async function main() {
 		if (r.slices?.total) console.log(`  slice phases summed (ms): ${JSON.stringify(r.slices.total)}`);
 		if (r.event_hours) console.log(`  events spread over ${fmt(r.event_hours)} distinct event-hours (${fmt(r.event_days)} days)`);
 	}
+	// On a loaded machine the absolute rates move with the load; events against orders in the same run do less.
+	if (rate(results["events-all"]) && rate(results["orders-ndjson"])) console.log(`events-all / orders-ndjson rows/s in this run: ${(rate(results["events-all"]) / rate(results["orders-ndjson"])).toFixed(2)}`);
 	if (results.compaction) console.log(`archive compaction: R2 objects ${fmt(results.compaction.objects_before)} before → ${fmt(results.compaction.objects_after)} after (${results.compaction.days} days), ${results.compaction.fires} cron fires, ${results.compaction.seconds.toFixed(1)} s; events counted after: ${fmt(results.compaction.archived_after)}`);
 	if (counts.ours) console.log(`ours D1 after the run: ${JSON.stringify(counts.ours)} (incl. ${WARMUP_ROWS} warm-up customers)`);
 	if (counts.baseline) console.log(`baseline D1 after the run: ${JSON.stringify(counts.baseline)}`);
