@@ -518,7 +518,8 @@ describe("validation", () => {
 		for (const [path, field] of [
 			["/api/v1/customers/overview?site=cu&from=2026-02-30", "from"],
 			["/api/v1/customers/overview?site=cu&from=2026-03-10&to=2026-03-01", "from"],
-			["/api/v1/customers/overview?site=cu&from=2025-01-01&to=2026-01-02", "from"], // 367 days
+			["/api/v1/customers/overview?site=cu&from=2021-01-01&to=2026-01-05", "from"], // 1,831 days
+			["/api/v1/customers/overview?site=cu&exact=yes", "exact"],
 			["/api/v1/customers/overview?site=cu&to=tomorrow", "to"],
 			["/api/v1/customers/overview?site=cu&colour=red", "colour"],
 			["/api/v1/customers?site=cu&sort=name", "sort"],
@@ -529,7 +530,8 @@ describe("validation", () => {
 			[`/api/v1/customers?site=cu&q=${"x".repeat(129)}`, "q"],
 			["/api/v1/customers/c1?site=cu&expand=all", "expand"],
 			["/api/v1/journeys?site=cj&limit=101", "limit"],
-			["/api/v1/journeys?site=cj&from=2024-01-01&to=2025-01-01", "from"], // 367 days
+			["/api/v1/journeys?site=cj&from=2020-01-01&to=2025-01-05", "from"], // 1,832 days
+			["/api/v1/journeys?site=cj&exact=1", "exact"],
 		] as const) {
 			const { status, body } = await call<ErrorJson>(path);
 			expect(status, path).toBe(400);
@@ -538,19 +540,16 @@ describe("validation", () => {
 		}
 	});
 
-	it("explains the 366-day cap in the error (raw rows per request, no rollup)", async () => {
-		for (const path of ["/api/v1/customers/overview?site=cu&from=2025-01-01&to=2026-01-02", "/api/v1/journeys?site=cj&from=2024-01-01&to=2025-01-01"]) {
+	it("caps ranges at 5 × 366 days, as the KPI API and funnel reports, and says so", async () => {
+		for (const path of ["/api/v1/customers/overview?site=cu&from=2021-01-01&to=2026-01-05", "/api/v1/journeys?site=cj&from=2020-01-01&to=2025-01-05"]) {
 			const { body } = await call<ErrorJson>(path);
-			expect(body.fields?.[0], path).toEqual({
-				field: "from",
-				message: "at most 366 days from from to to: computed from raw orders and events per request, without daily rollups (KPIs and funnels accept 5 × 366 days)",
-			});
+			expect(body.fields?.[0], path).toEqual({ field: "from", message: "at most 1830 days from from to to (5 years, the same limit as the KPI API and funnel reports)" });
 		}
 	});
 
-	it("accepts exactly 366 days", async () => {
-		expect((await call("/api/v1/customers/overview?site=cu&from=2025-03-08&to=2026-03-08")).status).toBe(200);
-		expect((await call("/api/v1/journeys?site=cj&from=2025-03-11&to=2026-03-11")).status).toBe(200);
+	it("accepts exactly 5 × 366 days", async () => {
+		expect((await call("/api/v1/customers/overview?site=cu&from=2021-03-10&to=2026-03-13")).status).toBe(200);
+		expect((await call("/api/v1/journeys?site=cj&from=2021-03-10&to=2026-03-13")).status).toBe(200);
 	});
 
 	it("is a 404 for an unknown site", async () => {

@@ -6,7 +6,9 @@
  * A session is a visitor's run of events with no gap over 30 minutes, as in the `sessions` view and
  * the KPI rollups. Its entry page is the path of its first page_view. Its conversion path is the
  * sequence of page_view paths before its first purchase, consecutive repeats collapsed (A A B → A B),
- * the last 3 at most, joined with " → ".
+ * the last 3 at most, joined with " → ". The routes and the daily rollup (journey-rollup.ts) read a
+ * session's events up to 6 h after the end of the local day it starts on (`cutoff`), so that per-day
+ * counts sum exactly over any range.
  */
 import { pct } from "./overview";
 
@@ -27,8 +29,10 @@ export type EventKind = typeof OTHER | typeof PAGE_VIEW | typeof PURCHASE;
 interface OpenSession {
 	start: number;
 	last: number;
-	/** Whether the session counts (it starts in the range). */
-	counted: boolean;
+	/** Where the session counts (it starts in the range, or on a day being rolled up); null: not counted. */
+	bucket: JourneyCounts | null;
+	/** Events at or after this instant no longer change a counted session (see `sessionCounter`'s cutoff). */
+	until: number;
 	hasPage: boolean;
 	purchased: boolean;
 	/** Page paths so far, consecutive repeats collapsed, the last PATH_PAGES only. */
@@ -46,25 +50,61 @@ export interface JourneyReport {
 	conversionPaths: { path: string; pages: string[]; sessions: number; sharePct: number | null }[];
 }
 
+/** The counts of one bucket of sessions (a range, or one local day of the rollup). */
+export interface JourneyCounts {
+	sessions: number;
+	withPage: number;
+	converting: number;
+	/** Sessions per entry page path. */
+	entries: Map<string, number>;
+	/** Converting sessions per conversion path, keyed by the JSON list of its pages. */
+	paths: Map<string, number>;
+}
+
+const newCounts = (): JourneyCounts => ({ sessions: 0, withPage: 0, converting: 0, entries: new Map(), paths: new Map() });
+
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The top `limit` keys by count (most first, then key), as [key, count]. */
-function top(counts: Map<string, number>, limit: number): [string, number][] {
+function top(counts: Iterable<[string, number]>, limit: number): [string, number][] {
 	return [...counts].sort((a, b) => b[1] - a[1] || byText(a[0], b[0])).slice(0, limit);
 }
 
 /**
- * A counter for the sessions starting in [from, to) (UTC epoch ms). `add` takes every event of the
- * read window in time order (equal times in a stable order), including events before `from` so that a
- * session already running at `from` is recognised as not starting in the range.
+ * The report of (summed) counts: totals, the top `limit` entry pages and conversion paths (most sessions
+ * first; ties by path, then by the pages' JSON). `entries` and `paths` may hold only the candidates for the
+ * top — every key whose count reaches the `limit`-th largest — as the rollup reads them; the order of the
+ * final cut is this function's in both paths, so ties break the same way.
  */
-export function journeyCounter(from: number, to: number) {
+export function journeyReport(
+	c: { sessions: number; withPage: number; converting: number; entries: Iterable<[string, number]>; paths: Iterable<[string, number]> },
+	limit: number,
+): JourneyReport {
+	return {
+		sessions: c.sessions,
+		sessionsWithPageView: c.withPage,
+		convertingSessions: c.converting,
+		entryPages: top(c.entries, limit).map(([path, n]) => ({ path, sessions: n, sharePct: pct(n, c.withPage) })),
+		conversionPaths: [...c.paths]
+			.map(([key, n]) => {
+				const pages = JSON.parse(key) as string[];
+				return { path: pages.length ? pages.join(PATH_SEPARATOR) : NO_PAGE_VIEW, pages, sessions: n, sharePct: pct(n, c.converting) };
+			})
+			.sort((a, b) => b.sessions - a.sessions || byText(a.path, b.path) || byText(JSON.stringify(a.pages), JSON.stringify(b.pages)))
+			.slice(0, limit),
+	};
+}
+
+/**
+ * A session counter. `add` takes every event of the read window in time order (equal times in a stable
+ * order), including events before the first counted instant so that a session already running then is
+ * recognised as not starting in it. `countsOf(start)` says where a session starting at `start` counts
+ * (null: nowhere); `cutoff(start)`, when given, is the instant from which the session's events are no
+ * longer read (the journey rollup and its exact path: 6 h after the end of the local day it starts on,
+ * so that a day's counts never depend on later days).
+ */
+export function sessionCounter(countsOf: (start: number) => JourneyCounts | null, cutoff?: (start: number) => number) {
 	const open = new Map<string, OpenSession>();
-	const entries = new Map<string, number>();
-	const paths = new Map<string, { pages: string[]; sessions: number }>();
-	let sessions = 0;
-	let withPage = 0;
-	let converting = 0;
 	let seen = 0;
 
 	/** Drops sessions that can no longer continue (idle past the gap at `now`): memory stays bounded by the active visitors. */
@@ -72,50 +112,70 @@ export function journeyCounter(from: number, to: number) {
 		for (const [visitor, s] of open) if (now - s.last > SESSION_GAP_MS) open.delete(visitor);
 	};
 
-	return {
-		add(visitor: string, ts: number, kind: EventKind, path: string | null): void {
-			if (++seen % 10_000 === 0) prune(ts);
-			let s = open.get(visitor);
-			if (!s || ts - s.last > SESSION_GAP_MS) {
-				s = { start: ts, last: ts, counted: ts >= from && ts < to, hasPage: false, purchased: false, pages: [] };
-				open.set(visitor, s);
-				if (s.counted) sessions++;
+	return (visitor: string, ts: number, kind: EventKind, path: string | null): void => {
+		if (++seen % 10_000 === 0) prune(ts);
+		let s = open.get(visitor);
+		if (!s || ts - s.last > SESSION_GAP_MS) {
+			const bucket = countsOf(ts);
+			s = { start: ts, last: ts, bucket, until: bucket && cutoff ? cutoff(ts) : Infinity, hasPage: false, purchased: false, pages: [] };
+			open.set(visitor, s);
+			if (bucket) bucket.sessions++;
+		}
+		s.last = ts;
+		const b = s.bucket;
+		if (!b || s.purchased || ts >= s.until) return;
+		if (kind === PAGE_VIEW && path !== null) {
+			if (!s.hasPage) {
+				s.hasPage = true;
+				b.withPage++;
+				b.entries.set(path, (b.entries.get(path) ?? 0) + 1);
 			}
-			s.last = ts;
-			if (!s.counted || s.purchased) return;
-			if (kind === PAGE_VIEW && path !== null) {
-				if (!s.hasPage) {
-					s.hasPage = true;
-					withPage++;
-					entries.set(path, (entries.get(path) ?? 0) + 1);
-				}
-				if (s.pages.at(-1) !== path) {
-					s.pages.push(path);
-					if (s.pages.length > PATH_PAGES) s.pages.shift();
-				}
-			} else if (kind === PURCHASE) {
-				s.purchased = true;
-				converting++;
-				// Keyed by the JSON list, so a path that contains the separator cannot merge with another.
-				const key = JSON.stringify(s.pages);
-				const p = paths.get(key);
-				if (p) p.sessions++;
-				else paths.set(key, { pages: s.pages, sessions: 1 });
+			if (s.pages.at(-1) !== path) {
+				s.pages.push(path);
+				if (s.pages.length > PATH_PAGES) s.pages.shift();
 			}
-		},
-
-		/** The totals and the top `limit` entry pages and conversion paths. */
-		report(limit: number): JourneyReport {
-			return {
-				sessions,
-				sessionsWithPageView: withPage,
-				convertingSessions: converting,
-				entryPages: top(entries, limit).map(([path, n]) => ({ path, sessions: n, sharePct: pct(n, withPage) })),
-				conversionPaths: [...paths.values()]
-					.map(({ pages, sessions: n }) => ({ path: pages.length ? pages.join(PATH_SEPARATOR) : NO_PAGE_VIEW, pages, sessions: n, sharePct: pct(n, converting) }))
-					.sort((a, b) => b.sessions - a.sessions || byText(a.path, b.path) || byText(JSON.stringify(a.pages), JSON.stringify(b.pages)))
-					.slice(0, limit),
-			};
-		},
+		} else if (kind === PURCHASE) {
+			s.purchased = true;
+			b.converting++;
+			// Keyed by the JSON list, so a path that contains the separator cannot merge with another.
+			const key = JSON.stringify(s.pages);
+			b.paths.set(key, (b.paths.get(key) ?? 0) + 1);
+		}
 	};
+}
+
+/**
+ * A counter for the sessions starting in [from, to) (UTC epoch ms); see `sessionCounter`. Without
+ * `cutoff`, a session's events are read to the end of the read window.
+ */
+export function journeyCounter(from: number, to: number, cutoff?: (start: number) => number) {
+	const counts = newCounts();
+	const add = sessionCounter((ts) => (ts >= from && ts < to ? counts : null), cutoff);
+	return {
+		add,
+		/** The totals and the top `limit` entry pages and conversion paths. */
+		report: (limit: number): JourneyReport => journeyReport(counts, limit),
+	};
+}
+
+/**
+ * Per-day counts for consecutive local days (`bounds`: each day's [start, end) in UTC epoch ms, ascending
+ * and contiguous): a session counts on the day it starts on.
+ */
+export function journeyDayCounter(bounds: readonly (readonly [number, number])[], cutoff?: (start: number) => number) {
+	const days = bounds.map(() => newCounts());
+	const first = bounds[0]?.[0] ?? 0;
+	const last = bounds.at(-1)?.[1] ?? 0;
+	const dayIndex = (ts: number) => {
+		let lo = 0;
+		let hi = bounds.length - 1;
+		while (lo < hi) {
+			const mid = (lo + hi + 1) >> 1;
+			if ((bounds[mid] as readonly [number, number])[0] <= ts) lo = mid;
+			else hi = mid - 1;
+		}
+		return lo;
+	};
+	const add = sessionCounter((ts) => (ts >= first && ts < last ? (days[dayIndex(ts)] as JourneyCounts) : null), cutoff);
+	return { add, days };
 }

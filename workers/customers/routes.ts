@@ -16,10 +16,13 @@ import type { Site } from "../lib/sites";
 import { addDays, dayBounds, daysBetween, isDay, localDay } from "../metrics/calendar";
 import { customerAnalytics, CustomerAnalyticsSchema } from "../analytics/profile";
 import { NO_PAGE_VIEW, PATH_PAGES } from "./journeys";
-import { FREQUENCY_BUCKETS, pct, type Segment } from "./overview";
-import { decodeCursor, encodeCursor, listCustomers, PROFILE_LIMITS, readJourneys, readOverview, readProfile, SORTS } from "./read";
+import { FREQUENCY_BUCKETS, pct, type Overview, type Segment } from "./overview";
+import { journeysReport, readJourneysExact, rolledPrefixCheck, rollStaleJourneyDays, JOURNEY_ROLLUP_MAX_DAYS } from "./journey-rollup";
+import { LONG_RANGE_DAYS, overviewFromRows, overviewStatement, queryOverview } from "./overview-query";
+import { decodeCursor, encodeCursor, listCustomers, PROFILE_LIMITS, readOverview, readProfile, SORTS } from "./read";
 
-const MAX_DAYS = 366;
+/** As the KPI API and funnel reports (5 × 366 days): journeys read daily rollups, the overview one indexed statement. */
+const MAX_DAYS = JOURNEY_ROLLUP_MAX_DAYS;
 const DEFAULT_DAYS = 30;
 const TAG = "Customers";
 
@@ -28,6 +31,10 @@ const rangeQuery = {
 	site: siteParam,
 	from: day.optional().describe(`first local day (the site's time zone), YYYY-MM-DD; default: ${DEFAULT_DAYS - 1} days before \`to\``),
 	to: day.optional().describe("last local day, inclusive; default: today"),
+	exact: z
+		.enum(["true", "false"], { error: "must be true or false" })
+		.optional()
+		.describe("true: compute with the reference reader from every raw row of the range (slower; for verification), bypassing the rollup or the one-statement query"),
 };
 
 /** The range's local days and their UTC bounds; 400 naming `from` when reversed or longer than MAX_DAYS. */
@@ -35,12 +42,8 @@ function localRange(q: { from?: string | undefined; to?: string | undefined }, s
 	const to = q.to ?? localDay(Date.now(), site.timezone);
 	const from = q.from ?? addDays(to, -(DEFAULT_DAYS - 1));
 	if (from > to) throw new ApiError(400, "invalid_request", "from is after to", [{ field: "from", message: `must not be after to (${to})` }]);
-	// Unlike KPIs and funnels (daily rollups, 5 × 366 days), the overview and journeys read the range's raw orders and
-	// events on every request, so the cap bounds a request's time; the error says so.
 	if (daysBetween(from, to) + 1 > MAX_DAYS)
-		throw new ApiError(400, "invalid_request", "the range is too long", [
-			{ field: "from", message: `at most ${MAX_DAYS} days from from to to: computed from raw orders and events per request, without daily rollups (KPIs and funnels accept 5 × 366 days)` },
-		]);
+		throw new ApiError(400, "invalid_request", "the range is too long", [{ field: "from", message: `at most ${MAX_DAYS} days from from to to (5 years, the same limit as the KPI API and funnel reports)` }]);
 	return { from, to, start: dayBounds(from, site.timezone)[0], end: dayBounds(to, site.timezone)[1] };
 }
 
@@ -94,8 +97,10 @@ const overviewRoute = createRoute({
 	tags: [TAG],
 	summary: "Customer segments",
 	description:
-		"The customers who placed a non-cancelled order on the range's local days (default the last 30, at most 366), counted by country, acquisition channel and device, " +
-		"new against returning, and by purchase frequency; each group with its orders and revenue. Segments are sorted by customers, most first.",
+		"The customers who placed a non-cancelled order on the range's local days (default the last 30, at most 5 × 366), counted by country, acquisition channel and device, " +
+		"new against returning, and by purchase frequency; each group with its orders and revenue. Segments are sorted by customers, most first. " +
+		"Computed in one statement over covering indexes, each customer's device from daily device tallies where they are current (`X-Computed-From`: `rollup`, `rollup+events`, `events`); " +
+		"`exact=true` recomputes it per customer from the raw rows (the reference, same numbers; `exact`).",
 	security: secured("read"),
 	middleware: [requireKey("read")],
 	request: { query: z.strictObject(rangeQuery) },
@@ -298,8 +303,9 @@ const journeysRoute = createRoute({
 	tags: [TAG],
 	summary: "Entry pages and conversion paths",
 	description:
-		"Top entry pages and top conversion paths of the sessions that start on the range's local days (default the last 30, at most 366). " +
-		"Sessions are cut per visitor at 30 minutes idle, as in the `sessions` view and the KPIs.",
+		"Top entry pages and top conversion paths of the sessions that start on the range's local days (default the last 30, at most 5 × 366). " +
+		"Sessions are cut per visitor at 30 minutes idle, as in the `sessions` view and the KPIs; a session's events are read up to 6 h after the end of the local day it starts on (as the KPI rollups). " +
+		"Answered from daily rollups when they are current, else from the events, with the same numbers; `X-Computed-From` says which (`rollup`, `rollup+events`: the last stale days from events, `events`).",
 	security: secured("read"),
 	middleware: [requireKey("read")],
 	request: { query: z.strictObject({ ...rangeQuery, limit: intParam(1, 100).optional().describe("entries per list, 1–100 (default 10)") }) },
@@ -313,7 +319,26 @@ export const customers = openApiApp<AuthVars>()
 	.openapi(overviewRoute, async (c) => {
 		const site = c.var.site;
 		const range = localRange(c.req.valid("query"), site);
-		const o = await readOverview(c.env.DB, site.id, range.start, range.end);
+		const exact = c.req.valid("query").exact === "true";
+		const db = c.env.DB;
+		let o: Overview;
+		let source = "exact";
+		if (exact) o = await readOverview(db, site.id, range.start, range.end);
+		else {
+			// One round trip when every day's device tallies are rolled: the check and the statement that assumes so go in one
+			// batch; otherwise the statement again with the fresh prefix of the range rolled and the rest from the events.
+			const long = range.end - range.start > LONG_RANGE_DAYS * 86_400_000;
+			const check = rolledPrefixCheck(db, site, range.from, range.to);
+			const [rolledRes, dirtyRes, ovRes] = await db.batch([...check.statements, overviewStatement(db, site.id, range.start, range.end, long, { from: range.from, to: range.to, end: range.end })]);
+			const rolledTo = check.rolledTo(rolledRes, dirtyRes);
+			if (rolledTo === range.to) {
+				o = overviewFromRows(((ovRes?.results ?? []) as Record<string, unknown>[]).map((r) => Object.values(r) as [number, string, number, number, number, number]));
+				source = "rollup";
+			} else {
+				o = await queryOverview(db, site.id, range.start, range.end, long, rolledTo ? { from: range.from, to: rolledTo, end: dayBounds(rolledTo, site.timezone)[1] } : null);
+				source = rolledTo ? "rollup+events" : "events";
+			}
+		}
 		const seg = (list: Segment[]) => list.map((s) => segmentJson(s, o.customers, site.currency));
 		return c.json(
 			{
@@ -338,7 +363,7 @@ export const customers = openApiApp<AuthVars>()
 				purchase_frequency: seg(o.frequency),
 			},
 			200,
-			{ "Cache-Control": "private, max-age=60" },
+			{ "Cache-Control": "private, max-age=60", "X-Computed-From": source },
 		);
 	})
 	.openapi(listRoute, async (c) => {
@@ -448,7 +473,19 @@ export const customers = openApiApp<AuthVars>()
 		const q = c.req.valid("query");
 		const site = c.var.site;
 		const range = localRange(q, site);
-		const j = await readJourneys(c.env.DB, site.id, range.start, range.end, q.limit ?? 10);
+		const limit = q.limit ?? 10;
+		const fast = q.exact === "true" ? null : await journeysReport(c.env.DB, site, range.from, range.to, limit);
+		const j = fast?.report ?? (await readJourneysExact(c.env.DB, site, range.from, range.to, limit));
+		// Rollup behind for this range (an import, a new site): roll its newest stale days after answering, bounded, so
+		// the next request is fast; cron does the rest and clears the changed hours.
+		if (fast?.source === "events" && fast.stale.length) {
+			const roll = rollStaleJourneyDays(c.env.DB, site, fast.stale).catch((err) => console.error(`journey roll of ${site.id} failed; cron retries`, err instanceof Error ? err.message : err));
+			try {
+				c.executionCtx.waitUntil(roll);
+			} catch {
+				// Called in-process without an execution context (GraphQL over the routes): the promise runs on its own.
+			}
+		}
 		return c.json(
 			{
 				site: site.id,
@@ -464,6 +501,6 @@ export const customers = openApiApp<AuthVars>()
 				conversion_paths: j.conversionPaths.map((p) => ({ path: p.path, pages: p.pages, sessions: p.sessions, share_pct: p.sharePct })),
 			},
 			200,
-			{ "Cache-Control": "private, max-age=60" },
+			{ "Cache-Control": "private, max-age=60", "X-Computed-From": fast?.source ?? "events" },
 		);
 	});

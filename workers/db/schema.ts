@@ -72,8 +72,9 @@ export const events = sqliteTable(
 		index("events_site_visitor_ts").on(t.site, t.visitor, t.ts),
 		index("events_archive_key").on(t.archiveKey),
 		index("events_unarchived").on(t.site, t.receivedAt).where(sql`archived_at IS NULL`),
-		// A customer's timeline (GET /api/v1/customers/{id}) without scanning the site's events.
-		index("events_site_customer_ts").on(t.site, t.customerId, t.ts).where(sql`customer_id IS NOT NULL`),
+		// A customer's timeline (GET /api/v1/customers/{id}) without scanning the site's events; `device` (0024) for the
+		// customers overview's device per customer without a table row per event.
+		index("events_site_customer_ts").on(t.site, t.customerId, t.ts, t.device).where(sql`customer_id IS NOT NULL`),
 	],
 );
 
@@ -155,7 +156,14 @@ export const orders = sqliteTable(
 		isSubscription: integer("is_subscription", { mode: "boolean" }).notNull().default(false),
 		updatedAt: integer("updated_at").notNull(),
 	},
-	(t) => [primaryKey({ columns: [t.site, t.orderId] }), index("orders_site_placed").on(t.site, t.placedAt), index("orders_site_customer").on(t.site, t.customerId, t.placedAt)],
+	(t) => [
+		primaryKey({ columns: [t.site, t.orderId] }),
+		index("orders_site_placed").on(t.site, t.placedAt),
+		index("orders_site_customer").on(t.site, t.customerId, t.placedAt),
+		// The customers overview (0024, workers/customers/overview-query.ts): covering, non-cancelled orders only.
+		index("orders_live_placed").on(t.site, t.placedAt, t.customerId, t.totalMinor, t.taxMinor, t.status).where(sql`status <> 'cancelled'`),
+		index("orders_live_first").on(t.site, t.customerId, t.placedAt, t.orderId, t.channel, t.totalMinor, t.taxMinor, t.status).where(sql`status <> 'cancelled'`),
+	],
 );
 
 export const orderItems = sqliteTable(

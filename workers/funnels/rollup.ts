@@ -214,88 +214,163 @@ export async function staleDays(db: D1Database, site: SiteTz, def: FunnelDef, fk
 	return stale;
 }
 
-// Winners of the rolled days [?3, ?4] (one per person, by the pointers), merged with the live tail's
-// best attempt per person (?5, JSON, days after ?4: a tie goes to the rolled day, the earlier one);
-// then people per (breakdown, key, depth) and the middle gap(s) per (breakdown, key, step).
-const REPORT_SQL = `WITH w AS (
-		SELECT person, depth, ${GAP_COLS.join(", ")}, channel, device FROM funnel_people
+// The report statement of a definition with `n` steps, by the step-1 event's `kind` (0 none, 1 channel, 2 device),
+// with or without a live tail. ?1 site, ?2 key, ?3 first day, ?4 last rolled day, ?5 the tail's best attempt per
+// person (JSON, days after ?4). `w`: one row per person — the winners of the rolled days (one per person, by the
+// pointers), merged with the tail (a tie goes to the rolled day, the earlier one) — materialized once. Rows: grp 0, the
+// whole range (people per depth d1…dn, then per step the JSON list of its middle gap values); with a breakdown, grp 1
+// per group (people per depth) and grp 2 per (group, step) (the smallest and largest middle gap). Column names and
+// constants come from this module, never from input. Why this shape: the former single window over (person, step)
+// rows made by json_each joins, for the whole range too, was ~3× slower on the demo store (36,715 winners over 30
+// days), and D1 allows only a few compound-SELECT terms per statement.
+function buildReportSql(n: number, kind: 0 | 1 | 2, tail: boolean): string {
+	const gaps = GAP_COLS.slice(0, n - 1);
+	const key = (channel: string, device: string) => (kind === 1 ? channel : kind === 2 ? device : "''");
+	const cols = (prefix: string) => [`${prefix}depth`, ...gaps.map((g) => `${prefix}${g}`), `${prefix}k`].join(", ");
+	// The person only where the tail is merged by it (a narrower materialized row otherwise).
+	const rolled = `SELECT ${tail ? "person, " : ""}depth, ${gaps.map((g) => `${g}, `).join("")}${key("channel", "device")} AS k FROM funnel_people
 		WHERE site = ?1 AND fkey = ?2 AND day >= ?3 AND day <= ?4
-			AND (prev_ge_day IS NULL OR prev_ge_day < ?3) AND (next_gt_day IS NULL OR next_gt_day > ?4)
-	),
-	lv AS MATERIALIZED (
-		SELECT value ->> 0 AS person, value ->> 1 AS depth, ${GAP_COLS.map((g, i) => `value ->> ${2 + i} AS ${g}`).join(", ")}, value ->> ${2 + MAX_GAPS} AS channel, value ->> ${3 + MAX_GAPS} AS device
-		FROM json_each(?5)
-	),
-	fin AS MATERIALIZED (
-		SELECT w.depth, ${GAP_COLS.map((g) => `w.${g}`).join(", ")}, w.channel, w.device FROM w LEFT JOIN lv ON lv.person = w.person WHERE lv.person IS NULL OR lv.depth <= w.depth
-		UNION ALL
-		SELECT lv.depth, ${GAP_COLS.map((g) => `lv.${g}`).join(", ")}, lv.channel, lv.device FROM lv
-		WHERE NOT EXISTS (SELECT 1 FROM funnel_people p WHERE p.site = ?1 AND p.fkey = ?2 AND p.person = lv.person AND p.day >= ?3 AND p.day <= ?4 AND p.depth >= lv.depth)
-	),
-	keyed AS (SELECT g.value AS gkind, CASE g.value WHEN 1 THEN fin.channel WHEN 2 THEN fin.device ELSE '' END AS gkey, fin.* FROM fin, json_each(?6) g),
-	gaps AS (
-		SELECT keyed.gkind, keyed.gkey, s.value AS step, CASE s.value ${GAP_COLS.map((g, i) => `WHEN ${i + 1} THEN keyed.${g}`).join(" ")} END AS gap
-		FROM keyed, json_each(?7) s WHERE keyed.depth > s.value
-	),
-	ranked AS (SELECT gkind, gkey, step, gap, ROW_NUMBER() OVER (PARTITION BY gkind, gkey, step ORDER BY gap) AS rn, COUNT(*) OVER (PARTITION BY gkind, gkey, step) AS c FROM gaps)
-	SELECT 0, gkind, gkey, depth, COUNT(*) FROM keyed GROUP BY gkind, gkey, depth
-	UNION ALL
-	SELECT 1, gkind, gkey, step, gap FROM ranked WHERE rn = (c + 1) / 2 OR rn = c / 2 + 1
-	ORDER BY 1, 2, 3, 4, 5`;
+			AND (prev_ge_day IS NULL OR prev_ge_day < ?3) AND (next_gt_day IS NULL OR next_gt_day > ?4)`;
+	const ctes = tail
+		? `r AS MATERIALIZED (${rolled}),
+		lv AS MATERIALIZED (
+			SELECT value ->> 0 AS person, value ->> 1 AS depth, ${gaps.map((g, i) => `value ->> ${2 + i} AS ${g}, `).join("")}${key(`value ->> ${2 + MAX_GAPS}`, `value ->> ${3 + MAX_GAPS}`)} AS k
+			FROM json_each(?5)
+		),
+		w AS MATERIALIZED (
+			SELECT ${cols("r.")} FROM r LEFT JOIN lv ON lv.person = r.person WHERE lv.person IS NULL OR lv.depth <= r.depth
+			UNION ALL
+			SELECT ${cols("lv.")} FROM lv
+			WHERE NOT EXISTS (SELECT 1 FROM funnel_people p WHERE p.site = ?1 AND p.fkey = ?2 AND p.person = lv.person AND p.day >= ?3 AND p.day <= ?4 AND p.depth >= lv.depth)
+		)`
+		: `w AS MATERIALIZED (${rolled})`;
+	// The whole range: people per depth and, per step s, the middle one or two gaps of the people past s (sorted by
+	// LIMIT 2 OFFSET (c − 1) / 2; an odd c reads the next value too, which the caller ignores), as a JSON list.
+	// Named columns: a D1 batch answers rows as objects, whose keys must be distinct and in this order.
+	const depths = Array.from({ length: n }, (_, d) => `COALESCE(SUM(depth = ${d + 1}), 0) AS d${d + 1}`);
+	const middle = gaps.map(
+		(g, i) => `(SELECT json_group_array(${g}) FROM (SELECT ${g} FROM w WHERE depth > ${i + 1} ORDER BY ${g} LIMIT 2 OFFSET ((SELECT COUNT(*) FROM w WHERE depth > ${i + 1}) - 1) / 2)) AS m${i + 1}`,
+	);
+	const whole = `SELECT 0 AS grp, '' AS key, 0 AS step, ${[...depths, ...middle].join(", ")} FROM w`;
+	if (!kind) return `WITH ${ctes}\n\t${whole}`;
+	// Per group: people per depth (one row per group), and the middle gap(s) per (group, step) from one window over the
+	// gaps of the people past each step (an unpivot in chunks of ≤ 4 terms: D1 caps compound SELECTs).
+	const pad = (cols: string[]) => [...cols, ...Array.from({ length: n + gaps.length - cols.length }, () => "NULL")].join(", ");
+	const unpivot = gaps.map((g, i) => `SELECT k, ${i + 1} AS s, ${g} AS v FROM w WHERE depth > ${i + 1}`);
+	const chunks: string[] = [];
+	for (let i = 0; i < unpivot.length; i += 4) chunks.push(`gp${chunks.length} AS (${unpivot.slice(i, i + 4).join(" UNION ALL ")})`);
+	const gapsCte = `${chunks.join(",\n\t\t")},\n\t\tgp AS (${chunks.map((_, i) => `SELECT * FROM gp${i}`).join(" UNION ALL ")})`;
+	return `WITH ${ctes},
+		${gapsCte}
+	${whole}
+	UNION ALL SELECT 1, k, 0, ${pad(depths.map((d) => d.replace(/ AS d\d+$/, "")))} FROM w GROUP BY k
+	UNION ALL SELECT 2, k, s, ${pad(["MIN(v)", "MAX(v)"])} FROM (
+		SELECT k, s, v, ROW_NUMBER() OVER (PARTITION BY k, s ORDER BY v) AS rn, COUNT(*) OVER (PARTITION BY k, s) AS c FROM gp
+	) WHERE rn IN ((c + 1) / 2, c / 2 + 1) GROUP BY k, s`;
+}
 
-/** The report statement (exported so tests can check its query plan). */
-export const reportFromRollupSql = REPORT_SQL;
+const reportSqlCache = new Map<string, string>();
+/** The report statement for `n` steps, a breakdown and a tail (built once per shape; exported so tests can check its query plan). */
+export function reportFromRollupSql(n: number, by: Breakdown | null, tail: boolean): string {
+	const kind = by === "channel" ? 1 : by === "device" ? 2 : 0;
+	const id = `${n}|${kind}|${tail}`;
+	let sql = reportSqlCache.get(id);
+	if (!sql) reportSqlCache.set(id, (sql = buildReportSql(n, kind, tail)));
+	return sql;
+}
 
 export type ReportSummary = FunnelSummary & { groups: (FunnelSummary & { key: string })[] };
+
+/** The tail's best attempt per person (deepest, then earliest day), as the report statement's JSON parameter; null without a tail. */
+function tailParam(tail: readonly PersonDay[]): string | null {
+	if (!tail.length) return null;
+	const best = new Map<string, PersonDay>();
+	for (const r of [...tail].sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0))) {
+		const b = best.get(r.person);
+		if (!b || r.depth > b.depth) best.set(r.person, r);
+	}
+	return JSON.stringify([...best.values()].map((r) => [r.person, r.depth, ...GAP_COLS.map((_, i) => r.gaps[i] ?? null), r.channel, r.device]));
+}
+
+/** The report statement of [from, rolledTo] (+ tail) for `def`, bound. */
+export function rollupReportStatement(db: D1Database, site: string, def: FunnelDef, fkey: string, from: string, rolledTo: string, by: Breakdown | null, tail: readonly PersonDay[] = []): D1PreparedStatement {
+	const live = tailParam(tail);
+	const stmt = db.prepare(reportFromRollupSql(def.steps.length, by, live !== null));
+	return live === null ? stmt.bind(site, fkey, from, rolledTo) : stmt.bind(site, fkey, from, rolledTo, live);
+}
+
+/** A row of the report statement: grp, key, step, then n + (n − 1) values (see buildReportSql). */
+export type ReportRow = (number | string | null)[];
+
+/** The summary from the report statement's rows (see buildReportSql), as funnelReport would answer it. */
+export function summaryFromReportRows(def: FunnelDef, by: Breakdown | null, rows: readonly ReportRow[]): ReportSummary {
+	const n = def.steps.length;
+	/** Middle gap values of step s (1 … n − 1), ascending, per group key ('' for the whole range). */
+	const mids = new Map<string, number[][]>();
+	const midsOf = (key: string) => {
+		let m = mids.get(key);
+		if (!m) mids.set(key, (m = Array.from({ length: n }, () => [])));
+		return m;
+	};
+	const whole = rows.find((r) => r[0] === 0);
+	if (whole) for (let s = 1; s < n; s++) (midsOf("")[s] as number[]).push(...(JSON.parse(String(whole[2 + n + s] ?? "[]")) as number[]));
+	for (const r of rows) if (r[0] === 2) (midsOf(String(r[1] ?? ""))[Number(r[2])] as number[]).push(Number(r[3]), Number(r[4]));
+	const summary = (row: ReportRow | undefined, key: string): FunnelSummary => {
+		const users = new Array<number>(n).fill(0);
+		let atLeast = 0;
+		for (let d = n; d >= 1; d--) {
+			atLeast += Number(row?.[2 + d] ?? 0);
+			users[d - 1] = atLeast;
+		}
+		// The exact path's median: seconds, then the mean of the two middle values (same float operations). Step s's gaps
+		// belong to the users of step s + 1; an odd count has one middle value (the first one read).
+		const medians = Array.from({ length: n }, (_, s) => {
+			const c = users[s] ?? 0;
+			const m = mids.get(key)?.[s];
+			if (s === 0 || c === 0 || !m?.length) return null;
+			return c % 2 === 1 ? (m[0] as number) / 1000 : ((m[0] as number) / 1000 + (m[1] as number) / 1000) / 2;
+		});
+		return summaryFromCounts(def, users, medians);
+	};
+	const all = summary(whole, "");
+	const groups = by === null ? [] : sortGroups(rows.filter((r) => r[0] === 1).map((r) => ({ key: String(r[1] ?? ""), ...summary(r, String(r[1] ?? "")) })));
+	return { ...all, groups };
+}
 
 /**
  * The report of the rolled days [from, rolledTo] (all fresh) merged with `tail` (the person days of
  * the stale days after rolledTo, from `personDays`), as funnelReport would answer for the whole range.
  */
 export async function rollupReport(db: D1Database, site: string, def: FunnelDef, fkey: string, from: string, rolledTo: string, by: Breakdown | null, tail: readonly PersonDay[] = []): Promise<ReportSummary> {
-	const n = def.steps.length;
-	// The tail's best attempt per person: deepest, then earliest day (rows come in day order per scan).
-	const best = new Map<string, PersonDay>();
-	for (const r of [...tail].sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0))) {
-		const b = best.get(r.person);
-		if (!b || r.depth > b.depth) best.set(r.person, r);
-	}
-	const live = JSON.stringify([...best.values()].map((r) => [r.person, r.depth, ...GAP_COLS.map((_, i) => r.gaps[i] ?? null), r.channel, r.device]));
-	const kind = by === "channel" ? 1 : by === "device" ? 2 : null;
-	const kinds = JSON.stringify(kind === null ? [0] : [0, kind]);
-	const steps = JSON.stringify(Array.from({ length: n - 1 }, (_, i) => i + 1));
-	const rows = await db.prepare(REPORT_SQL).bind(site, fkey, from, rolledTo, live, kinds, steps).raw<[number, number, string | null, number, number]>();
-	// Per (kind, key): people per depth, middle gap values per step.
-	const acc = new Map<string, { kind: number; key: string; depth: number[]; mid: number[][] }>();
-	const get = (k: number, key: string) => {
-		const id = `${k}\u0000${key}`;
-		let a = acc.get(id);
-		if (!a) acc.set(id, (a = { kind: k, key, depth: new Array<number>(n + 1).fill(0), mid: Array.from({ length: n }, () => []) }));
-		return a;
+	const rows = await rollupReportStatement(db, site, def, fkey, from, rolledTo, by, tail).raw<ReportRow>();
+	return summaryFromReportRows(def, by, rows);
+}
+
+/**
+ * The freshness check of [from, to] for `fkey` as two statements (rolled days in the range, changed hours that can
+ * reach it) for a D1 batch, and `fresh(results)`: whether every day is rolled and unreached. With the report
+ * statement in the same batch, a current range is answered in one round trip.
+ */
+export function freshnessCheck(db: D1Database, site: SiteTz, def: FunnelDef, fkey: string, from: string, to: string) {
+	const windowMs = def.windowSeconds * 1000;
+	const start = dayBounds(from, site.timezone)[0];
+	const end = dayBounds(to, site.timezone)[1];
+	const days = daysFrom(from, to);
+	return {
+		statements: [
+			db.prepare("SELECT COUNT(*) AS n FROM funnel_rolled WHERE site = ?1 AND fkey = ?2 AND day >= ?3 AND day <= ?4").bind(site.id, fkey, from, to),
+			db
+				.prepare(
+					"SELECT hour FROM funnel_dirty WHERE site = ?1 AND hour BETWEEN ?2 AND ?3 UNION SELECT hour FROM rollup_dirty WHERE site = ?1 AND source = 'web' AND hour BETWEEN ?2 AND ?3 ORDER BY 1 LIMIT ?4",
+				)
+				.bind(site.id, Math.floor(start / HOUR) - 1, Math.ceil((end + windowMs) / HOUR) + 1, DIRTY_LIMIT + 1),
+		],
+		fresh(rolled: D1Result | undefined, dirty: D1Result | undefined): boolean {
+			if (Number((rolled?.results[0] as { n?: number } | undefined)?.n ?? 0) !== days.length) return false;
+			const hours = (dirty?.results ?? []) as { hour: number }[];
+			return hours.length <= DIRTY_LIMIT && daysReached(days, site.timezone, windowMs, hours.map((h) => h.hour)).size === 0;
+		},
 	};
-	for (const [what, k, key, i, v] of rows) {
-		const a = get(k, key ?? "");
-		if (what === 0) a.depth[i] = (a.depth[i] ?? 0) + v;
-		else (a.mid[i] as number[]).push(v);
-	}
-	const summary = (a: { depth: number[]; mid: number[][] } | undefined): FunnelSummary => {
-		const users = new Array<number>(n).fill(0);
-		let atLeast = 0;
-		for (let d = n; d >= 1; d--) {
-			atLeast += a?.depth[d] ?? 0;
-			users[d - 1] = atLeast;
-		}
-		// The exact path's median: seconds, then the mean of the two middle values (same float operations).
-		const medians = Array.from({ length: n }, (_, s) => {
-			const m = a?.mid[s];
-			if (s === 0 || !m?.length) return null;
-			return m.length === 1 ? (m[0] as number) / 1000 : ((m[0] as number) / 1000 + (m[1] as number) / 1000) / 2;
-		});
-		return summaryFromCounts(def, users, medians);
-	};
-	const all = summary(acc.get("0\u0000"));
-	const groups = kind === null ? [] : sortGroups([...acc.values()].filter((a) => a.kind === kind).map((a) => ({ key: a.key, ...summary(a) })));
-	return { ...all, groups };
 }
 
 export type ReportSource = "rollup" | "rollup+events" | "events";
@@ -375,9 +450,13 @@ export async function rollFunnels(db: D1Database, site: SiteTz, opts: { maxDays?
 	/** Changed hours not all handled (they stay marked); never-rolled days left over. */
 	let exhausted = false;
 	let more = false;
-	if (first !== null) {
+	// From the first event, or from the first changed hour minus the window when earlier (an erasure may have deleted
+	// the first events: the days they reached are re-rolled all the same).
+	const maxWindowMs = Math.max(0, ...defs.map((d) => d.windowSeconds * 1000));
+	const earliest = Math.min(first ?? Infinity, dirty.length ? (dirty[0] as [number, number])[0] * HOUR - maxWindowMs : Infinity);
+	if (earliest !== Infinity) {
 		const today = localDay(now, site.timezone);
-		let from = localDay(first, site.timezone);
+		let from = localDay(earliest, site.timezone);
 		if (daysBetween(from, today) + 1 > ROLLUP_MAX_DAYS) from = addDays(today, -(ROLLUP_MAX_DAYS - 1));
 		const days = from <= today ? daysFrom(from, today) : [];
 		const hours = dirty.map((r) => r[0]);

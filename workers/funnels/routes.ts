@@ -12,8 +12,8 @@ import { apiErrors, json, jsonBody, openApiApp, secured, siteParam, siteQuery } 
 import { addDays, dayBounds, daysBetween, isDay, localDay } from "../metrics/calendar";
 import { DEFAULT_FUNNEL, type FunnelDef } from "./match";
 import { BREAKDOWNS, funnelReport } from "./report";
-import { reportFromRollups, rollStaleDays, ROLLUP_MAX_DAYS } from "./rollup";
-import { savedFunnels } from "./store";
+import { freshnessCheck, funnelKey, reportFromRollups, rollStaleDays, rollupReportStatement, ROLLUP_MAX_DAYS, summaryFromReportRows, type ReportRow } from "./rollup";
+import { SAVED_FUNNELS_SQL, savedFromRows, savedFunnels } from "./store";
 
 const MAX_FUNNELS = 20;
 /** As the KPI API (5 × 366 days): the daily rollups make a long range as cheap as a short one. */
@@ -156,6 +156,13 @@ const reportRoute = createRoute({
 	responses: { 200: json(ReportSchema, "the report"), ...apiErrors(404) },
 });
 
+/** Per isolate: the definition (canonical JSON) and rollup key each funnel had when last reported, the guess of the one-trip path. */
+const lastDefs = new Map<string, { json: string; fkey: string }>();
+function remember(key: string, value: { json: string; fkey: string }): void {
+	if (lastDefs.size >= 1000 && !lastDefs.has(key)) lastDefs.delete(lastDefs.keys().next().value as string);
+	lastDefs.set(key, value);
+}
+
 interface StoredSet {
 	funnels: FunnelJson[];
 	updatedAt: number | null;
@@ -201,20 +208,40 @@ export const funnels = openApiApp<AuthVars>()
 		const { id } = c.req.valid("param");
 		const q = c.req.valid("query");
 		const site = c.var.site;
-		const saved = await savedSet(c.env.DB, site.id);
-		const found = saved ? saved.funnels.find((f) => f.id === id) : id === DEFAULT_FUNNEL.id ? toJson(DEFAULT_FUNNEL) : undefined;
-		if (!found) throw new ApiError(404, "not_found", `no funnel '${id}' (GET /api/v1/funnels lists them)`, [{ field: "id", message: "unknown funnel" }]);
+		const db = c.env.DB;
 		const to = q.to ?? localDay(Date.now(), site.timezone);
 		const from = q.from ?? addDays(to, -29);
 		if (from > to) throw new ApiError(400, "invalid_request", "from is after to", [{ field: "from", message: `must not be after to (${to})` }]);
 		if (daysBetween(from, to) + 1 > MAX_DAYS)
 			throw new ApiError(400, "invalid_request", "the range is too long", [{ field: "from", message: `at most ${MAX_DAYS} days from from to to (5 years, the same limit as the KPI API)` }]);
+		const by = q.by ?? null;
+		// One round trip when the rollup is current: the definition, the freshness check and the report of the definition
+		// this isolate last saw for the funnel (its key is a hash of it) go in one batch; the report is used only if the
+		// definition read in the same batch is that one and every day is fresh. Otherwise the plan below (more trips).
+		const cacheKey = `${site.id}\u0000${site.timezone}\u0000${id}`;
+		const hint = q.exact === "true" ? null : (lastDefs.get(cacheKey) ?? (id === DEFAULT_FUNNEL.id ? { json: JSON.stringify(toJson(DEFAULT_FUNNEL)), fkey: await funnelKey(DEFAULT_FUNNEL, site.timezone) } : null));
+		const hintDef = hint ? toDef(JSON.parse(hint.json) as FunnelJson) : null;
+		const check = hint && hintDef ? freshnessCheck(db, site, hintDef, hint.fkey, from, to) : null;
+		const results = await db.batch([
+			db.prepare(SAVED_FUNNELS_SQL).bind(site.id),
+			...(check && hint && hintDef ? [...check.statements, rollupReportStatement(db, site.id, hintDef, hint.fkey, from, to, by)] : []),
+		]);
+		const saved = savedFromRows((results[0]?.results ?? []) as Parameters<typeof savedFromRows>[0]);
+		const found = saved ? saved.funnels.map(toJson).find((f) => f.id === id) : id === DEFAULT_FUNNEL.id ? toJson(DEFAULT_FUNNEL) : undefined;
+		if (!found) throw new ApiError(404, "not_found", `no funnel '${id}' (GET /api/v1/funnels lists them)`, [{ field: "id", message: "unknown funnel" }]);
 		const def = toDef(found);
+		const json = JSON.stringify(found);
 		const startsFrom = dayBounds(from, site.timezone)[0];
 		const startsBefore = dayBounds(to, site.timezone)[1];
-		const by = q.by ?? null;
-		const fromRollups = q.exact === "true" ? null : await reportFromRollups(c.env.DB, site, def, from, to, by);
-		const summary = fromRollups?.summary ?? (await funnelReport(c.env.DB, site.id, def, { startFrom: startsFrom, startTo: startsBefore }, by));
+		let fromRollups: Awaited<ReturnType<typeof reportFromRollups>> | null = null;
+		if (check && hint?.json === json && check.fresh(results[1], results[2])) {
+			const rows = ((results[3] as D1Result | undefined)?.results ?? []).map((r) => Object.values(r as Record<string, unknown>) as ReportRow);
+			fromRollups = { summary: summaryFromReportRows(def, by, rows), source: "rollup", stale: [], fkey: hint.fkey };
+		} else if (q.exact !== "true") {
+			fromRollups = await reportFromRollups(db, site, def, from, to, by);
+			remember(cacheKey, { json, fkey: fromRollups.fkey });
+		}
+		const summary = fromRollups?.summary ?? (await funnelReport(db, site.id, def, { startFrom: startsFrom, startTo: startsBefore }, by));
 		// Rollups behind for this range (a new or changed definition, an import): roll its newest stale days after
 		// answering, bounded, so the next request is fast; cron does the rest and clears the changed hours.
 		if (fromRollups && !fromRollups.summary && fromRollups.stale.length) {

@@ -21,3 +21,15 @@ export async function savedFunnels(db: D1Database, site: string): Promise<{ funn
 export async function siteFunnels(db: D1Database, site: string): Promise<FunnelDef[]> {
 	return (await savedFunnels(db, site))?.funnels ?? [DEFAULT_FUNNEL];
 }
+
+/** The site's saved set as raw SQL (same order as savedFunnels), for a D1 batch that reads it with other statements. */
+export const SAVED_FUNNELS_SQL = "SELECT id, name, steps, window_seconds AS windowSeconds, updated_at AS updatedAt FROM funnels WHERE site = ?1 ORDER BY position, id";
+
+/** savedFunnels from the rows of SAVED_FUNNELS_SQL. */
+export function savedFromRows(rows: readonly { id: string; name: string; steps: string; windowSeconds: number; updatedAt: number }[]): { funnels: FunnelDef[]; updatedAt: number } | null {
+	if (!rows.length) return null;
+	return {
+		funnels: rows.map((r) => ({ id: r.id, name: r.name, steps: storedSteps.parse(JSON.parse(r.steps)), windowSeconds: r.windowSeconds })),
+		updatedAt: Math.max(...rows.map((r) => r.updatedAt)),
+	};
+}

@@ -19,6 +19,7 @@ import { resumeStalledImports } from "../import/slice";
 import { pruneImportFiles } from "../privacy/import-files";
 import { sweepRollups } from "../metrics/rollup";
 import { sweepFunnels } from "../funnels/rollup";
+import { sweepJourneys } from "../customers/journey-rollup";
 import { pruneSalts } from "../ingest/visitor";
 import { scheduleReports, type ScheduleReport } from "../reports/deliver";
 import { reconcileDue } from "../quality/reconcile";
@@ -45,6 +46,8 @@ export interface MaintenanceReport {
 	rollupDays: number;
 	/** Funnel rollup (definition, day) pairs recomputed (workers/funnels/rollup.ts), after the KPI sweep handed them its changed web hours. */
 	funnelRollupDays: number;
+	/** Journey rollup days recomputed (workers/customers/journey-rollup.ts), after the KPI sweep handed them its changed web hours. */
+	journeyRollupDays: number;
 	/** Sites whose previous day's data reconciliation and data-quality re-check ran (workers/quality/reconcile.ts), and failures. */
 	dataReconciliations: { sites: number; failed: number };
 	/** Alert rules evaluated for every site (after the rollup sweep): sites done and failed, incidents opened and resolved, notifications queued. */
@@ -72,6 +75,7 @@ export async function runMaintenance(env: Env, now: number): Promise<Maintenance
 	const loginsPruned = await pruneLogins(env.DB, now);
 	const rollupDays = await sweepRollups(env);
 	const funnelRollupDays = await sweepFunnels(env, now);
+	const journeyRollupDays = await sweepJourneys(env, now);
 	// After the rollup sweep: raw rows still owed to a rollup are rolled up before any purge.
 	const retention = await purgeExpired(env, now);
 	// Before the alert rules, so the data_health rule reads the day just reconciled.
@@ -81,5 +85,5 @@ export async function runMaintenance(env: Env, now: number): Promise<Maintenance
 	const nightlyStarted = await scheduleNightly(env, now);
 	const reports = await scheduleReports(env, now);
 	const compaction = await compactArchive(env, now);
-	return { swept: refs.length, objects, saltsPruned, webhookDeliveriesPruned, importsResumed, importFilesPruned, auditPruned, loginsPruned, rollupDays, funnelRollupDays, dataReconciliations, alerts, alertDeliveriesResumed, nightlyStarted, reports, retention, compaction };
+	return { swept: refs.length, objects, saltsPruned, webhookDeliveriesPruned, importsResumed, importFilesPruned, auditPruned, loginsPruned, rollupDays, funnelRollupDays, journeyRollupDays, dataReconciliations, alerts, alertDeliveriesResumed, nightlyStarted, reports, retention, compaction };
 }

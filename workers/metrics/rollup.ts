@@ -311,6 +311,8 @@ export async function reroll(db: D1Database, site: { id: string; timezone: strin
 	// Funnel rollups (workers/funnels/rollup.ts) re-roll the days an event hour reaches: every web hour cleared
 	// here is handed to them in the same transaction, re-marked (v + 1) if still pending, so none is lost.
 	const markFunnels = db.prepare("INSERT INTO funnel_dirty (site, hour) SELECT ?, value FROM json_each(?) WHERE true ON CONFLICT (site, hour) DO UPDATE SET v = v + 1");
+	// The journey rollups (workers/customers/journey-rollup.ts) get the same hand-over, in their own table.
+	const markJourneys = db.prepare("INSERT INTO journey_dirty (site, hour) SELECT ?, value FROM json_each(?) WHERE true ON CONFLICT (site, hour) DO UPDATE SET v = v + 1");
 	// Imported web history (the web_daily entity, migration 0026) fills a web day only when the raw events above gave
 	// it no session: tracked days always come from events. Kept out of DAY_SQL so the KPI query's partial-day cut
 	// (CUT_SELECTS), which needs event times, never reads whole-day history.
@@ -334,6 +336,7 @@ export async function reroll(db: D1Database, site: { id: string; timezone: strin
 			for (const sql of DAY_SQL[w.source]) statements.push(db.prepare(sql).bind(site.id, w.day, start, end));
 			if (w.source === "web") statements.push(webHistory.bind(site.id, w.day));
 			if (w.hours.length && w.source === "web") statements.push(markFunnels.bind(site.id, JSON.stringify(w.hours)));
+			if (w.hours.length && w.source === "web") statements.push(markJourneys.bind(site.id, JSON.stringify(w.hours)));
 			if (w.hours.length) statements.push(clear.bind(site.id, w.source, JSON.stringify(w.hours)));
 		}
 		await db.batch(statements);

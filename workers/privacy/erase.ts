@@ -130,6 +130,13 @@ export async function eraseCustomer(env: Env, site: Site, id: string): Promise<E
 			`INSERT INTO erased_events (site, day, count) SELECT ?1, strftime('%Y-%m-%d', ts / 1000, 'unixepoch') AS day, COUNT(*) FROM events WHERE ${EVENT_MATCH} GROUP BY day
 			ON CONFLICT (site, day) DO UPDATE SET count = erased_events.count + excluded.count`,
 		),
+		// The funnel and journey rollups re-roll the hours these events were in (until then they answer from the
+		// events); the funnel and device-tally rows keyed by the customer's id go now.
+		...["funnel_dirty", "journey_dirty"].map((t) =>
+			match(`INSERT INTO ${t} (site, hour) SELECT DISTINCT ?1, ts / 3600000 FROM events WHERE ${EVENT_MATCH} ON CONFLICT (site, hour) DO UPDATE SET v = v + 1`),
+		),
+		db.prepare("DELETE FROM funnel_people WHERE site = ?1 AND person = ?2").bind(site.id, id),
+		db.prepare("DELETE FROM customer_device_days WHERE site = ?1 AND customer_id = ?2").bind(site.id, id),
 		match(`DELETE FROM events WHERE ${EVENT_MATCH}`),
 	]);
 	const eventsErased = Number((countRes?.results[0] as { n: number } | undefined)?.n ?? 0);
