@@ -10,6 +10,9 @@
  *      time, interleaved request by request with the empty Worker (bench/empty) → p50/p95/p99 and the ratio.
  *   3. Stops the real Worker and starts bench/models/worker.ts on the same state dir: it imports the product's
  *      model code and times load (D1) / train / score of each model inside workerd.
+ *   3b. Isolate memory (bench/models/heap.mjs): each predictive step's module run in Node's V8 on a copy of the
+ *      same D1 file: V8 heap + ArrayBuffers before and at peak, and whether it completes with the heap capped at
+ *      128 MB (workerd does not expose a Worker's heap; the /proc RSS above is the whole process, local D1 included).
  *   4. Random forest, 100 trees of depth 10 on 5,000 × 8 synthetic separable rows, inside workerd: the product's
  *      histogram forest and the naive exact-split forest (naive-forest.ts) on the same rows, alternating.
  *
@@ -29,6 +32,7 @@ import { seedStore } from "../../scripts/seed.mjs";
 import { benchArgs, benchProcess, sleep } from "../lib.mjs";
 import { d1File, loadSqlite } from "../nightly/baseline.mjs";
 import { CLK_TCK, findWorkerd, sampleProcess, window } from "../nightly/proc.mjs";
+import { measureHeap } from "./heap.mjs";
 
 const OUT = path.join(ROOT, "bench/out");
 const SITE = "demo";
@@ -54,6 +58,7 @@ const USAGE = `usage: node bench/models/run.mjs [options]
   --naive-reps N      naive-forest runs (default 2)
   --rf-only           only the forest comparison (no store, no nightly run, no serving)
   --skip-serving      no recommendation latency run
+  --skip-heap         no isolate-memory run (bench/models/heap.mjs)
   --sample-ms N       /proc sampling interval (default 50)
   --poll-ms N         GET /api/v1/jobs/{id} interval (default 1000)
   --timeout S         global timeout in seconds (default 5400)
@@ -71,6 +76,7 @@ const { args, int } = benchArgs(
 		"naive-reps": { type: "string", default: "2" },
 		"rf-only": { type: "boolean", default: false },
 		"skip-serving": { type: "boolean", default: false },
+		"skip-heap": { type: "boolean", default: false },
 		"sample-ms": { type: "string", default: "50" },
 		"poll-ms": { type: "string", default: "1000" },
 		timeout: { type: "string", default: "5400" },
@@ -90,6 +96,7 @@ const SAMPLE_MS = int("sample-ms", 10);
 const POLL_MS = int("poll-ms", 100);
 const RF_ONLY = args["rf-only"];
 const SERVING = !RF_ONLY && !args["skip-serving"];
+const HEAP = !RF_ONLY && !args["skip-heap"];
 const { cleanup, die, wrangler, startDev } = benchProcess(int("timeout", 10) * 1000);
 
 const STAMP = new Date().toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
@@ -309,6 +316,10 @@ async function main() {
 			await terminateGroups(new Set([empty.child]));
 		}
 		await terminateGroups(new Set([dev.child]));
+		if (HEAP) {
+			log("isolate memory per predictive step (the step's module in Node's V8 on a copy of this D1 file; bench/models/heap.mjs)");
+			result.heap = await measureHeap({ state: STATE, site: SITE, asOf, log });
+		}
 	}
 	// The driver on the same state (D1 file) the real Worker left.
 	const driver = await startDev("models driver", { config: "bench/models/wrangler.toml", port: await freePort(), persistTo: STATE, logFile: path.join(OUT, `models-${STAMP}-driver.log`) });
@@ -346,6 +357,17 @@ function report(r) {
 				r.nightly.steps.filter((s) => PREDICTIVE.has(s.step)).map((s) => [s.step, fmt(s.durationMs / 1000, 2), int0(s.rowsRead), int0(s.rowsWritten), int0(s.cpuMs), limitCpu(s.cpuMs), fmt(s.peakAboveStartMb), limitMem(s.peakAboveStartMb)]),
 			),
 		);
+		if (r.heap) {
+			console.log(`\nIsolate memory per step (what the ${LIMIT_MEMORY_MB} MB limit counts: V8 heap + ArrayBuffers), the step's module in Node's V8 on a copy of the same D1 (bench/models/heap.mjs), beside the workerd process RSS growth above:\n`);
+			const rss = new Map(r.nightly.steps.map((s) => [s.step, s.peakAboveStartMb]));
+			console.log(
+				table(
+					["step", "workerd RSS Δ MB", "isolate before MB", "isolate peak MB", "Δ MB", "peak % of 128 MB", "after-GC peak MB", `heap capped at ${LIMIT_MEMORY_MB} MB`],
+					r.heap.map((h) => [h.step, fmt(rss.get(h.step)), fmt(h.baseMb), fmt(h.peakMb), fmt(h.deltaMb), limitMem(h.peakMb), fmt(h.peakAfterGcMb), h.completesUnderCap ? `completes (peak ${fmt(h.capped.peakMb)} MB)` : "FAILS"]),
+				),
+			);
+			console.log("Peak = the largest V8 heap + ArrayBuffers seen (D1 round trips, 10 ms samples, just before each GC: includes garbage not yet collected); the capped run is the pass/fail figure.");
+		}
 		console.log(`\nPer model inside workerd (bench/models/worker.ts on the same D1; ms = wall time of the phase measured in the isolate):\n`);
 		console.log(
 			table(

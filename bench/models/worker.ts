@@ -19,8 +19,8 @@ import { fitEts, fitSarima, forecastEts, forecastSarima, minimumHistory, modelLa
 import { explainPrediction, predictProba, rocAuc, trainForest } from "../../workers/analytics/forest";
 import { daysOfCover, demandStats, leadTimeStats, reorderPoint, stockoutRisk } from "../../workers/analytics/inventory";
 import { CHURN_HORIZON_DAYS, DEMAND_DAYS, FOREST_OPTIONS, RECOMMEND_K, SERVICE_LEVEL } from "../../workers/analytics/predict-steps";
-import { chooseHybridWeight, contentNeighbours, evaluateTimeSplit, hybrid, indexNeighbours, itemCosine, popularItems, recommendForCustomer, type Neighbours, type Product } from "../../workers/analytics/recommend";
-import { readPurchases } from "../../workers/analytics/steps";
+import { chooseHybridWeight, contentNeighbours, evaluateTimeSplit, hybrid, indexNeighbours, itemCosine, matrixBasket, popularItems, recommendForCustomer, type Neighbours, type Product } from "../../workers/analytics/recommend";
+import { readPurchaseMatrix } from "../../workers/analytics/steps";
 import { naivePredict, prng, trainNaiveForest } from "./naive-forest";
 
 const DAY = 86_400_000;
@@ -86,33 +86,31 @@ async function churn(env: Env, site: Site, cutoff: number): Promise<Phase[]> {
 
 /** Recommendations as recommendStep: time-split evaluation, the three models built on every purchase, top-10 for every customer and product. */
 async function recommend(env: Env, site: Site, cutoff: number, asOf: string): Promise<Phase[]> {
+	const testFrom = cutoff - 90 * DAY;
 	const [data, loadMs] = await timedAsync(async () => {
-		// The step's own read (one paged join, interned ids), so the memory measured is the step's.
-		const { purchases } = await readPurchases(env.DB, site.id, cutoff);
+		// The step's own read (customer × SKU pairs in typed arrays), so the memory measured is the step's.
+		const { matrix, read } = await readPurchaseMatrix(env.DB, site.id, cutoff, [testFrom - 90 * DAY, testFrom]);
 		const products = (await env.DB.prepare("SELECT sku, name, description, category, brand FROM products WHERE site = ? ORDER BY sku").bind(site.id).all<Product>()).results;
 		let population = (await env.DB.prepare("SELECT customer_id FROM rfm_scores WHERE site = ? AND as_of = ?").bind(site.id, asOf).raw<[string]>()).map(([c]) => c);
-		if (!population.length) population = [...new Set(purchases.map((p) => p.customer))];
-		return { purchases, products, population };
+		if (!population.length) population = matrix.customers;
+		return { matrix, read, products, population };
 	});
-	const { purchases, products, population } = data;
-	const testFrom = cutoff - 90 * DAY;
-	const [weight, chooseMs] = timed(() => chooseHybridWeight(purchases, products, testFrom - 90 * DAY, undefined, { k: RECOMMEND_K }).weight);
-	const [evaluation, evalMs] = timed(() => evaluateTimeSplit(purchases, products, testFrom, { k: RECOMMEND_K, hybridWeight: weight }));
-	const popular = popularItems(purchases);
-	const [cf, cfMs] = timed(() => itemCosine(purchases, { k: 50 }));
+	const { matrix, read, products, population } = data;
+	const [weight, chooseMs] = timed(() => chooseHybridWeight(matrix, products, testFrom - 90 * DAY, undefined, { k: RECOMMEND_K }).weight);
+	const [evaluation, evalMs] = timed(() => evaluateTimeSplit(matrix, products, testFrom, { k: RECOMMEND_K, hybridWeight: weight }));
+	const popular = popularItems(matrix);
+	const [cf, cfMs] = timed(() => itemCosine(matrix, { k: 50 }));
 	const [content, contentMs] = timed(() => contentNeighbours(products, 50));
 	const [mixed, hybridMs] = timed(() => hybrid(cf, content, weight, 50));
-	const bought = new Map<string, Set<string>>();
-	for (const p of purchases) {
-		const s = bought.get(p.customer);
-		if (s) s.add(p.sku);
-		else bought.set(p.customer, new Set([p.sku]));
-	}
+	const rowOf = new Map(matrix.customers.map((c, i) => [c, i]));
 	/** Top-10 of every customer of the population and every product, as the step precomputes them. */
 	const score = (served: Neighbours): number => {
 		const index = indexNeighbours(served);
 		let n = 0;
-		for (const customer of population) n += recommendForCustomer(bought.get(customer) ?? new Set<string>(), index, { k: RECOMMEND_K, fallback: popular }).length;
+		for (const customer of population) {
+			const c = rowOf.get(customer);
+			n += recommendForCustomer(c === undefined ? [] : matrixBasket(matrix, c), index, { k: RECOMMEND_K, fallback: popular }).length;
+		}
 		for (const p of products) n += (served.get(p.sku) ?? popular.filter((q) => q.sku !== p.sku)).slice(0, RECOMMEND_K).length;
 		return n;
 	};
@@ -122,9 +120,9 @@ async function recommend(env: Env, site: Site, cutoff: number, asOf: string): Pr
 	const lists = population.length + products.length;
 	const m = evaluation.models;
 	return [
-		{ model: "recommenders", phase: "load", ms: loadMs, rows: purchases.length, note: `purchase rows; ${products.length} products, ${population.length} customers` },
-		{ model: "recommenders", phase: "evaluate", ms: chooseMs + evalMs, rows: purchases.length, note: `hybrid weight ${weight} (11-point grid) + time split; NDCG@10 cf ${m.cf.ndcg.toFixed(3)}, content ${m.content.ndcg.toFixed(3)}, hybrid ${m.hybrid.ndcg.toFixed(3)}, popularity ${m.popularity.ndcg.toFixed(3)}` },
-		{ model: "item-item CF", phase: "train", ms: cfMs, rows: purchases.length, note: `cosine, top 50 per item (${cf.size} items)` },
+		{ model: "recommenders", phase: "load", ms: loadMs, rows: read, note: `purchase rows → ${matrix.item.length} customer × SKU pairs; ${products.length} products, ${population.length} customers` },
+		{ model: "recommenders", phase: "evaluate", ms: chooseMs + evalMs, rows: read, note: `hybrid weight ${weight} (11-point grid) + time split; NDCG@10 cf ${m.cf.ndcg.toFixed(3)}, content ${m.content.ndcg.toFixed(3)}, hybrid ${m.hybrid.ndcg.toFixed(3)}, popularity ${m.popularity.ndcg.toFixed(3)}` },
+		{ model: "item-item CF", phase: "train", ms: cfMs, rows: read, note: `cosine, top 50 per item (${cf.size} items)` },
 		{ model: "item-item CF", phase: "score", ms: cfScoreMs, rows: lists, note: "top-10 per customer and product" },
 		{ model: "TF-IDF content", phase: "train", ms: contentMs, rows: products.length, note: "TF-IDF + cosine, top 50 per product" },
 		{ model: "TF-IDF content", phase: "score", ms: contentScoreMs, rows: lists, note: "top-10 per customer and product" },

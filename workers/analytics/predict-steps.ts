@@ -4,6 +4,7 @@
  * registers the version in the model registry (promoted only when it beats its baseline) and replaces
  * the (site, as_of) predictions, naming the version that made them.
  */
+import { jsonChunks } from "../lib/json-rows";
 import { currencyDigits } from "../lib/money";
 import { nextBestActions, medianIntervalDays, type ActionInput } from "./actions";
 import { CHURN_FEATURES, churnFeatures, churnLabels } from "./features";
@@ -11,8 +12,8 @@ import { forecastSeries, kpiHistory, type ForecastGrain } from "./forecast-kpi";
 import { daysOfCover, demandStats, leadTimeStats, reorderPoint, stockoutRisk } from "./inventory";
 import { calibrationBins, deserializeForest, explainPrediction, featureImportances, liftAt, prAuc, predictProba, rocAuc, serializeForest, trainForest, type Forest } from "./forest";
 import { loadArtefact, promotedModel, registerModel } from "./registry";
-import { chooseHybridWeight, contentNeighbours, evaluateTimeSplit, hybrid, indexNeighbours, itemCosine, popularItems, recommendForCustomer, type Neighbours, type Product } from "./recommend";
-import { readOrders, readPurchases, replaceStatements, resultStatement, type RunContext, type StepResult } from "./steps";
+import { chooseHybridWeight, contentNeighbours, evaluateTimeSplit, hybrid, indexNeighbours, itemCosine, matrixBasket, popularItems, recommendForCustomer, type Neighbours, type Product } from "./recommend";
+import { eachCustomerOrderTimesIn, readPurchaseMatrix, replaceStatements, resultStatement, type RunContext, type StepResult } from "./steps";
 
 const DAY = 86_400_000;
 /** Churn label: no order within this many days after the cutoff. */
@@ -50,11 +51,13 @@ export async function churnStep(env: Env, ctx: RunContext): Promise<StepResult> 
 	const valid = await churnFeatures(env.DB, ctx.site, validAt, minor);
 	const yTrain = await churnLabels(env.DB, ctx.site, train.customers, trainAt, trainAt + H);
 	const yValid = await churnLabels(env.DB, ctx.site, valid.customers, validAt, ctx.cutoff);
-	const current = await churnFeatures(env.DB, ctx.site, ctx.cutoff, minor);
-	const read = train.read + valid.read + current.read;
+	// Today's features are read once the training windows are released (below): at 100,000 customers the three
+	// windows together did not fit the 128 MB isolate (issue 12).
+	let read = train.read + valid.read;
 	const classes = (y: Uint8Array) => Math.min(y.reduce((n, v) => n + v, 0), y.length - y.reduce((n, v) => n + v, 0));
 	const window = { train: { features_at: new Date(trainAt).toISOString(), label_days: CHURN_HORIZON_DAYS, customers: train.customers.length }, holdout: { features_at: new Date(validAt).toISOString(), label_days: CHURN_HORIZON_DAYS, customers: valid.customers.length } };
 	if (train.rows.length < MIN_TRAIN || classes(yTrain) < MIN_CLASS || valid.rows.length < MIN_TRAIN || classes(yValid) < MIN_CLASS) {
+		read += (await churnFeatures(env.DB, ctx.site, ctx.cutoff, minor)).read;
 		await env.DB.batch([
 			...replaceStatements(env.DB, "churn_scores", ["customer_id", "probability", "reasons", "model_version"], ctx.site, ctx.asOf, []),
 			resultStatement(env.DB, ctx, "churn:model", { status: "insufficient_data", reason: `needs ${MIN_TRAIN} customers and ${MIN_CLASS} of each outcome in both windows`, window }),
@@ -62,11 +65,15 @@ export async function churnStep(env: Env, ctx: RunContext): Promise<StepResult> 
 		return { rowsRead: read, rowsWritten: 1 };
 	}
 	const trained = trainForest(train.rows, yTrain, FOREST_OPTIONS);
+	train.rows = [];
+	train.customers = [];
 	const holdoutScores = valid.rows.map((r) => predictProba(trained, r));
 	const metrics = { ...evaluate(holdoutScores, yValid), calibration: calibrationBins(holdoutScores, yValid, 10) };
 	const baseline = { name: "recency only (days since the last order)", ...evaluate(valid.rows.map((r) => r[0] as number), yValid) };
 	const promoted = metrics.roc_auc > baseline.roc_auc;
 	const serving = promoted ? trainForest(valid.rows, yValid, FOREST_OPTIONS) : null;
+	valid.rows = [];
+	valid.customers = [];
 	const importances = Object.fromEntries(featureImportances(serving ?? trained).map((v, i) => [CHURN_FEATURES[i], v]));
 	const version = await registerModel(env, ctx.site, ctx.asOf, {
 		name: "churn",
@@ -89,6 +96,8 @@ export async function churnStep(env: Env, ctx: RunContext): Promise<StepResult> 
 		model = artefact ? deserializeForest(artefact) : null;
 		servedVersion = previous?.version ?? version;
 	}
+	const current = await churnFeatures(env.DB, ctx.site, ctx.cutoff, minor);
+	read += current.read;
 	const rows = model
 		? current.rows.map((r, i) => {
 				const m = model as Forest;
@@ -108,57 +117,86 @@ export async function churnStep(env: Env, ctx: RunContext): Promise<StepResult> 
 	return { rowsRead: read, rowsWritten: rows.length + 1, summary: { roc_auc: metrics.roc_auc, baseline_roc_auc: baseline.roc_auc, promoted: promoted ? 1 : 0 } };
 }
 
+/** Customers of the RFM population read, decided and written per page: the whole population at once did not fit 128 MB at 100,000 customers (issue 12). */
+export const ACTIONS_PAGE = 5_000;
+
 /**
- * Next best action per customer of today's RFM population: segment, churn, CLV and recommendations of
- * this run (read back from D1), and each customer's median reorder interval from their orders.
+ * Next best action for every customer of the RFM population, from their segment, churn probability, CLV,
+ * order rhythm and top recommendation (rules in actions.ts). The one population-wide input, the median CLV,
+ * is taken in SQL first; then customers are read in pages ordered by id (scores and the first
+ * recommendation joined in SQL, order times of the page's id range only), decided and written under a
+ * staging as_of (`<as_of>#<run id>`, which no reader asks for: readers take days from analytics_runs) that
+ * one final batch swaps in for the day's rows, so a reader never sees a mix. A retry first drops the staged
+ * rows an earlier attempt of the day left.
  */
-export async function actionsStep(env: Env, ctx: RunContext): Promise<StepResult> {
+export async function actionsStep(env: Env, ctx: RunContext, opts: { page?: number } = {}): Promise<StepResult> {
+	const db = env.DB;
+	const page = opts.page ?? ACTIONS_PAGE;
 	const minor = 10 ** currencyDigits(ctx.currency);
-	const [rfm, churn, clv, recs] = await env.DB.batch([
-		env.DB.prepare("SELECT customer_id, segment, recency_days, frequency, monetary_minor FROM rfm_scores WHERE site = ? AND as_of = ?").bind(ctx.site, ctx.asOf),
-		env.DB.prepare("SELECT customer_id, probability FROM churn_scores WHERE site = ? AND as_of = ?").bind(ctx.site, ctx.asOf),
-		env.DB.prepare("SELECT customer_id, clv_minor, expected_spend_minor FROM clv_scores WHERE site = ? AND as_of = ?").bind(ctx.site, ctx.asOf),
-		env.DB.prepare("SELECT subject, items FROM recommendations WHERE site = ? AND as_of = ? AND kind = 'customer'").bind(ctx.site, ctx.asOf),
-	]);
-	type R = { customer_id: string; segment: string; recency_days: number; frequency: number; monetary_minor: number };
-	const churnOf = new Map(((churn?.results ?? []) as { customer_id: string; probability: number }[]).map((r) => [r.customer_id, r.probability]));
-	const clvOf = new Map(((clv?.results ?? []) as { customer_id: string; clv_minor: number; expected_spend_minor: number }[]).map((r) => [r.customer_id, r]));
-	const recOf = new Map(
-		((recs?.results ?? []) as { subject: string; items: string }[]).map((r) => {
-			const first = (JSON.parse(r.items) as { sku: string; score: number; why: string }[])[0];
-			return [r.subject, first ? { sku: first.sku, score: first.score, because: first.why.startsWith("bought with ") ? first.why.slice(12) : null } : null];
-		}),
-	);
-	const orders = await readOrders(env.DB, ctx.site, ctx.cutoff);
-	const times = new Map<string, number[]>();
-	for (const o of orders) {
-		const t = times.get(o.customer);
-		if (t) t.push(o.placedAt);
-		else times.set(o.customer, [o.placedAt]);
+	const staged = `${ctx.asOf}#${ctx.runId}`;
+	// Every staged key of the day sorts in [as_of + '#', as_of + '$'): '$' follows '#' in every collation SQLite uses here (binary).
+	await db.prepare("DELETE FROM next_actions WHERE site = ?1 AND as_of >= ?2 || '#' AND as_of < ?2 || '$'").bind(ctx.site, ctx.asOf).run();
+	// Element len >> 1 of the population's sorted CLVs, as before; dividing by `minor` keeps the order, so it is taken on clv_minor.
+	const mid = await db
+		.prepare(
+			`SELECT c.clv_minor FROM rfm_scores r JOIN clv_scores c ON c.site = r.site AND c.as_of = r.as_of AND c.customer_id = r.customer_id WHERE r.site = ?1 AND r.as_of = ?2
+			ORDER BY c.clv_minor LIMIT 1 OFFSET (SELECT COUNT(*) FROM rfm_scores r JOIN clv_scores c ON c.site = r.site AND c.as_of = r.as_of AND c.customer_id = r.customer_id WHERE r.site = ?1 AND r.as_of = ?2) / 2`,
+		)
+		.bind(ctx.site, ctx.asOf)
+		.first<{ clv_minor: number }>();
+	const median = mid ? mid.clv_minor / minor : null;
+	type Row = [customer: string, segment: string, recency: number, monetary: number, churn: number | null, clv: number | null, spend: number | null, rec: string | null];
+	// null: the first page, which starts at the lowest id ('' included, as the order read always did).
+	let after: string | null = null;
+	let read = 0;
+	let written = 0;
+	for (;;) {
+		const rows: Row[] = await db
+			.prepare(
+				`SELECT r.customer_id, r.segment, r.recency_days, r.monetary_minor, ch.probability, c.clv_minor, c.expected_spend_minor, rec.items -> '$[0]'
+				FROM rfm_scores r
+				LEFT JOIN churn_scores ch ON ch.site = r.site AND ch.as_of = r.as_of AND ch.customer_id = r.customer_id
+				LEFT JOIN clv_scores c ON c.site = r.site AND c.as_of = r.as_of AND c.customer_id = r.customer_id
+				LEFT JOIN recommendations rec ON rec.site = r.site AND rec.as_of = r.as_of AND rec.kind = 'customer' AND rec.subject = r.customer_id
+				WHERE r.site = ?1 AND r.as_of = ?2 AND r.customer_id ${after === null ? ">=" : ">"} ?3 ORDER BY r.customer_id LIMIT ?4`,
+			)
+			.bind(ctx.site, ctx.asOf, after ?? "", page)
+			.raw<Row>();
+		read += rows.length;
+		const last: string | null = rows.length < page ? null : (rows.at(-1) as Row)[0];
+		// The orders of every customer id in (after, last] — the last page unbounded — so every order before the cutoff is read once, as before.
+		const timing = new Map<string, { orders: number; interval: number | null }>();
+		read += await eachCustomerOrderTimesIn(db, ctx.site, ctx.cutoff, after, last, (customer, t) => timing.set(customer, { orders: t.length, interval: medianIntervalDays(t) }));
+		const inputs: ActionInput[] = rows.map(([customer, segment, recency, monetary, churn, clv, spend, rec]) => {
+			const t = timing.get(customer);
+			const first = rec === null ? null : (JSON.parse(rec) as { sku: string; score: number; why: string });
+			return {
+				customer,
+				segment,
+				churn,
+				clv: clv === null ? null : clv / minor,
+				expectedSpend: spend === null ? null : spend / minor,
+				orders: t?.orders ?? 0,
+				daysSinceLastOrder: recency,
+				reorderIntervalDays: t?.interval ?? null,
+				monetary: monetary / minor,
+				recommendation: first ? { sku: first.sku, score: first.score, because: first.why.startsWith("bought with ") ? first.why.slice(12) : null } : null,
+			};
+		});
+		const out = nextBestActions(inputs, median).map((a) => [a.customer, a.action, a.reason, Math.round(a.priority * 100) / 100, JSON.stringify(a.details)]);
+		const statements = jsonChunks(out).map((chunk) =>
+			db.prepare("INSERT INTO next_actions (site, as_of, customer_id, action, reason, priority, details) SELECT ?1, ?2, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?3)").bind(ctx.site, staged, chunk),
+		);
+		if (statements.length) await db.batch(statements);
+		written += out.length;
+		if (last === null) break;
+		after = last;
 	}
-	const population = (rfm?.results ?? []) as R[];
-	const inputs: ActionInput[] = population.map((r) => {
-		const v = clvOf.get(r.customer_id);
-		const t = times.get(r.customer_id) ?? [];
-		return {
-			customer: r.customer_id,
-			segment: r.segment,
-			churn: churnOf.get(r.customer_id) ?? null,
-			clv: v ? v.clv_minor / minor : null,
-			expectedSpend: v ? v.expected_spend_minor / minor : null,
-			orders: t.length,
-			daysSinceLastOrder: r.recency_days,
-			reorderIntervalDays: medianIntervalDays(t),
-			monetary: r.monetary_minor / minor,
-			recommendation: recOf.get(r.customer_id) ?? null,
-		};
-	});
-	const clvs = inputs.map((i) => i.clv).filter((v): v is number => v !== null).sort((a, b) => a - b);
-	const median = clvs.length ? (clvs[clvs.length >> 1] as number) : null;
-	const actions = nextBestActions(inputs, median);
-	const rows = actions.map((a) => [a.customer, a.action, a.reason, Math.round(a.priority * 100) / 100, JSON.stringify(a.details)]);
-	await env.DB.batch(replaceStatements(env.DB, "next_actions", ["customer_id", "action", "reason", "priority", "details"], ctx.site, ctx.asOf, rows));
-	return { rowsRead: population.length + orders.length, rowsWritten: rows.length };
+	await db.batch([
+		db.prepare("DELETE FROM next_actions WHERE site = ?1 AND as_of = ?2").bind(ctx.site, ctx.asOf),
+		db.prepare("UPDATE next_actions SET as_of = ?2 WHERE site = ?1 AND as_of = ?3").bind(ctx.site, ctx.asOf, staged),
+	]);
+	return { rowsRead: read, rowsWritten: written };
 }
 
 /** Recommendations kept per customer and per product. */
@@ -174,20 +212,22 @@ const RECOMMEND_TEST_DAYS = 90;
  * every product gets a precomputed top 10 from it (built on all purchases before the cutoff). Otherwise
  * the lists are the popular products, and say so.
  */
-export async function recommendStep(env: Env, ctx: RunContext): Promise<StepResult> {
-	const { purchases, read } = await readPurchases(env.DB, ctx.site, ctx.cutoff);
+export async function recommendStep(env: Env, ctx: RunContext, opts: { writePage?: number } = {}): Promise<StepResult> {
+	const testFrom = ctx.cutoff - RECOMMEND_TEST_DAYS * DAY;
+	const weightSplit = testFrom - RECOMMEND_TEST_DAYS * DAY;
+	const { matrix, read } = await readPurchaseMatrix(env.DB, ctx.site, ctx.cutoff, [weightSplit, testFrom]);
 	const products = (await env.DB.prepare("SELECT sku, name, description, category, brand FROM products WHERE site = ? ORDER BY sku").bind(ctx.site).all<Product>()).results;
 	const population = (await env.DB.prepare("SELECT customer_id FROM rfm_scores WHERE site = ? AND as_of = ?").bind(ctx.site, ctx.asOf).raw<[string]>()).map(([c]) => c);
-	const testFrom = ctx.cutoff - RECOMMEND_TEST_DAYS * DAY;
-	if (purchases.length < 100 || !purchases.some((p) => (p.at ?? 0) >= testFrom) || !purchases.some((p) => (p.at ?? 0) < testFrom - RECOMMEND_TEST_DAYS * DAY)) {
+	// Purchases in the test window (from testFrom) and before the weight-choice split, as the evaluation needs.
+	if (matrix.rows < 100 || matrix.rows - (matrix.rowsBefore[1] as number) === 0 || matrix.rowsBefore[0] === 0) {
 		await env.DB.batch([
 			...replaceStatements(env.DB, "recommendations", ["kind", "subject", "items", "model_version"], ctx.site, ctx.asOf, []),
 			resultStatement(env.DB, ctx, "recommend:model", { status: "insufficient_data", reason: "needs 100 purchases and purchases in both evaluation windows" }),
 		]);
 		return { rowsRead: read, rowsWritten: 1 };
 	}
-	const { weight } = chooseHybridWeight(purchases, products, testFrom - RECOMMEND_TEST_DAYS * DAY, undefined, { k: RECOMMEND_K });
-	const evaluation = evaluateTimeSplit(purchases, products, testFrom, { k: RECOMMEND_K, hybridWeight: weight });
+	const { weight } = chooseHybridWeight(matrix, products, weightSplit, undefined, { k: RECOMMEND_K });
+	const evaluation = evaluateTimeSplit(matrix, products, testFrom, { k: RECOMMEND_K, hybridWeight: weight });
 	const candidates = (["cf", "content", "hybrid"] as const).map((name) => ({ name, ...evaluation.models[name] }));
 	const best = [...candidates].sort((a, b) => b.ndcg - a.ndcg || b.hitRate - a.hitRate)[0] as (typeof candidates)[number];
 	const baseline = evaluation.models.popularity;
@@ -195,7 +235,7 @@ export async function recommendStep(env: Env, ctx: RunContext): Promise<StepResu
 	const version = await registerModel(env, ctx.site, ctx.asOf, {
 		name: "recommendations",
 		params: { chosen: promoted ? best.name : "popularity", hybrid_weight: weight, k: RECOMMEND_K, weighting: "binary", repurchase: false },
-		trainingWindow: { evaluation_split: new Date(testFrom).toISOString(), weight_chosen_on_split: new Date(testFrom - RECOMMEND_TEST_DAYS * DAY).toISOString(), served_on: `every purchase before ${ctx.asOf}` },
+		trainingWindow: { evaluation_split: new Date(testFrom).toISOString(), weight_chosen_on_split: new Date(weightSplit).toISOString(), served_on: `every purchase before ${ctx.asOf}` },
 		metrics: { models: evaluation.models, customers: evaluation.customers, skipped: evaluation.skipped, chosen: best.name, hit_rate_at_10: best.hitRate, ndcg_at_10: best.ndcg },
 		baseline: { name: "popularity", hit_rate_at_10: baseline.hitRate, ndcg_at_10: baseline.ndcg },
 		promoted,
@@ -204,35 +244,67 @@ export async function recommendStep(env: Env, ctx: RunContext): Promise<StepResu
 			: `not promoted: the best model (${best.name}, NDCG@10 ${best.ndcg.toFixed(3)}) does not beat popularity (${baseline.ndcg.toFixed(3)}); popular products are served`,
 	});
 	// Serve from every purchase before the cutoff.
-	const popular = popularItems(purchases);
-	const cf = itemCosine(purchases, { k: 50 });
+	const popular = popularItems(matrix);
+	const cf = itemCosine(matrix, { k: 50 });
 	const content = contentNeighbours(products, 50);
 	const served: Neighbours | null = !promoted ? null : best.name === "cf" ? cf : best.name === "content" ? content : hybrid(cf, content, weight, 50);
 	const index = served ? indexNeighbours(served) : null;
-	const bought = new Map<string, Set<string>>();
-	for (const p of purchases) {
-		const s = bought.get(p.customer);
-		if (s) s.add(p.sku);
-		else bought.set(p.customer, new Set([p.sku]));
-	}
+	const rowOf = new Map(matrix.customers.map((c, i) => [c, i]));
 	const why = (because: string | null) => (because ? `bought with ${because}` : "popular");
-	const rows: unknown[][] = [];
-	for (const customer of population) {
-		const mine = bought.get(customer) ?? new Set<string>();
+	const customerRow = (customer: string): unknown[] => {
+		const c = rowOf.get(customer);
+		const mine = c === undefined ? [] : matrixBasket(matrix, c);
+		const owned = new Set(mine);
 		const recs = index
 			? recommendForCustomer(mine, index, { k: RECOMMEND_K, fallback: popular })
-			: popular.filter((p) => !mine.has(p.sku)).slice(0, RECOMMEND_K).map((p) => ({ sku: p.sku, score: p.score, because: null }));
-		rows.push(["customer", customer, JSON.stringify(recs.map((r) => ({ sku: r.sku, score: Math.round(r.score * 1e6) / 1e6, why: why(r.because) }))), version]);
-	}
-	for (const p of products) {
+			: popular.filter((p) => !owned.has(p.sku)).slice(0, RECOMMEND_K).map((p) => ({ sku: p.sku, score: p.score, because: null }));
+		return [customer, JSON.stringify(recs.map((r) => ({ sku: r.sku, score: Math.round(r.score * 1e6) / 1e6, why: why(r.because) }))), version];
+	};
+	const productRow = (p: Product): unknown[] => {
 		const list = (served?.get(p.sku) ?? popular.filter((q) => q.sku !== p.sku)).slice(0, RECOMMEND_K);
-		rows.push(["product", p.sku, JSON.stringify(list.map((r) => ({ sku: r.sku, score: Math.round(r.score * 1e6) / 1e6, why: served ? `similar to ${p.sku}` : "popular" }))), version]);
+		return [p.sku, JSON.stringify(list.map((r) => ({ sku: r.sku, score: Math.round(r.score * 1e6) / 1e6, why: served ? `similar to ${p.sku}` : "popular" }))), version];
+	};
+	const written = await writeRecommendations(env.DB, ctx, opts.writePage ?? RECOMMEND_WRITE_PAGE, population, products, customerRow, productRow, resultStatement(env.DB, ctx, "recommend:model", { status: "ok", version, promoted, chosen: promoted ? best.name : "popularity", evaluation }));
+	return { rowsRead: read, rowsWritten: written + 1, summary: { ndcg_at_10: best.ndcg, popularity_ndcg_at_10: baseline.ndcg, promoted: promoted ? 1 : 0 } };
+}
+
+/** Customers' lists built and written per batch: one batch of all 100,000 lists' JSON was ~60 MB of the isolate's 128 MB. */
+export const RECOMMEND_WRITE_PAGE = 5_000;
+
+/**
+ * Replaces the (site, as_of) recommendations page by page without a reader ever seeing a mix: every page is
+ * written under a staging kind (`customer#<run id>`, `product#<run id>`) that no reader asks for, and one final
+ * batch deletes the day's live rows, renames the staged ones and records the result (one transaction). A
+ * retry first drops whatever staged rows an earlier attempt of this day left, so the day ends with exactly
+ * one set, the last attempt's.
+ */
+async function writeRecommendations(
+	db: D1Database,
+	ctx: RunContext,
+	page: number,
+	population: readonly string[],
+	products: readonly Product[],
+	customerRow: (customer: string) => unknown[],
+	productRow: (p: Product) => unknown[],
+	result: D1PreparedStatement,
+): Promise<number> {
+	const stage = (kind: string) => `${kind}#${ctx.runId}`;
+	const insert = (kind: string, rows: unknown[][]) =>
+		jsonChunks(rows).map((chunk) =>
+			db.prepare("INSERT INTO recommendations (site, as_of, kind, subject, items, model_version) SELECT ?1, ?2, ?3, value ->> 0, value ->> 1, value ->> 2 FROM json_each(?4)").bind(ctx.site, ctx.asOf, stage(kind), chunk),
+		);
+	await db.prepare("DELETE FROM recommendations WHERE site = ?1 AND as_of = ?2 AND kind NOT IN ('customer', 'product')").bind(ctx.site, ctx.asOf).run();
+	for (let i = 0; i < population.length; i += page) {
+		const statements = insert("customer", population.slice(i, i + page).map(customerRow));
+		if (statements.length) await db.batch(statements);
 	}
-	await env.DB.batch([
-		...replaceStatements(env.DB, "recommendations", ["kind", "subject", "items", "model_version"], ctx.site, ctx.asOf, rows),
-		resultStatement(env.DB, ctx, "recommend:model", { status: "ok", version, promoted, chosen: promoted ? best.name : "popularity", evaluation }),
+	await db.batch([
+		...insert("product", products.map(productRow)),
+		db.prepare("DELETE FROM recommendations WHERE site = ?1 AND as_of = ?2 AND kind IN ('customer', 'product')").bind(ctx.site, ctx.asOf),
+		db.prepare("UPDATE recommendations SET kind = substr(kind, 1, instr(kind, '#') - 1) WHERE site = ?1 AND as_of = ?2 AND kind IN (?3, ?4)").bind(ctx.site, ctx.asOf, stage("customer"), stage("product")),
+		result,
 	]);
-	return { rowsRead: read, rowsWritten: rows.length + 1, summary: { ndcg_at_10: best.ndcg, popularity_ndcg_at_10: baseline.ndcg, promoted: promoted ? 1 : 0 } };
+	return population.length + products.length;
 }
 
 /** Demand is measured over this many days before the cutoff; the service level of the reorder points. */

@@ -57,9 +57,13 @@ const DENSE_ITEMS = 2000;
  * customer × item matrix. Every purchased SKU gets an entry (its top-k items with similarity > 0). Cost:
  * Σ over customers of (distinct items)² plus items² for the ranking.
  */
-export function itemCosine(purchases: Iterable<Purchase>, opts: ItemCosineOptions = {}): Neighbours {
+export function itemCosine(purchases: Iterable<Purchase> | PurchaseMatrix, opts: ItemCosineOptions = {}): Neighbours {
 	const k = opts.k ?? 20;
 	const binary = (opts.weighting ?? "binary") === "binary";
+	if (isMatrix(purchases)) {
+		if (!binary) throw new RangeError("a purchase matrix supports binary weighting only");
+		return matrixCosine(purchases, k, 0);
+	}
 	const index = new Map<string, number>();
 	const skus: string[] = [];
 	const baskets = new Map<string, Map<number, number>>();
@@ -127,6 +131,204 @@ export function itemCosine(purchases: Iterable<Purchase>, opts: ItemCosineOption
 	const order = skus.map((s, i) => [s, i] as const).sort((x, y) => (x[0] < y[0] ? -1 : 1));
 	for (const [sku, i] of order) out.set(sku, (lists[i] as Scored[]).sort(bySkuScore).slice(0, k));
 	return out;
+}
+
+/**
+ * The customer × item purchase matrix in typed arrays, for stores too large for one object per purchase
+ * (issue 12: 1,000,000 orders are ~2.7 million order lines; as { customer, sku, at } objects they alone
+ * exceed the 128 MB isolate). One entry per distinct (customer, item) pair; customer c's pairs are
+ * `item[start[c] … start[c + 1])`. Time is kept only as it matters to the evaluation: for each of up to four
+ * split times, whether the pair was bought before it and whether at or after it; and the purchase-row counts
+ * the evaluation reports. Every function below that takes a Purchase list also takes this matrix and gives
+ * the same result (binary weighting only: the matrix keeps no per-pair counts).
+ */
+export interface PurchaseMatrix {
+	kind: "matrix";
+	/** Customer ids, in the order they were added. */
+	customers: string[];
+	/** SKUs, in the order first seen (functions sort by SKU themselves). */
+	skus: string[];
+	/** Offsets into item/when: customers.length + 1 entries. */
+	start: Int32Array;
+	/** SKU index of each pair. */
+	item: Int32Array;
+	/** Bit 2s: bought before splits[s]; bit 2s + 1: bought at or after splits[s]. */
+	when: Uint8Array;
+	/** UTC ms. */
+	splits: number[];
+	/** Purchase rows (order lines) added, and how many of them were before each split. */
+	rows: number;
+	rowsBefore: number[];
+}
+
+/** Accumulates purchases grouped by customer (every row of a customer contiguous) into a PurchaseMatrix. */
+export class PurchaseMatrixBuilder {
+	private customers: string[] = [];
+	private skus: string[] = [];
+	private skuIndex = new Map<string, number>();
+	private start: number[] = [0];
+	private item = new Int32Array(1024);
+	private when = new Uint8Array(1024);
+	private pairs = 0;
+	private rows = 0;
+	private rowsBefore: number[];
+	private current: string | null = null;
+	/** The current customer's items: SKU index → `when` bits. */
+	private basket = new Map<number, number>();
+	private seen = new Set<string>();
+
+	constructor(private readonly splits: readonly number[] = []) {
+		if (splits.length > 4) throw new RangeError("a purchase matrix keeps at most 4 split times");
+		this.rowsBefore = splits.map(() => 0);
+	}
+
+	/** One purchase row; `at` is UTC ms. */
+	add(customer: string, sku: string, at: number): void {
+		if (!Number.isFinite(at)) throw new RangeError(`purchase of ${sku} by ${customer} has no time`);
+		if (customer !== this.current) {
+			this.flush();
+			if (this.seen.has(customer)) throw new RangeError(`purchases of customer ${customer} are not contiguous`);
+			this.seen.add(customer);
+			this.current = customer;
+			this.customers.push(customer);
+		}
+		let i = this.skuIndex.get(sku);
+		if (i === undefined) {
+			i = this.skus.length;
+			this.skuIndex.set(sku, i);
+			this.skus.push(sku);
+		}
+		let bits = 0;
+		this.splits.forEach((s, k) => {
+			if (at < s) {
+				bits |= 1 << (2 * k);
+				this.rowsBefore[k] = (this.rowsBefore[k] as number) + 1;
+			} else bits |= 1 << (2 * k + 1);
+		});
+		this.basket.set(i, (this.basket.get(i) ?? 0) | bits);
+		this.rows++;
+	}
+
+	private flush(): void {
+		if (this.current === null) return;
+		const need = this.pairs + this.basket.size;
+		if (need > this.item.length) {
+			// Doubling keeps the copies' total linear in the pairs.
+			const size = Math.max(need, this.item.length * 2);
+			const item = new Int32Array(size);
+			item.set(this.item.subarray(0, this.pairs));
+			const when = new Uint8Array(size);
+			when.set(this.when.subarray(0, this.pairs));
+			this.item = item;
+			this.when = when;
+		}
+		for (const [i, bits] of this.basket) {
+			this.item[this.pairs] = i;
+			this.when[this.pairs++] = bits;
+		}
+		this.start.push(this.pairs);
+		this.basket.clear();
+	}
+
+	finish(): PurchaseMatrix {
+		this.flush();
+		this.current = null;
+		this.seen.clear();
+		return {
+			kind: "matrix",
+			customers: this.customers,
+			skus: this.skus,
+			start: Int32Array.from(this.start),
+			item: this.item.slice(0, this.pairs),
+			when: this.when.slice(0, this.pairs),
+			splits: [...this.splits],
+			rows: this.rows,
+			rowsBefore: [...this.rowsBefore],
+		};
+	}
+}
+
+/** A PurchaseMatrix of a purchase list (every purchase needs `at` when splits are given), customers in id order. */
+export function purchaseMatrix(purchases: readonly Purchase[], splits: readonly number[] = []): PurchaseMatrix {
+	const b = new PurchaseMatrixBuilder(splits);
+	const sorted = [...purchases].sort((x, y) => (x.customer < y.customer ? -1 : x.customer > y.customer ? 1 : 0));
+	for (const p of sorted) b.add(p.customer, p.sku, splits.length ? (p.at as number) : (p.at ?? 0));
+	return b.finish();
+}
+
+const isMatrix = (p: unknown): p is PurchaseMatrix => typeof p === "object" && p !== null && (p as { kind?: unknown }).kind === "matrix";
+
+/** The `when` bit that selects pairs bought before (or at/after) `splitAt`, which must be one of the matrix's splits. */
+function splitBit(m: PurchaseMatrix, splitAt: number, after: boolean): number {
+	const s = m.splits.indexOf(splitAt);
+	if (s < 0) throw new RangeError(`the purchase matrix was not built with split ${new Date(splitAt).toISOString()}`);
+	return 1 << (2 * s + (after ? 1 : 0));
+}
+
+/** The SKUs customer c bought (restricted to pairs with `bit` set, if given). */
+export function matrixBasket(m: PurchaseMatrix, c: number, bit = 0): string[] {
+	const out: string[] = [];
+	for (let e = m.start[c] as number; e < (m.start[c + 1] as number); e++) if (!bit || (m.when[e] as number) & bit) out.push(m.skus[m.item[e] as number] as string);
+	return out;
+}
+
+/**
+ * Binary item-item cosine over the matrix's pairs (those with `bit` set, if given): the same lists as
+ * itemCosine on the purchases, with integer co-occurrence counts (exact, so summation order cannot matter).
+ */
+function matrixCosine(m: PurchaseMatrix, k: number, bit: number): Neighbours {
+	const n = m.skus.length;
+	const norm2 = new Float64Array(n);
+	const dense = n <= DENSE_ITEMS ? new Uint32Array(n * n) : null;
+	const sparse = dense ? null : Array.from({ length: n }, () => new Map<number, number>());
+	const items: number[] = [];
+	const present = new Uint8Array(n);
+	for (let c = 0; c < m.customers.length; c++) {
+		items.length = 0;
+		for (let e = m.start[c] as number; e < (m.start[c + 1] as number); e++) if (!bit || (m.when[e] as number) & bit) items.push(m.item[e] as number);
+		for (let p = 0; p < items.length; p++) {
+			const i = items[p] as number;
+			norm2[i] = (norm2[i] as number) + 1;
+			present[i] = 1;
+			for (let q = p + 1; q < items.length; q++) {
+				const j = items[q] as number;
+				const [a, b] = i < j ? [i, j] : [j, i];
+				if (dense) dense[a * n + b] = (dense[a * n + b] as number) + 1;
+				else {
+					const row = (sparse as Map<number, number>[])[a] as Map<number, number>;
+					row.set(b, (row.get(b) ?? 0) + 1);
+				}
+			}
+		}
+	}
+	const lists: Scored[][] = Array.from({ length: n }, () => []);
+	const pair = (a: number, b: number, co: number) => {
+		const s = co / Math.sqrt((norm2[a] as number) * (norm2[b] as number));
+		(lists[a] as Scored[]).push({ sku: m.skus[b] as string, score: s });
+		(lists[b] as Scored[]).push({ sku: m.skus[a] as string, score: s });
+	};
+	if (dense) {
+		for (let a = 0; a < n; a++)
+			for (let b = a + 1; b < n; b++) {
+				const co = dense[a * n + b] as number;
+				if (co > 0) pair(a, b, co);
+			}
+	} else (sparse as Map<number, number>[]).forEach((row, a) => row.forEach((co, b) => pair(a, b, co)));
+	const out: Neighbours = new Map();
+	const order = m.skus.map((s, i) => [s, i] as const).filter(([, i]) => present[i]).sort((x, y) => (x[0] < y[0] ? -1 : 1));
+	for (const [sku, i] of order) out.set(sku, (lists[i] as Scored[]).sort(bySkuScore).slice(0, k));
+	return out;
+}
+
+/** popularItems over the matrix's pairs (those with `bit` set, if given). */
+function matrixPopular(m: PurchaseMatrix, bit: number): Scored[] {
+	const count = new Float64Array(m.skus.length);
+	for (let e = 0; e < m.item.length; e++) if (!bit || (m.when[e] as number) & bit) count[m.item[e] as number] = (count[m.item[e] as number] as number) + 1;
+	const out: Scored[] = [];
+	count.forEach((n, i) => {
+		if (n > 0) out.push({ sku: m.skus[i] as string, score: n });
+	});
+	return out.sort(bySkuScore);
 }
 
 /** A small English stop list (articles, pronouns, prepositions, conjunctions); product words such as "free" or "plus" stay. */
@@ -270,7 +472,8 @@ export function hybrid(cf: Neighbours, content: Neighbours, w = 0.7, k = 20): Ne
 }
 
 /** Items by distinct customers who bought them (score = that count), most popular first. */
-export function popularItems(purchases: Iterable<Purchase>): Scored[] {
+export function popularItems(purchases: Iterable<Purchase> | PurchaseMatrix): Scored[] {
+	if (isMatrix(purchases)) return matrixPopular(purchases, 0);
 	const customers = new Map<string, Set<string>>();
 	for (const p of purchases) {
 		let s = customers.get(p.sku);
@@ -476,7 +679,66 @@ interface Prepared {
 	test: number;
 }
 
-function prepare(purchases: readonly Purchase[], products: readonly Product[], splitAt: number, opts: EvaluationOptions): Prepared {
+/** prepare() on a PurchaseMatrix built with splitAt among its splits: the same cases, models and counts. */
+function prepareMatrix(m: PurchaseMatrix, products: readonly Product[], splitAt: number, opts: EvaluationOptions): Prepared {
+	if ((opts.weighting ?? "binary") !== "binary") throw new RangeError("a purchase matrix supports binary weighting only");
+	const k = opts.k ?? 10;
+	const allowRepurchase = opts.allowRepurchase ?? false;
+	const before = splitBit(m, splitAt, false);
+	const after = splitBit(m, splitAt, true);
+	const skipped = { noHistory: 0, onlyRepurchases: 0 };
+	const cases: Prepared["cases"] = [];
+	// Customers in id order (UTF-16 code units, as Array.prototype.sort), so the means sum in the same order.
+	const order = Array.from(m.customers.keys()).sort((a, b) => {
+		const x = m.customers[a] as string;
+		const y = m.customers[b] as string;
+		return x < y ? -1 : x > y ? 1 : 0;
+	});
+	for (const c of order) {
+		let bought = false;
+		let history = false;
+		for (let e = m.start[c] as number; e < (m.start[c + 1] as number); e++) {
+			const w = m.when[e] as number;
+			if (w & after) bought = true;
+			if (w & before) history = true;
+		}
+		if (!bought) continue;
+		if (!history) {
+			skipped.noHistory++;
+			continue;
+		}
+		const h: string[] = [];
+		const relevant = new Set<string>();
+		for (let e = m.start[c] as number; e < (m.start[c + 1] as number); e++) {
+			const w = m.when[e] as number;
+			const sku = m.skus[m.item[e] as number] as string;
+			if (w & before) h.push(sku);
+			if (w & after && (allowRepurchase || !(w & before))) relevant.add(sku);
+		}
+		if (relevant.size === 0) {
+			skipped.onlyRepurchases++;
+			continue;
+		}
+		cases.push({ history: h, relevant });
+	}
+	const n = opts.neighbours ?? 50;
+	const train = m.rowsBefore[m.splits.indexOf(splitAt)] as number;
+	return {
+		k,
+		allowRepurchase,
+		pad: opts.padWithPopular ?? true,
+		cf: matrixCosine(m, n, before),
+		content: contentNeighbours(products, n),
+		popular: matrixPopular(m, before),
+		cases,
+		skipped,
+		train,
+		test: m.rows - train,
+	};
+}
+
+function prepare(purchases: readonly Purchase[] | PurchaseMatrix, products: readonly Product[], splitAt: number, opts: EvaluationOptions): Prepared {
+	if (isMatrix(purchases)) return prepareMatrix(purchases, products, splitAt, opts);
 	const k = opts.k ?? 10;
 	const allowRepurchase = opts.allowRepurchase ?? false;
 	const before: Purchase[] = [];
@@ -549,7 +811,7 @@ function scoreModel(p: Prepared, neighbours: Neighbours | null): RankingScore {
  * model. Relevant = items bought after the split, minus those already bought before unless allowRepurchase
  * (a model cannot be credited for items it is not allowed to recommend). Binary relevance.
  */
-export function evaluateTimeSplit(purchases: readonly Purchase[], products: readonly Product[], splitAt: number, opts: EvaluationOptions = {}): TimeSplitEvaluation {
+export function evaluateTimeSplit(purchases: readonly Purchase[] | PurchaseMatrix, products: readonly Product[], splitAt: number, opts: EvaluationOptions = {}): TimeSplitEvaluation {
 	const p = prepare(purchases, products, splitAt, opts);
 	const w = opts.hybridWeight ?? 0.7;
 	const n = opts.neighbours ?? 50;
@@ -574,7 +836,7 @@ export function evaluateTimeSplit(purchases: readonly Purchase[], products: read
  * (default 0, 0.1, …, 1). Choose it on an earlier split than the one reported, or the report flatters the hybrid.
  */
 export function chooseHybridWeight(
-	purchases: readonly Purchase[],
+	purchases: readonly Purchase[] | PurchaseMatrix,
 	products: readonly Product[],
 	splitAt: number,
 	grid: readonly number[] = Array.from({ length: 11 }, (_, i) => i / 10),

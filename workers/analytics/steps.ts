@@ -14,6 +14,7 @@ import { ORDER_MEASURES_SQL, orderLinesSql, SHIPPING_ERROR_SQL } from "../metric
 import { associationRules, bundleSuggestions, mineItemsets, seasonalityIndex, type AssociationRule, type MonthlyRevenue } from "./basket";
 import { customerLifetimeValue, bgNbdExpectedPurchases, bgNbdPAlive, fitBgNbd, fitGammaGamma, holdoutCheck, rfmSummary, type Transaction } from "./clv";
 import { channelCohorts, productAdoption, retentionCohorts, type CohortOrder } from "./cohorts";
+import { PurchaseMatrixBuilder, type PurchaseMatrix } from "./recommend";
 import { scoreRfm, segmentMovement, summarizeSegments } from "./rfm";
 
 export interface RunContext {
@@ -92,35 +93,117 @@ export async function readOrders(db: D1Database, site: string, cutoff: number, f
 }
 
 /**
- * Every (customer, sku, placed_at) of non-cancelled orders placed before `cutoff`, paged in the orders'
- * (placed_at, order_id) order. Customer ids and SKUs are interned (one string per distinct value), and no
- * order or line objects are kept: the recommender needs only these three facts, and at the demo's 400,000
- * lines the orders + lines maps were most of the step's memory.
+ * Every (customer, sku, placed_at) of non-cancelled orders placed before `cutoff`, as a PurchaseMatrix
+ * (distinct customer × SKU pairs in typed arrays, with whether each pair was bought before / from each of
+ * `splits`). Paged in (customer_id, placed_at, order_id, sku) order, which orders_site_customer serves, so
+ * each customer's rows are contiguous and only one customer's basket is open at a time: at 1,000,000
+ * orders the ~2.7 million lines as objects alone were over the 128 MB isolate (issue 12).
  */
-export async function readPurchases(db: D1Database, site: string, cutoff: number): Promise<{ purchases: { customer: string; sku: string; at: number }[]; read: number }> {
-	const purchases: { customer: string; sku: string; at: number }[] = [];
-	const strings = new Map<string, string>();
-	const intern = (s: string) => {
-		const hit = strings.get(s);
-		if (hit !== undefined) return hit;
-		strings.set(s, s);
-		return s;
-	};
-	let after: [number, string, string] = [-1, "", ""];
+export async function readPurchaseMatrix(db: D1Database, site: string, cutoff: number, splits: readonly number[] = [], pageSize = PAGE): Promise<{ matrix: PurchaseMatrix; read: number }> {
+	const builder = new PurchaseMatrixBuilder(splits);
+	let after: [string, number, string, string] = ["", -1, "", ""];
+	let read = 0;
 	for (;;) {
 		const page = await db
 			.prepare(
-				`SELECT o.placed_at, o.order_id, oi.sku, o.customer_id
+				`SELECT o.customer_id, o.placed_at, o.order_id, oi.sku
 				FROM orders o CROSS JOIN order_items oi ON oi.site = o.site AND oi.order_id = o.order_id
-				WHERE o.site = ?1 AND o.placed_at < ?2 AND o.status <> 'cancelled' AND (o.placed_at, o.order_id, oi.sku) > (?3, ?4, ?5)
-				ORDER BY o.placed_at, o.order_id, oi.sku LIMIT ?6`,
+				WHERE o.site = ?1 AND o.placed_at < ?2 AND o.status <> 'cancelled' AND (o.customer_id, o.placed_at, o.order_id, oi.sku) > (?3, ?4, ?5, ?6)
+				ORDER BY o.customer_id, o.placed_at, o.order_id, oi.sku LIMIT ?7`,
 			)
-			.bind(site, cutoff, after[0], after[1], after[2], PAGE)
-			.raw<[number, string, string, string]>();
-		for (const [at, , sku, customer] of page) purchases.push({ customer: intern(customer), sku: intern(sku), at });
+			.bind(site, cutoff, after[0], after[1], after[2], after[3], pageSize)
+			.raw<[string, number, string, string]>();
+		read += page.length;
+		for (const [customer, at, , sku] of page) builder.add(customer, sku, at);
 		const last = page.at(-1);
-		if (!last || page.length < PAGE) return { purchases, read: purchases.length };
-		after = [last[0], last[1], last[2]];
+		if (!last || page.length < pageSize) return { matrix: builder.finish(), read };
+		after = last;
+	}
+}
+
+/**
+ * Each customer's non-cancelled order times before `cutoff` (ascending; from 0 on, as readOrders), one customer
+ * at a time: `each(customer, times)` is called once per customer, in customer_id order. For steps that need
+ * only per-customer timing: at 1,000,000 orders readOrders' row objects alone were over the 128 MB isolate.
+ * Returns the order rows read.
+ */
+export async function eachCustomerOrderTimes(db: D1Database, site: string, cutoff: number, each: (customer: string, times: number[]) => void, pageSize = PAGE): Promise<number> {
+	let after: [string, number, string] = ["", -1, ""];
+	let read = 0;
+	let current: string | null = null;
+	let times: number[] = [];
+	for (;;) {
+		const page = await db
+			.prepare(
+				`SELECT o.customer_id, o.placed_at, o.order_id FROM orders o
+				WHERE o.site = ?1 AND o.placed_at >= 0 AND o.placed_at < ?2 AND o.status <> 'cancelled' AND (o.customer_id, o.placed_at, o.order_id) > (?3, ?4, ?5)
+				ORDER BY o.customer_id, o.placed_at, o.order_id LIMIT ?6`,
+			)
+			.bind(site, cutoff, after[0], after[1], after[2], pageSize)
+			.raw<[string, number, string]>();
+		read += page.length;
+		for (const [customer, at] of page) {
+			if (customer !== current) {
+				if (current !== null) each(current, times);
+				current = customer;
+				times = [];
+			}
+			times.push(at);
+		}
+		const last = page.at(-1);
+		if (!last || page.length < pageSize) {
+			if (current !== null) each(current, times);
+			return read;
+		}
+		after = last;
+	}
+}
+
+/**
+ * eachCustomerOrderTimes restricted to the customer ids in (`from`, `to`] (`from` null: from the first id;
+ * `to` null: to the last), so a step paging its customers by id reads only its page's orders. The upper
+ * bound is a separate SQL text, not `?6 IS NULL OR …`, so that it stays a range on the index and a page
+ * does not scan to the end of the table. Returns the order rows read.
+ */
+export async function eachCustomerOrderTimesIn(
+	db: D1Database,
+	site: string,
+	cutoff: number,
+	from: string | null,
+	to: string | null,
+	each: (customer: string, times: number[]) => void,
+	pageSize = PAGE,
+): Promise<number> {
+	// (from, cutoff, '') is after every order of `from` itself, all of which are before the cutoff.
+	let after: [string, number, string] = from === null ? ["", -1, ""] : [from, cutoff, ""];
+	let read = 0;
+	let current: string | null = null;
+	let times: number[] = [];
+	const sql = `SELECT o.customer_id, o.placed_at, o.order_id FROM orders o
+		WHERE o.site = ?1 AND o.placed_at >= 0 AND o.placed_at < ?2 AND o.status <> 'cancelled' AND (o.customer_id, o.placed_at, o.order_id) > (?3, ?4, ?5)${to === null ? "" : " AND o.customer_id <= ?7"}
+		ORDER BY o.customer_id, o.placed_at, o.order_id LIMIT ?6`;
+	for (;;) {
+		const args: unknown[] = [site, cutoff, after[0], after[1], after[2], pageSize];
+		if (to !== null) args.push(to);
+		const page = await db
+			.prepare(sql)
+			.bind(...args)
+			.raw<[string, number, string]>();
+		read += page.length;
+		for (const [customer, at] of page) {
+			if (customer !== current) {
+				if (current !== null) each(current, times);
+				current = customer;
+				times = [];
+			}
+			times.push(at);
+		}
+		const last = page.at(-1);
+		if (!last || page.length < pageSize) {
+			if (current !== null) each(current, times);
+			return read;
+		}
+		after = last;
 	}
 }
 
@@ -436,7 +519,8 @@ export function snapshotKey(site: string, asOf: string): string {
 export async function pruneScores(env: Env, ctx: RunContext): Promise<StepResult> {
 	let deleted = 0;
 	for (const table of ["rfm_scores", "clv_scores", "churn_scores", "recommendations", "next_actions"]) {
-		const days = await env.DB.prepare(`SELECT DISTINCT as_of FROM ${table} WHERE site = ? ORDER BY as_of DESC`).bind(ctx.site).raw<[string]>();
+		// Staged rows (next_actions' `<as_of>#<run id>`, see actionsStep) are no day: a running attempt owns them and the day's next attempt drops them.
+		const days = await env.DB.prepare(`SELECT DISTINCT as_of FROM ${table} WHERE site = ? AND instr(as_of, '#') = 0 ORDER BY as_of DESC`).bind(ctx.site).raw<[string]>();
 		const drop = days
 			.map(([d]) => d)
 			.filter((d, i) => i >= KEEP_RECENT_RUNS && addDays(d, 1).slice(0, 7) === d.slice(0, 7));
