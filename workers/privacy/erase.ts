@@ -277,7 +277,8 @@ async function scrubD1(db: D1Database, site: string, id: string, alias: string, 
 		add(t, `DELETE FROM ${t} WHERE site = ?1 AND customer_id = ?2 RETURNING 1`, site, id);
 	}
 	for (const t of PER_CUSTOMER) add(t, `DELETE FROM ${t} WHERE site = ?1 AND customer_id = ?2 RETURNING 1`, site, id);
-	add("recommendations", "DELETE FROM recommendations WHERE site = ?1 AND kind = 'customer' AND subject = ?2 RETURNING 1", site, id);
+	// `customer#<run>`: lists a nightly run has staged but not yet swapped in (predict-steps.ts), which would otherwise come back.
+	add("recommendations", "DELETE FROM recommendations WHERE site = ?1 AND (kind = 'customer' OR kind LIKE 'customer#%') AND subject = ?2 RETURNING 1", site, id);
 	for (const d of docs.results) {
 		const next = scrubJson(d.json, n) ?? "null";
 		add("analytics_results", "UPDATE analytics_results SET json = ?4 WHERE site = ?1 AND as_of = ?2 AND kind = ?3 RETURNING 1", site, d.as_of, d.kind, next);

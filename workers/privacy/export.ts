@@ -55,7 +55,8 @@ export async function exportCustomer(env: Env, site: Site, id: string): Promise<
 		q("SELECT * FROM rfm_scores WHERE site = ?1 AND customer_id = ?2 ORDER BY as_of"),
 		q("SELECT * FROM clv_scores WHERE site = ?1 AND customer_id = ?2 ORDER BY as_of"),
 		q("SELECT * FROM churn_scores WHERE site = ?1 AND customer_id = ?2 ORDER BY as_of"),
-		q("SELECT * FROM next_actions WHERE site = ?1 AND customer_id = ?2 ORDER BY as_of"),
+		// A nightly run stages its next actions under `<as_of>#<run>` until it swaps them in: not part of what we hold.
+		q("SELECT * FROM next_actions WHERE site = ?1 AND customer_id = ?2 AND instr(as_of, '#') = 0 ORDER BY as_of"),
 		q("SELECT * FROM recommendations WHERE site = ?1 AND kind = 'customer' AND subject = ?2 ORDER BY as_of"),
 	]);
 	const rows = (i: number) => results[i]?.results ?? [];
