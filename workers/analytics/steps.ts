@@ -128,35 +128,7 @@ export async function readPurchaseMatrix(db: D1Database, site: string, cutoff: n
  * Returns the order rows read.
  */
 export async function eachCustomerOrderTimes(db: D1Database, site: string, cutoff: number, each: (customer: string, times: number[]) => void, pageSize = PAGE): Promise<number> {
-	let after: [string, number, string] = ["", -1, ""];
-	let read = 0;
-	let current: string | null = null;
-	let times: number[] = [];
-	for (;;) {
-		const page = await db
-			.prepare(
-				`SELECT o.customer_id, o.placed_at, o.order_id FROM orders o
-				WHERE o.site = ?1 AND o.placed_at >= 0 AND o.placed_at < ?2 AND o.status <> 'cancelled' AND (o.customer_id, o.placed_at, o.order_id) > (?3, ?4, ?5)
-				ORDER BY o.customer_id, o.placed_at, o.order_id LIMIT ?6`,
-			)
-			.bind(site, cutoff, after[0], after[1], after[2], pageSize)
-			.raw<[string, number, string]>();
-		read += page.length;
-		for (const [customer, at] of page) {
-			if (customer !== current) {
-				if (current !== null) each(current, times);
-				current = customer;
-				times = [];
-			}
-			times.push(at);
-		}
-		const last = page.at(-1);
-		if (!last || page.length < pageSize) {
-			if (current !== null) each(current, times);
-			return read;
-		}
-		after = last;
-	}
+	return eachCustomerOrderTimesIn(db, site, cutoff, null, null, each, pageSize);
 }
 
 /**
