@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { nextBestActions, medianIntervalDays, type ActionInput } from "../workers/analytics/actions";
 import { actionsStep } from "../workers/analytics/predict-steps";
 import { eachCustomerOrderTimes, eachCustomerOrderTimesIn, pruneScores, type RunContext } from "../workers/analytics/steps";
+import { mulberry32 } from "../scripts/seed-events.mjs";
 
 const DAY = 86_400_000;
 const SITE = "actpaged";
@@ -60,23 +61,11 @@ async function referenceRows(db: D1Database, c: RunContext): Promise<{ rows: unk
 	return { rows, read: population.length + ordersRead };
 }
 
-/** Deterministic PRNG (mulberry32) so the store is the same on every run. */
-function rng(seed: number) {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
-
 const SEGMENTS = ["Champions", "Loyal_Customers", "Cannot_Lose", "At_Risk", "Need_Attention", "Potential_Loyalists", "New_Customers", "Promising", "Hibernating", "Lost"];
 
 /** A store exercising every rule and every join gap: customers without churn, CLV or recommendation rows, empty lists, buyers outside the population (before its first id and after its last), cancelled orders. */
 function store(seed: number) {
-	const r = rng(seed);
+	const r = mulberry32(seed);
 	const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)] as T;
 	const population: string[] = [];
 	for (let i = 0; i < 260; i++) population.push(`c${String(i).padStart(4, "0")}`);

@@ -26,20 +26,9 @@ import {
 } from "../workers/analytics/recommend";
 import { medianIntervalDays } from "../workers/analytics/actions";
 import { eachCustomerOrderTimes, readOrders, readPurchaseMatrix, type RunContext } from "../workers/analytics/steps";
+import { mulberry32 } from "../scripts/seed-events.mjs";
 
 const DAY = 86_400_000;
-
-/** mulberry32: a small seeded PRNG, so the random store is the same on every run. */
-function prng(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
 
 interface Order {
 	id: string;
@@ -55,7 +44,7 @@ interface Order {
  * from SQLite's byte order ("\uFFFD" sorts after "😀" in UTF-16 code units, before it in UTF-8 bytes).
  */
 function randomStore(seed: number, customers: number, productCount: number, ordersPerCustomer: number, end: number) {
-	const random = prng(seed);
+	const random = mulberry32(seed);
 	const pick = <T>(a: readonly T[]): T => a[Math.floor(random() * a.length)] as T;
 	const words = ["whey", "protein", "creatine", "vegan", "bar", "shaker", "omega", "vitamin", "recovery", "energy", "gel", "isolate", "casein", "preworkout", "bcaa"];
 	const brands = ["Acme", "Peak", "Nordic", "Zeal"];
