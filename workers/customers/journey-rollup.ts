@@ -18,6 +18,7 @@
  * such a request).
  */
 import { jsonChunks } from "../lib/json-rows";
+import { hoursWithin } from "../funnels/rollup";
 import { addDays, dayBounds, daysBetween, localDay } from "../metrics/calendar";
 import { journeyCounter, journeyDayCounter, journeyReport, type EventKind, type JourneyCounts, type JourneyReport } from "./journeys";
 import { JOURNEY_MARGIN_MS, JOURNEY_PAGE_ROWS, JOURNEY_SQL } from "./read";
@@ -308,8 +309,8 @@ export async function rollStaleJourneyDays(db: D1Database, site: SiteTz, days: r
 /**
  * Brings a site's journey rollup up to date, newest days first, at most `maxDays` day rolls: days a changed
  * hour reaches, then days never rolled (from the site's first event, at most JOURNEY_ROLLUP_MAX_DAYS back) or
- * rolled in another time zone. Once every reached day is rolled, clears the changed hours it read (unless
- * re-marked meanwhile).
+ * rolled in another time zone. The changed hours handled are the oldest ones whose reached days fit `maxDays`
+ * (at least one); once their days are rolled they are cleared (unless re-marked meanwhile).
  */
 export async function rollJourneys(db: D1Database, site: SiteTz, opts: { maxDays?: number; now?: number } = {}): Promise<{ days: number; remaining: boolean }> {
 	const now = opts.now ?? Date.now();
@@ -324,6 +325,8 @@ export async function rollJourneys(db: D1Database, site: SiteTz, opts: { maxDays
 	let rolled = 0;
 	let exhausted = false;
 	let more = false;
+	/** How many of the oldest changed hours read this call handled (their reached days all re-rolled). */
+	let handled = 0;
 	// From the first event, or from the first changed hour when earlier (an erasure may have deleted the first events).
 	const earliest = Math.min(first ?? Infinity, marks.length ? (marks[0] as [number, number])[0] * HOUR : Infinity);
 	if (earliest !== Infinity) {
@@ -332,19 +335,23 @@ export async function rollJourneys(db: D1Database, site: SiteTz, opts: { maxDays
 		if (daysBetween(from, today) + 1 > JOURNEY_ROLLUP_MAX_DAYS) from = addDays(today, -(JOURNEY_ROLLUP_MAX_DAYS - 1));
 		const days = from <= today ? daysFrom(from, today) : [];
 		const have = new Set(((rolledRows?.results ?? []) as { day: string }[]).map((r) => r.day));
-		const reached = [...journeyDaysReached(days, site.timezone, marks.map((m) => m[0]))].sort().reverse();
-		const reachedSet = new Set(reached);
+		// The oldest changed hours whose reached days fit the budget (at least one) are handled and cleared below; the
+		// next call goes on with the later ones (taking the newest reached days of all of them on every call, and
+		// clearing none, never finished once they reached more days than the budget).
+		const allHours = marks.map((m) => m[0]);
+		handled = hoursWithin(allHours, maxDays, (hs) => journeyDaysReached(days, site.timezone, hs).size);
+		exhausted = handled < marks.length;
+		const take = [...journeyDaysReached(days, site.timezone, allHours.slice(0, handled))].sort().reverse();
+		const reachedSet = new Set(take);
 		const unrolled = days.filter((d) => !have.has(d) && !reachedSet.has(d)).reverse();
-		const take = reached.slice(0, maxDays);
-		exhausted = take.length < reached.length;
 		const rest = unrolled.slice(0, Math.max(0, maxDays - take.length));
 		more = rest.length < unrolled.length;
 		if (take.length + rest.length) rolled = await rollJourneyDays(db, site, [...take, ...rest], now);
 	}
-	if (!exhausted && marks.length)
+	if (handled)
 		await db
 			.prepare("DELETE FROM journey_dirty WHERE site = ?1 AND EXISTS (SELECT 1 FROM json_each(?2) j WHERE j.value ->> 0 = journey_dirty.hour AND j.value ->> 1 = journey_dirty.v)")
-			.bind(site.id, JSON.stringify(marks))
+			.bind(site.id, JSON.stringify(marks.slice(0, handled)))
 			.run();
 	return { days: rolled, remaining: exhausted || more || marks.length === DIRTY_LIMIT };
 }

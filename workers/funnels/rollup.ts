@@ -196,6 +196,23 @@ export function daysReached(days: readonly string[], timeZone: string, windowMs:
 	return out;
 }
 
+/**
+ * How many of the oldest `hours` (ascending) a bounded roll handles: the longest prefix whose reached days
+ * (`reach`, which grows with the prefix) fit in `budget`, and at least one hour when there are any.
+ */
+export function hoursWithin(hours: readonly number[], budget: number, reach: (hours: readonly number[]) => number): number {
+	if (!hours.length) return 0;
+	if (reach(hours) <= budget) return hours.length;
+	let lo = 1;
+	let hi = hours.length - 1;
+	while (lo < hi) {
+		const mid = Math.ceil((lo + hi) / 2);
+		if (reach(hours.slice(0, mid)) <= budget) lo = mid;
+		else hi = mid - 1;
+	}
+	return lo;
+}
+
 /** The days of `days` (ascending) the rollup of `fkey` cannot answer yet: never rolled, or reached by a changed hour. */
 export async function staleDays(db: D1Database, site: SiteTz, def: FunnelDef, fkey: string, days: readonly string[]): Promise<Set<string>> {
 	if (!days.length) return new Set();
@@ -431,9 +448,10 @@ export interface FunnelRollResult {
 
 /**
  * Brings every funnel of the site up to date, newest days first, at most `maxDays` (definition, day)
- * rolls: days never rolled (from the site's first event, at most ROLLUP_MAX_DAYS back) and days a
- * changed hour reaches. Once every definition is done, clears the changed hours it read (unless
- * re-marked meanwhile) and drops the rows of definitions the site no longer has.
+ * rolls: days a changed hour reaches (of the oldest changed hours whose days fit the budget, at least
+ * one hour), then days never rolled (from the site's first event, at most ROLLUP_MAX_DAYS back). Clears
+ * the changed hours whose days every definition re-rolled (unless re-marked meanwhile) and drops the
+ * rows of definitions the site no longer has.
  */
 export async function rollFunnels(db: D1Database, site: SiteTz, opts: { maxDays?: number; now?: number } = {}): Promise<FunnelRollResult> {
 	const now = opts.now ?? Date.now();
@@ -450,6 +468,8 @@ export async function rollFunnels(db: D1Database, site: SiteTz, opts: { maxDays?
 	/** Changed hours not all handled (they stay marked); never-rolled days left over. */
 	let exhausted = false;
 	let more = false;
+	/** How many of the oldest changed hours read this call handled (their reached days all re-rolled). */
+	let handled = 0;
 	// From the first event, or from the first changed hour minus the window when earlier (an erasure may have deleted
 	// the first events: the days they reached are re-rolled all the same).
 	const maxWindowMs = Math.max(0, ...defs.map((d) => d.windowSeconds * 1000));
@@ -459,8 +479,15 @@ export async function rollFunnels(db: D1Database, site: SiteTz, opts: { maxDays?
 		let from = localDay(earliest, site.timezone);
 		if (daysBetween(from, today) + 1 > ROLLUP_MAX_DAYS) from = addDays(today, -(ROLLUP_MAX_DAYS - 1));
 		const days = from <= today ? daysFrom(from, today) : [];
-		const hours = dirty.map((r) => r[0]);
-		// Days a changed hour reaches first (the changed hours are cleared only once all are done), then never-rolled days; newest first.
+		// Days a changed hour reaches first, then never-rolled days; newest first. The changed hours handled are the
+		// oldest ones whose reached days fit the budget (at least one): all their days are re-rolled here, so they are
+		// cleared below and the next call goes on with the later ones (re-rolling the newest reached days of every
+		// changed hour on each call, and clearing none, would never finish once they reach more days than the budget).
+		const allHours = dirty.map((r) => r[0]);
+		const reach = (hs: readonly number[]) => defs.reduce((n, def) => n + daysReached(days, site.timezone, def.windowSeconds * 1000, hs).size, 0);
+		handled = hoursWithin(allHours, budget, reach);
+		if (handled < dirty.length) exhausted = true;
+		const hours = allHours.slice(0, handled);
 		const plans = await Promise.all(
 			defs.map(async (def, i) => {
 				const fkey = keys[i] as string;
@@ -473,10 +500,8 @@ export async function rollFunnels(db: D1Database, site: SiteTz, opts: { maxDays?
 		);
 		const todo = new Map<string, string[]>(plans.map((p) => [p.fkey, []]));
 		for (const p of plans) {
-			const take = p.reached.slice(0, Math.max(0, budget));
-			if (take.length < p.reached.length) exhausted = true;
-			(todo.get(p.fkey) as string[]).push(...take);
-			budget -= take.length;
+			(todo.get(p.fkey) as string[]).push(...p.reached);
+			budget -= p.reached.length;
 		}
 		for (const p of plans) {
 			const take = p.unrolled.slice(0, Math.max(0, budget));
@@ -495,12 +520,12 @@ export async function rollFunnels(db: D1Database, site: SiteTz, opts: { maxDays?
 		db.prepare("DELETE FROM funnel_people WHERE site = ?1 AND fkey = ?2").bind(site.id, k),
 		db.prepare("DELETE FROM funnel_rolled WHERE site = ?1 AND fkey = ?2").bind(site.id, k),
 	]);
-	// Every definition re-rolled what the hours read reach: clear them, unless re-marked meanwhile (v moved).
-	if (!exhausted && dirty.length)
+	// Every definition re-rolled what the handled hours reach: clear them, unless re-marked meanwhile (v moved).
+	if (handled)
 		statements.push(
 			db
 				.prepare("DELETE FROM funnel_dirty WHERE site = ?1 AND EXISTS (SELECT 1 FROM json_each(?2) j WHERE j.value ->> 0 = funnel_dirty.hour AND j.value ->> 1 = funnel_dirty.v)")
-				.bind(site.id, JSON.stringify(dirty.map(([h, v]) => [h, v]))),
+				.bind(site.id, JSON.stringify(dirty.slice(0, handled).map(([h, v]) => [h, v]))),
 		);
 	if (statements.length) await db.batch(statements);
 	return { days: rolled, remaining: exhausted || more || dirty.length === DIRTY_LIMIT };
