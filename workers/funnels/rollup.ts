@@ -270,8 +270,11 @@ function buildReportSql(n: number, kind: 0 | 1 | 2, tail: boolean): string {
 	);
 	const whole = `SELECT 0 AS grp, '' AS key, 0 AS step, ${[...depths, ...middle].join(", ")} FROM w`;
 	if (!kind) return `WITH ${ctes}\n\t${whole}`;
-	// Per group: people per depth (one row per group), and the middle gap(s) per (group, step) from one window over the
-	// gaps of the people past each step (an unpivot in chunks of ≤ 4 terms: D1 caps compound SELECTs).
+	// Per group: people per depth (one row per group), and the middle gap(s) per (group, step): the gaps of the people
+	// past each step (an unpivot in chunks of ≤ 4 terms: D1 caps compound SELECTs) aggregated per (group, step) into one
+	// sorted JSONB array, read at its middle index(es) — ROW_NUMBER and COUNT windows over the same rows cost ~2.5× as
+	// much (the demo store's 30 days by channel: 69–115 ms against 40 ms for this part in node:sqlite). Aggregate
+	// ORDER BY needs SQLite ≥ 3.44 (workerd's D1 has it).
 	const pad = (cols: string[]) => [...cols, ...Array.from({ length: n + gaps.length - cols.length }, () => "NULL")].join(", ");
 	const unpivot = gaps.map((g, i) => `SELECT k, ${i + 1} AS s, ${g} AS v FROM w WHERE depth > ${i + 1}`);
 	const chunks: string[] = [];
@@ -281,9 +284,9 @@ function buildReportSql(n: number, kind: 0 | 1 | 2, tail: boolean): string {
 		${gapsCte}
 	${whole}
 	UNION ALL SELECT 1, k, 0, ${pad(depths.map((d) => d.replace(/ AS d\d+$/, "")))} FROM w GROUP BY k
-	UNION ALL SELECT 2, k, s, ${pad(["MIN(v)", "MAX(v)"])} FROM (
-		SELECT k, s, v, ROW_NUMBER() OVER (PARTITION BY k, s ORDER BY v) AS rn, COUNT(*) OVER (PARTITION BY k, s) AS c FROM gp
-	) WHERE rn IN ((c + 1) / 2, c / 2 + 1) GROUP BY k, s`;
+	UNION ALL SELECT 2, k, s, ${pad(["a ->> ((c + 1) / 2 - 1)", "a ->> (c / 2)"])} FROM (
+		SELECT k, s, COUNT(*) AS c, jsonb_group_array(v ORDER BY v) AS a FROM gp GROUP BY k, s
+	)`;
 }
 
 const reportSqlCache = new Map<string, string>();
