@@ -25,20 +25,23 @@ const R_SHORT = `SELECT r.customer_id, r.orders, r.revenue,
 			WHERE site = ?1 AND placed_at >= ?2 AND placed_at < ?3 AND status <> 'cancelled' GROUP BY customer_id
 		) r`;
 // A long range holds most of the site's orders: one pass over all of them in customer order (no sort by customer).
-const R_LONG = `SELECT customer_id, SUM(placed_at >= ?2 AND placed_at < ?3) AS orders,
-			SUM(CASE WHEN placed_at >= ?2 AND placed_at < ?3 THEN total_minor - tax_minor END) AS revenue, MIN(placed_at) AS first_at
+const R_LONG = `SELECT customer_id, COUNT(*) FILTER (WHERE placed_at >= ?2 AND placed_at < ?3) AS orders,
+			SUM(total_minor - tax_minor) FILTER (WHERE placed_at >= ?2 AND placed_at < ?3) AS revenue, MIN(placed_at) AS first_at
 		FROM orders INDEXED BY orders_live_first WHERE site = ?1 AND status <> 'cancelled'
-		GROUP BY customer_id HAVING SUM(placed_at >= ?2 AND placed_at < ?3) > 0`;
+		GROUP BY customer_id HAVING orders > 0`;
 
-// The rolled device days of the customers in `r`: a seek per customer (a short range), or one pass over the range's
+// The rolled device days of the customers in `r`: a seek per customer (a short range), or one pass over all the range's
 // device days in customer order (a long range: most customers are in `r`; the whole statement was ~1.4× faster so
-// on the demo store's 365 days in node:sqlite, and slower on its 30 days).
+// on the demo store's 365 days in node:sqlite, and slower on its 30 days). The long form does not filter by `r` (a
+// probe per row cost more than it saved): `dev` then holds customers without orders in the range too, and `c` only
+// joins it from `r`. The events part is skipped outright when no day is read from events (?6 = ?3: a constant test
+// SQLite evaluates once, instead of a seek per customer of `r` into an empty time range).
 const DAYS_SHORT = `SELECT r.customer_id, d.device, d.events AS n, d.last_ts AS last
 			FROM r CROSS JOIN customer_device_days d INDEXED BY customer_device_days_customer
 			WHERE d.site = ?1 AND d.customer_id = r.customer_id AND d.day >= ?4 AND d.day <= ?5`;
 const DAYS_LONG = `SELECT d.customer_id, d.device, d.events AS n, d.last_ts AS last
 			FROM customer_device_days d INDEXED BY customer_device_days_customer
-			WHERE d.site = ?1 AND d.day >= ?4 AND d.day <= ?5 AND d.customer_id IN (SELECT customer_id FROM r)`;
+			WHERE d.site = ?1 AND d.day >= ?4 AND d.day <= ?5`;
 
 // The segments: customers grouped once by (country, channel, device, frequency) — a few hundred rows —, then those
 // rows summed per kind (×5 by json_each), rather than every customer ×5 through one big GROUP BY.
@@ -51,13 +54,13 @@ const overviewSql = (r: string, days: string) => `WITH r AS MATERIALIZED (
 			UNION ALL
 			SELECT r.customer_id, e.device, 1, e.ts
 			FROM r CROSS JOIN events e INDEXED BY events_site_customer_ts
-			WHERE e.site = ?1 AND e.customer_id = r.customer_id AND e.customer_id IS NOT NULL AND e.ts >= ?6 AND e.ts < ?3
+			WHERE ?6 < ?3 AND e.site = ?1 AND e.customer_id = r.customer_id AND e.customer_id IS NOT NULL AND e.ts >= ?6 AND e.ts < ?3
 		) GROUP BY customer_id, device
 	),
 	dev AS MATERIALIZED (
 		SELECT customer_id, device FROM (SELECT customer_id, device, ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY n DESC, last DESC, device) AS rn FROM tally) WHERE rn = 1
 	),
-	c AS MATERIALIZED (
+	c AS (
 		SELECT r.orders, r.revenue,
 			COALESCE(cu.country, '${UNKNOWN}') AS country,
 			COALESCE(cu.channel,
