@@ -13,6 +13,7 @@ import { ADMIN_KEY, getJson, pageView, postEvents, purchase, waitFor } from "./h
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 26, 12, 0, 0); // a minute boundary; 13:00 in Madrid
+const FIXTURE_T0 = T0;
 
 function stubFor(name: string) {
 	return env.LIVE.get(env.LIVE.idFromName(name));
@@ -30,7 +31,7 @@ function ev(name: string, visitor: string, at: number, extra: Partial<LiveEvent>
  *   T0 + 1:59.999 c add_to_cart WHEY, a add_to_cart WHEY
  *   T0 + 7 min    a purchase 59.90 EUR (WHEY ×2), d page_view /cart, d purchase 10.00 USD (BAR ×1), + a resend of the first page view
  */
-function fixture(site: string) {
+function fixture(site: string, T0 = FIXTURE_T0) {
 	const e1 = ev("page_view", "a", T0 + 5_000, { path: "/home" });
 	return [
 		{ now: T0 - 120 * MIN, events: [ev("page_view", "z", T0 - 120 * MIN, { path: "/old" })] },
@@ -148,9 +149,12 @@ describe("LiveSite windows", () => {
 	});
 
 	it("the alarm flushes completed minutes to D1 live_minutes once, and prunes what aged out", async () => {
+		// The alarm prunes by the real clock: this fixture is yesterday's (12:00 UTC), so its hour-old pages are gone
+		// and its dedupe memory (8 days) is not, whatever day the suite runs (a fixed date here failed 8 days after it).
+		const T0 = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate() - 1, 12, 0, 0);
 		const cfg = madrid("flush-site");
 		const live = stubFor("flush-site");
-		const batches = fixture(cfg.id);
+		const batches = fixture(cfg.id, T0);
 		for (const b of batches) await live.record(cfg, b.events, b.now);
 		expect(await runDurableObjectAlarm(live)).toBe(true);
 		const rows = await env.DB.prepare("SELECT minute, events, page_views, visitors, orders, revenue_minor FROM live_minutes WHERE site = 'flush-site' AND shard = 0 ORDER BY minute").all();
