@@ -7,8 +7,8 @@
  * - failed authentication per client address: `auth-fail:<ip hash>`, `AUTH_FAILURE_LIMIT` per
  *   `AUTH_FAILURE_PERIOD_SECONDS` (see `countAuthFailure`);
  * - POST /e per site, per client address and per ingest key: not here but in the site's LiveSite objects, so
- *   that /e costs one Durable Object call (workers/ingest/limits.ts), with the same `buckets` table and
- *   `takeFromTable` below.
+ *   that /e costs one Durable Object call (workers/ingest/limits.ts), with the same `buckets` table, read
+ *   through `BucketCache` below (the same decisions as `takeFromTable`, written once per commit group).
  * The named-bucket objects (`takeMany`) hold any number of buckets and take from several at once.
  * A bucket is persisted on each allowed request (a refused one changes nothing worth storing), so an
  * evicted or restarted object resumes where it was.
@@ -172,6 +172,76 @@ export function takeFromTable(sql: SqlStorage, specs: readonly BucketSpec[], cos
 		);
 	}
 	return decision;
+}
+
+/** Cached buckets a BucketCache keeps at most between writes; beyond it the cache starts over from the table. */
+const BUCKET_CACHE_MAX = 10_000;
+
+/**
+ * A `buckets` table (BUCKETS_TABLE_SQL) read through an in-memory cache, for an object that is the table's
+ * only writer (LiveSite, for /e's limits): a take reads a bucket from SQLite once, then from memory, and its
+ * writes wait in `dirty` until `write()` — once per commit group on /e instead of a SELECT and an upsert per
+ * request (issue 15). Same decisions as takeFromTable. `take` returns an undo for the call's share: a call
+ * that fails after taking restores the buckets as they were before it, so it rolls back alone. The caller
+ * calls `write()` inside the same SQLite transaction as the takes, and `reset()` when that transaction
+ * rolled back or rows were deleted behind the cache (pruning).
+ */
+export class BucketCache {
+	private readonly cache = new Map<string, Bucket | null>();
+	private readonly dirty = new Map<string, { bucket: Bucket; spec: BucketSpec }>();
+
+	constructor(private readonly sql: SqlStorage) {}
+
+	/** Takes `cost` from every bucket of `specs` or from none, by `now`; `undo` puts back what this take changed. */
+	take(specs: readonly BucketSpec[], cost: number, now: number): { decision: ManyDecision; undo: () => void } {
+		if (!specs.length) return { decision: { allowed: true, remaining: 0, retryAfterMs: 0, refused: null }, undo: () => {} };
+		const missing = specs.filter((s) => !this.cache.has(s.name)).map((s) => s.name);
+		if (missing.length) {
+			const rows = this.sql.exec<{ name: string; tokens: number; updated_at: number }>(`SELECT name, tokens, updated_at FROM buckets WHERE name IN (${missing.map(() => "?").join(",")})`, ...missing).toArray();
+			for (const name of missing) this.cache.set(name, null);
+			for (const r of rows) this.cache.set(r.name, { tokens: r.tokens, updatedAt: r.updated_at });
+		}
+		const before = specs.map((s) => ({ name: s.name, bucket: this.cache.get(s.name) ?? null, dirty: this.dirty.get(s.name) }));
+		const { decision, buckets } = takeFromAll(
+			before.map((b) => b.bucket),
+			specs,
+			now,
+			cost,
+		);
+		if (!decision.allowed) return { decision, undo: () => {} };
+		specs.forEach((spec, i) => {
+			const bucket = buckets[i] as Bucket;
+			this.cache.set(spec.name, bucket);
+			this.dirty.set(spec.name, { bucket, spec });
+		});
+		const undo = () => {
+			for (const b of before) {
+				this.cache.set(b.name, b.bucket);
+				if (b.dirty) this.dirty.set(b.name, b.dirty);
+				else this.dirty.delete(b.name);
+			}
+		};
+		return { decision, undo };
+	}
+
+	/** Writes the buckets taken since the last write: one statement. */
+	write(): void {
+		if (!this.dirty.size) return;
+		const rows = [...this.dirty.values()].map(({ bucket: b, spec }) => [spec.name, b.tokens, b.updatedAt, b.updatedAt + Math.ceil(((spec.limit - b.tokens) * spec.periodMs) / spec.limit)]);
+		this.sql.exec(
+			`INSERT INTO buckets (name, tokens, updated_at, full_at) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
+			 ON CONFLICT (name) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at, full_at = excluded.full_at`,
+			JSON.stringify(rows),
+		);
+		this.dirty.clear();
+		if (this.cache.size > BUCKET_CACHE_MAX) this.cache.clear();
+	}
+
+	/** Forgets everything cached and not yet written (after a rollback, or a delete behind the cache). */
+	reset(): void {
+		this.cache.clear();
+		this.dirty.clear();
+	}
 }
 
 /** Prune full buckets after this many takeMany calls (cheap: an index range delete). */

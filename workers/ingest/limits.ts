@@ -12,8 +12,8 @@
  *   A key that is unknown or revoked is a 401 (and a failed authentication of the address), one without
  *   the scope or bound to another site a 403.
  *
- * The buckets live in the site's LiveSite objects (a `buckets` table, workers/auth/rate-limit.ts
- * takeFromTable), in the shard chosen by the address hash or key id among the site's `live_shards`, and
+ * The buckets live in the site's LiveSite objects (a `buckets` table read through workers/auth/rate-limit.ts
+ * BucketCache, written once per commit group), in the shard chosen by the address hash or key id among the site's `live_shards`, and
  * are taken in the same call that records the batch (LiveSite.accept, or countLimited for an invalid or
  * bot batch): a request costs one Durable Object call, not a limiter call and then a recording call
  * (issue 15: the separate RateLimiter round trip was about a tenth of the isolate's CPU time under load). A sharded site
