@@ -36,6 +36,25 @@ async function both(path: string): Promise<{ fast: unknown; exact: unknown; sour
 	return { fast: await f.json(), exact: await x.json(), source: f.headers.get("x-computed-from") };
 }
 
+/**
+ * Runs `roll` (3 days a call) until it reports nothing remaining, at most 20 times: the 12 changed hours of `table`
+ * reach more days than one call rolls, yet every call handles at least one hour, the changed hours only go down,
+ * and the calls end with none left.
+ */
+async function rollsConverge(table: string, roll: () => Promise<{ remaining: boolean }>): Promise<void> {
+	expect(await count(table)).toBe(12);
+	const calls: { remaining: boolean; dirty: number }[] = [];
+	for (let i = 0; i < 20; i++) {
+		const r = await roll();
+		calls.push({ remaining: r.remaining, dirty: await count(table) });
+		if (!r.remaining) break;
+	}
+	expect(calls.at(-1)).toEqual({ remaining: false, dirty: 0 });
+	for (let i = 1; i < calls.length; i++) expect((calls[i] as { dirty: number }).dirty).toBeLessThanOrEqual((calls[i - 1] as { dirty: number }).dirty);
+	expect(calls.length).toBeGreaterThan(1);
+	expect(calls.length).toBeLessThan(20);
+}
+
 beforeAll(async () => {
 	await env.DB.prepare("INSERT INTO sites (id, name, origins, timezone, currency, created_at) VALUES (?, ?, '[]', ?, 'EUR', 0)").bind(SITE.id, SITE.id, SITE.timezone).run();
 	await storeEvents(env.DB, STORE);
@@ -53,19 +72,8 @@ describe("bounded rolls over more changed days than the budget", () => {
 	});
 
 	it("funnels: each call clears the hours it handled, and the calls finish", async () => {
-		expect(await count("funnel_dirty")).toBe(12);
-		const calls: { days: number; remaining: boolean; dirty: number }[] = [];
-		for (let i = 0; i < 20; i++) {
-			const r = await rollFunnels(env.DB, SITE, { maxDays: 3, now: NOW });
-			calls.push({ ...r, dirty: await count("funnel_dirty") });
-			if (!r.remaining) break;
-		}
-		// A 24 h window: the hour on day D reaches D−1 and D, so the 12 hours reach 13 days, more than one call's 3. Every
-		// call handles at least one hour, the changed hours only go down, and the rolls end with none left.
-		expect(calls.at(-1)).toMatchObject({ remaining: false, dirty: 0 });
-		for (let i = 1; i < calls.length; i++) expect((calls[i] as { dirty: number }).dirty).toBeLessThanOrEqual((calls[i - 1] as { dirty: number }).dirty);
-		expect(calls.length).toBeGreaterThan(1);
-		expect(calls.length).toBeLessThan(20);
+		// A 24 h window: the hour on day D reaches D−1 and D, so the 12 hours reach 13 days, more than one call's 3.
+		await rollsConverge("funnel_dirty", () => rollFunnels(env.DB, SITE, { maxDays: 3, now: NOW }));
 		const { fast, exact, source } = await both(`/api/v1/funnels/checkout/report?site=${SITE.id}&from=2026-02-01&to=2026-02-12`);
 		expect(source).toBe("rollup");
 		expect(fast).toEqual(exact);
@@ -73,17 +81,7 @@ describe("bounded rolls over more changed days than the budget", () => {
 	});
 
 	it("journeys: each call clears the hours it handled, and the calls finish", async () => {
-		expect(await count("journey_dirty")).toBe(12);
-		const calls: { days: number; remaining: boolean; dirty: number }[] = [];
-		for (let i = 0; i < 20; i++) {
-			const r = await rollJourneys(env.DB, SITE, { maxDays: 3, now: NOW });
-			calls.push({ ...r, dirty: await count("journey_dirty") });
-			if (!r.remaining) break;
-		}
-		expect(calls.at(-1)).toMatchObject({ remaining: false, dirty: 0 });
-		for (let i = 1; i < calls.length; i++) expect((calls[i] as { dirty: number }).dirty).toBeLessThanOrEqual((calls[i - 1] as { dirty: number }).dirty);
-		expect(calls.length).toBeGreaterThan(1);
-		expect(calls.length).toBeLessThan(20);
+		await rollsConverge("journey_dirty", () => rollJourneys(env.DB, SITE, { maxDays: 3, now: NOW }));
 		const { fast, exact, source } = await both(`/api/v1/journeys?site=${SITE.id}&from=2026-02-01&to=2026-02-12`);
 		expect(source).toBe("rollup");
 		expect(fast).toEqual(exact);
