@@ -176,7 +176,7 @@ describe("commit groups of /e calls (issue 15 item 7)", () => {
 		expect(after.seen).toEqual(good);
 		// (The good calls' rows may already be confirmed by the queue consumer: only the failed call's are checked.)
 		expect(after.outbox.filter((id) => bad.some((e) => e.id === id))).toEqual([]);
-		const accepted = (s: typeof before) => s.ledger.find((r) => r.kind === "accepted")?.n ?? 0;
+		const accepted = (s: typeof before) => Number(s.ledger.find((r) => r.kind === "accepted")?.n ?? 0);
 		expect(accepted(after) - accepted(before)).toBe(7);
 		const events = (s: typeof before) => s.minutes.reduce((n, m) => n + Number(m.events), 0);
 		expect(events(after) - events(before)).toBe(7);
