@@ -48,8 +48,22 @@ describe("predictive analytics in the dashboard", () => {
 		await noErrorPanels(page, "profile before a run");
 	});
 
-	test("customers page: churn distribution, customers at risk and next best actions equal their APIs", { timeout: 200_000 }, async () => {
-		await runNightly();
+	test("customers page: churn distribution, customers at risk and next best actions equal their APIs", { timeout: 400_000 }, async () => {
+		const latest = (await runNightly()).as_of;
+		// The small store ends today, so whether this run's churn model beats its recency baseline depends on the day
+		// (2026-12-04: holdout ROC AUC 0.859 against 0.870). A run whose model is not promoted scores customers with the
+		// last promoted version: when there is none yet, earlier runs (a week apart) train one first, and today's run
+		// is made again to use it — the registry's fallback, which the views below then show with their warning.
+		if ((await pageApi(page, `/api/v1/churn?site=${SITE}&limit=1`)).status === 404) {
+			const addDays = (day, n) => new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
+			let promoted = false;
+			for (let k = 1; k <= 6 && !promoted; k++) {
+				await runNightly(addDays(latest, -7 * k));
+				promoted = (await api(page, `/api/v1/models?site=${SITE}`)).models.some((m) => m.name === "churn" && m.promoted);
+			}
+			assert.ok(promoted, "a churn model was promoted by one of the six earlier runs");
+			await runNightly(latest);
+		}
 		models = await api(page, `/api/v1/models?site=${SITE}`);
 		await open(page, "/customers");
 		await page.waitForSelector('[data-panel="churn-distribution"][data-state="ready"]');
