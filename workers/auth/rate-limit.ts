@@ -145,32 +145,10 @@ const MIGRATIONS = [
  * nothing: a refusal writes nothing). Limits come with each call, so a changed var applies at once.
  */
 export function takeFromTable(sql: SqlStorage, specs: readonly BucketSpec[], cost: number, now: number): ManyDecision {
-	if (!specs.length) return { allowed: true, remaining: 0, retryAfterMs: 0, refused: null };
-	const names = specs.map((s) => s.name);
-	const rows = new Map(
-		sql
-			.exec<{ name: string; tokens: number; updated_at: number }>(`SELECT name, tokens, updated_at FROM buckets WHERE name IN (${names.map(() => "?").join(",")})`, ...names)
-			.toArray()
-			.map((r) => [r.name, { tokens: r.tokens, updatedAt: r.updated_at }] as const),
-	);
-	const { decision, buckets } = takeFromAll(
-		specs.map((s) => rows.get(s.name) ?? null),
-		specs,
-		now,
-		cost,
-	);
-	if (decision.allowed) {
-		// One statement for all buckets (on /e every statement of the call counts: issue 15).
-		const rows = buckets.map((b, i) => {
-			const spec = specs[i] as BucketSpec;
-			return [spec.name, b.tokens, b.updatedAt, now + Math.ceil(((spec.limit - b.tokens) * spec.periodMs) / spec.limit)];
-		});
-		sql.exec(
-			`INSERT INTO buckets (name, tokens, updated_at, full_at) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
-			 ON CONFLICT (name) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at, full_at = excluded.full_at`,
-			JSON.stringify(rows),
-		);
-	}
+	// A one-call BucketCache: the same read, decision and one-statement upsert (on /e every statement counts: issue 15).
+	const once = new BucketCache(sql);
+	const { decision } = once.take(specs, cost, now);
+	once.write();
 	return decision;
 }
 

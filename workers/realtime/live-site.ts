@@ -558,12 +558,7 @@ export class LiveSite extends DurableObject<Env> {
 				} else products.set(`${d.minute}\u0000${sku}`, [d.minute, sku, p.views, p.carts, p.units]);
 			}
 		}
-		if (accepted.size) {
-			this.sql.exec(
-				"INSERT INTO day_counts (day, kind, n) SELECT value ->> 0, 'accepted', value ->> 1 FROM json_each(?) WHERE true ON CONFLICT (day, kind) DO UPDATE SET n = n + excluded.n",
-				JSON.stringify([...accepted]),
-			);
-		}
+		for (const [day, n] of accepted) this.bump(day, "accepted", n);
 		for (const [minute, m] of minutes) {
 			const sketch = this.sketchOfMinute(minute);
 			// A returning visitor changes no register: then the 4 KiB sketch is not rewritten.
